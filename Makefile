@@ -1,0 +1,45 @@
+# Every target sets up what it needs from nothing: only python3 (3.11+) and make.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+
+.PHONY: run test check bench bench-quick fakes clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(PY) -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/activate
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+## Open the app on the bundled sample scorecards (or ./scorecards, or $$SCORECHAT_WORKSPACE).
+run: $(VENV)/.installed
+	$(BIN)/scorechat $(ARGS)
+
+## Run the whole test suite.
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Lint, type-check the engine, and enforce that the engine never imports the UI.
+check: $(VENV)/.installed-dev
+	$(BIN)/ruff check engine tui tests benchmarks
+	$(BIN)/ruff format --check engine tui tests benchmarks
+	$(BIN)/mypy engine
+	$(BIN)/lint-imports
+
+## Run every benchmark (5 runs each) and rewrite docs/performance.md.
+bench: $(VENV)/.installed-dev
+	$(PY) -m benchmarks
+
+## Run each benchmark once: a smoke check.
+bench-quick: $(VENV)/.installed-dev
+	$(PY) -m benchmarks --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,535 @@
+"""One conversation about one score: history, prompt, provider, tool loop and events.
+
+``ChatSession.send(text)`` runs one turn and yields the typed events of
+``engine.events``. The user message is saved before the model is called; assistant
+text is saved while it streams; tool calls and results are saved as message parts so
+that a resumed session replays into the provider's own format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.diffing import changed_key_paths, unified_diff
+from engine.editor_tool import Approver, EditorTool
+from engine.editor_tool import ToolResult as EditorResult
+from engine.errors import NotFoundError, ProviderError, ScoreChatError
+from engine.events import (
+    Event,
+    FileChanged,
+    Notice,
+    Retrying,
+    TextDelta,
+    ToolCallStarted,
+    ToolResult,
+    TurnCancelled,
+    TurnDone,
+    TurnFailed,
+    TurnStarted,
+    Usage,
+)
+from engine.prompts import build_system_prompt
+from engine.providers import HOW_TO_CONNECT, Provider, TransientError
+from engine.providers.base import Stop, TextChunk, ToolCall, UsageReport
+from engine.settings import Settings
+from engine.store import Message, Session, Store
+from engine.workspace import ScoreRef, Workspace, read_text
+
+#: Tool names the engine accepts: the Ollama function name and Anthropic's native ones.
+EDITOR_NAMES = frozenset({"str_replace_editor", "str_replace_based_edit_tool"})
+#: How often streamed text is written to the database.
+PERSIST_INTERVAL = 0.25
+#: A rough bound on history size in characters (about 4 characters a token).
+MAX_HISTORY_CHARS = 400_000
+
+
+def make_title(text: str, limit: int = 60) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+@dataclass
+class FileState:
+    """The score file compared with the session's baseline."""
+
+    path: str
+    exists: bool
+    text: str | None
+    diff: str
+    key_paths: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Round:
+    message_id: int
+    text: list[str] = field(default_factory=list)
+    calls: list[ToolCall] = field(default_factory=list)
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def joined(self) -> str:
+        return "".join(self.text)
+
+
+class ChatSession:
+    """A conversation about one score file. Build with ``start`` or ``resume``."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        workspace: Workspace,
+        settings: Settings,
+        provider: Provider | None,
+        record: Session,
+        approver: Approver | None = None,
+    ):
+        self.store = store
+        self.workspace = workspace
+        self.settings = settings
+        self.provider = provider
+        self.record = record
+        self.tool = EditorTool(
+            workspace.root,
+            store,
+            session_id=record.id,
+            max_chars=settings.view_max_chars,
+            approver=approver,
+        )
+        self._task: asyncio.Task[Any] | None = None
+
+    # ---- construction ----------------------------------------------------------------
+
+    @classmethod
+    async def start(
+        cls,
+        *,
+        store: Store,
+        workspace: Workspace,
+        settings: Settings,
+        provider: Provider | None,
+        score: ScoreRef,
+        approver: Approver | None = None,
+    ) -> ChatSession:
+        baseline = await asyncio.to_thread(read_text, score.path)
+        record = await store.create_session(
+            scorecard=score.scorecard,
+            score=score.score,
+            path=score.rel_path,
+            baseline=baseline,
+            provider=provider.name if provider else None,
+            model=provider.model if provider else None,
+        )
+        return cls(
+            store=store, workspace=workspace, settings=settings, provider=provider,
+            record=record, approver=approver,
+        )  # fmt: skip
+
+    @classmethod
+    async def resume(
+        cls,
+        *,
+        store: Store,
+        workspace: Workspace,
+        settings: Settings,
+        provider: Provider | None,
+        session_id: str,
+        approver: Approver | None = None,
+    ) -> ChatSession:
+        record = await store.find_session(session_id)
+        # A reply left 'partial' was cut by a crash or a kill: keep it, marked interrupted.
+        await store.mark_partial_messages(record.id)
+        if record.status != "active":
+            await store.set_session_status(record.id, "active")
+        if provider is not None and (record.provider, record.model) != (provider.name, provider.model):
+            await store.update_session(record.id, provider=provider.name, model=provider.model)
+        record = await store.get_session(record.id) or record
+        return cls(
+            store=store, workspace=workspace, settings=settings, provider=provider,
+            record=record, approver=approver,
+        )  # fmt: skip
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def path(self) -> Path:
+        return self.workspace.root / self.record.path
+
+    async def refresh(self) -> Session:
+        self.record = await self.store.get_session(self.record.id) or self.record
+        return self.record
+
+    def set_provider(self, provider: Provider | None) -> None:
+        self.provider = provider
+
+    async def file_state(self) -> FileState:
+        """The file now and its diff against the session baseline."""
+        try:
+            text: str | None = await asyncio.to_thread(read_text, self.path)
+        except NotFoundError:
+            text = None
+        baseline = self.record.baseline or ""
+        now = text if text is not None else ""
+        diff = await asyncio.to_thread(unified_diff, baseline, now, self.record.path)
+        paths = await asyncio.to_thread(changed_key_paths, baseline, now) if diff else []
+        return FileState(self.record.path, text is not None, text, diff, paths)
+
+    async def _file_changed(self, result: EditorResult) -> FileChanged:
+        state = await self.file_state()
+        return FileChanged(result.path or self.record.path, state.diff, state.key_paths, result.edit_id)
+
+    # ---- undo ------------------------------------------------------------------------
+
+    async def undo_last(self) -> EditorResult:
+        """Undo the newest edit of this session's file (an error result when there is none)."""
+        return await self.tool.run({"command": "undo_edit", "path": self.record.path})
+
+    async def undo_all(self) -> int:
+        """Undo every edit this session made, newest first; returns how many were undone.
+
+        Stops with an error result's sentence (``EditError``) when the file changed since
+        one of the edits.
+        """
+        count = 0
+        while await self.store.last_undoable_edit(self.record.path, self.id) is not None:
+            await self.tool.undo(self.path, self.record.path, session_id=self.id)
+            count += 1
+        return count
+
+    # ---- a turn ----------------------------------------------------------------------
+
+    def cancel(self) -> bool:
+        """Cancel the running turn; its partial text is kept, marked interrupted."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            return True
+        return False
+
+    async def send(self, text: str) -> AsyncIterator[Event]:
+        """Run one turn for the user's ``text``; yields events until a final one."""
+        self._task = asyncio.current_task()
+        text = text.strip()
+        if not text:
+            yield TurnFailed("The message is empty: type something to send.")
+            return
+        user_id = await self.store.add_message(self.id, "user", text)
+        if not self.record.title:
+            await self.store.update_session(self.id, title=make_title(text))
+        await self.refresh()
+        yield TurnStarted(self.id, user_id, text)
+        if self.provider is None:
+            yield TurnFailed(HOW_TO_CONNECT)
+            return
+        current: _Round | None = None
+        all_text: list[str] = []
+        ids: list[int] = []
+        usage_in = usage_out = 0
+        try:
+            history = await self._history()
+            failures: dict[str, int] = {}
+            rounds = 0
+            finished = False
+            while rounds < self.settings.max_tool_rounds + 1:
+                rounds += 1
+                message_id = await self.store.add_message(
+                    self.id, "assistant", "", status="partial"
+                )
+                ids.append(message_id)
+                current = _Round(message_id)
+                self.tool.message_id = message_id
+                async for event in self._stream_round(history, current):
+                    yield event
+                usage_in += current.input_tokens
+                usage_out += current.output_tokens
+                round_text = current.joined()
+                all_text.append(round_text)
+                calls = current.calls
+                await self.store.update_message(
+                    message_id,
+                    text=round_text,
+                    parts=_assistant_parts(round_text, calls),
+                    status="complete",
+                    input_tokens=current.input_tokens,
+                    output_tokens=current.output_tokens,
+                )
+                history.append(
+                    {"role": "assistant", "text": round_text, "tool_calls": _neutral_calls(calls)}
+                )
+                current = None
+                if not calls:
+                    finished = True
+                    break
+                if rounds > self.settings.max_tool_rounds:
+                    break
+                results: list[dict[str, Any]] = []
+                repeated: str | None = None
+                for call in calls:
+                    yield ToolCallStarted(call.id, call.name, call.input, message_id)
+                    result = await self._run_tool(call)
+                    yield ToolResult(call.id, call.name, call.input, result.text, result.is_error)
+                    if result.changed:
+                        yield await self._file_changed(result)
+                    results.append(
+                        {
+                            "type": "tool_result",
+                            "tool_use_id": call.id,
+                            "name": call.name,
+                            "content": result.text,
+                            "is_error": result.is_error,
+                        }
+                    )
+                    if result.is_error and (call.input or {}).get("command") != "view":
+                        key = json.dumps(call.input, sort_keys=True, default=str)
+                        failures[key] = failures.get(key, 0) + 1
+                        if failures[key] >= 2:
+                            repeated = result.text.strip().splitlines()[0]
+                await self.store.add_message(self.id, "tool", "", parts=results)
+                history.append({"role": "tool", "results": results})
+                if repeated:
+                    yield await self._usage(usage_in, usage_out)
+                    yield TurnFailed(
+                        f"The assistant repeated an edit that had already failed ({repeated}); "
+                        "the turn was stopped. Rephrase the request or edit the file yourself."
+                    )
+                    return
+            if not finished:
+                yield Notice(
+                    f"The assistant used all {self.settings.max_tool_rounds} tool rounds of this "
+                    "turn without finishing; send 'continue' to let it go on."
+                )
+            yield await self._usage(usage_in, usage_out)
+            yield TurnDone("".join(all_text), ids)
+        except asyncio.CancelledError:
+            partial = current.joined() if current else ""
+            if current is not None:
+                await asyncio.shield(self._save_interrupted(current))
+            self._task = None
+            yield TurnCancelled(partial)
+            return
+        except ProviderError as exc:
+            if current is not None:
+                await self.store.update_message(
+                    current.message_id, text=current.joined(), status="error"
+                )
+            if usage_in or usage_out:
+                yield await self._usage(usage_in, usage_out)
+            yield TurnFailed(str(exc))
+        except ScoreChatError as exc:
+            if current is not None:
+                await self.store.update_message(
+                    current.message_id, text=current.joined(), status="error"
+                )
+            yield TurnFailed(str(exc))
+        finally:
+            self._task = None
+
+    async def _save_interrupted(self, current: _Round) -> None:
+        await self.store.update_message(
+            current.message_id,
+            text=current.joined(),
+            parts=_assistant_parts(current.joined(), []),
+            status="interrupted",
+        )
+
+    async def _stream_round(self, history: list[dict[str, Any]], current: _Round) -> AsyncIterator[Event]:
+        """One model response, retried on transient failures; fills ``current``."""
+        assert self.provider is not None
+        attempts = self.settings.retry_attempts
+        for attempt in range(1, attempts + 1):
+            current.text.clear()
+            current.calls.clear()
+            last_flush = time.monotonic()
+            flushed = 0
+            try:
+                await self.provider.prepare()
+                system = await self._system_prompt()
+                async for item in self.provider.stream(history, system):
+                    if isinstance(item, TextChunk):
+                        current.text.append(item.text)
+                        yield TextDelta(item.text, current.message_id)
+                        now = time.monotonic()
+                        if now - last_flush >= PERSIST_INTERVAL and len(current.text) != flushed:
+                            last_flush, flushed = now, len(current.text)
+                            await self.store.update_message(
+                                current.message_id, text=current.joined(), status="partial"
+                            )
+                    elif isinstance(item, ToolCall):
+                        current.calls.append(item)
+                    elif isinstance(item, UsageReport):
+                        current.input_tokens = item.input_tokens
+                        current.output_tokens = item.output_tokens
+                    elif isinstance(item, Stop):
+                        pass
+                return
+            except TransientError as exc:
+                if attempt >= attempts:
+                    raise ProviderError(
+                        f"The model could not be reached: {exc} (tried {attempts} times)."
+                    ) from None
+                wait = exc.retry_after if exc.retry_after is not None else (
+                    self.settings.retry_base_delay * 2 ** (attempt - 1)
+                )
+                wait = min(wait, 60.0)
+                yield Retrying(attempt + 1, wait, str(exc))
+                # What streamed before the failure is not kept: the retry starts afresh.
+                await self.store.update_message(current.message_id, text="", status="partial")
+                await asyncio.sleep(wait)
+
+    async def _system_prompt(self) -> str:
+        try:
+            text: str | None = await asyncio.to_thread(read_text, self.path)
+        except NotFoundError:
+            text = None
+        return build_system_prompt(
+            scorecard=self.record.scorecard,
+            score=self.record.score,
+            rel_path=self.record.path,
+            file_text=text,
+        )
+
+    async def _run_tool(self, call: ToolCall) -> EditorResult:
+        if call.name not in EDITOR_NAMES:
+            return EditorResult(
+                f"Unknown tool {call.name!r}: the only tool is the editor "
+                "(str_replace_editor).",
+                is_error=True,
+            )
+        if call.input is None:
+            return EditorResult(
+                f"The tool call could not be run: {call.error or 'no arguments'}. "
+                "Send the arguments as a JSON object.",
+                is_error=True,
+            )
+        return await self.tool.run(call.input)
+
+    async def _usage(self, input_tokens: int, output_tokens: int) -> Usage:
+        cost = 0.0
+        if self.provider is not None and self.provider.name == "anthropic":
+            from engine.providers.anthropic import cost_usd
+
+            cost = cost_usd(self.provider.model, input_tokens, output_tokens)
+        await self.store.add_usage(self.id, input_tokens, output_tokens, cost)
+        record = await self.refresh()
+        return Usage(
+            input_tokens, output_tokens, cost,
+            record.input_tokens, record.output_tokens, record.cost_usd,
+        )  # fmt: skip
+
+    async def _history(self) -> list[dict[str, Any]]:
+        messages = await self.store.messages_for_turns(self.id, self.settings.history_turns)
+        return build_history(messages)
+
+
+def _assistant_parts(text: str, calls: list[ToolCall]) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    if text:
+        parts.append({"type": "text", "text": text})
+    for call in calls:
+        parts.append(
+            {
+                "type": "tool_use",
+                "id": call.id,
+                "name": call.name,
+                "input": call.input,
+                **({"error": call.error} if call.error else {}),
+            }
+        )
+    return parts
+
+
+def _neutral_calls(calls: list[ToolCall]) -> list[dict[str, Any]]:
+    return [{"id": c.id, "name": c.name, "input": c.input or {}} for c in calls]
+
+
+def build_history(messages: list[Message]) -> list[dict[str, Any]]:
+    """Stored messages as the neutral history a provider takes.
+
+    Tool results before the latest user message are cut to their first line; a tool
+    call whose result was never stored (a crash) gets a result saying it did not run;
+    the oldest turns are dropped while the history is over ``MAX_HISTORY_CHARS``.
+    """
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+    out: list[dict[str, Any]] = []
+    for index, message in enumerate(messages):
+        if message.role == "user":
+            out.append({"role": "user", "text": message.text})
+        elif message.role == "assistant":
+            calls = [
+                {"id": p["id"], "name": p["name"], "input": p.get("input") or {}}
+                for p in message.parts
+                if p.get("type") == "tool_use"
+            ]
+            if not message.text and not calls:
+                continue
+            out.append({"role": "assistant", "text": message.text, "tool_calls": calls})
+        elif message.role == "tool":
+            results = []
+            for part in message.parts:
+                content = str(part.get("content", ""))
+                if index < last_user:
+                    lines = content.strip().splitlines()
+                    if len(lines) > 1:
+                        content = f"{lines[0]} [earlier result of {len(lines)} lines elided]"
+                results.append({**part, "content": content})
+            out.append({"role": "tool", "results": results})
+    return _bound(_pair_tool_calls(out))
+
+
+def _pair_tool_calls(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for index, item in enumerate(history):
+        if item["role"] == "tool":
+            previous = out[-1] if out else None
+            if not previous or previous["role"] != "assistant" or not previous["tool_calls"]:
+                continue  # results without their calls cannot be replayed
+            wanted = {c["id"] for c in previous["tool_calls"]}
+            item = {**item, "results": [r for r in item["results"] if r.get("tool_use_id") in wanted]}
+            have = {r["tool_use_id"] for r in item["results"]}
+            for call in previous["tool_calls"]:
+                if call["id"] not in have:
+                    item["results"].append(_not_run(call))
+            out.append(item)
+            continue
+        out.append(item)
+        if item["role"] == "assistant" and item["tool_calls"]:
+            following = history[index + 1] if index + 1 < len(history) else None
+            if following is None or following["role"] != "tool":
+                out.append(
+                    {"role": "tool", "results": [_not_run(c) for c in item["tool_calls"]]}
+                )
+    return out
+
+
+def _not_run(call: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "tool_result",
+        "tool_use_id": call["id"],
+        "name": call["name"],
+        "content": "Not run: the turn was interrupted before this tool call ran.",
+        "is_error": True,
+    }
+
+
+def _bound(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def size(item: dict[str, Any]) -> int:
+        return len(json.dumps(item, default=str))
+
+    total = sum(size(i) for i in history)
+    while total > MAX_HISTORY_CHARS and len(history) > 1:
+        # Drop whole turns from the front: up to the next user message.
+        drop = 1
+        while drop < len(history) and history[drop]["role"] != "user":
+            drop += 1
+        if drop >= len(history):
+            break
+        total -= sum(size(i) for i in history[:drop])
+        history = history[drop:]
+    return history

@@ -1,0 +1,88 @@
+"""Unified diffs between two texts and the YAML key paths that changed."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import YamlError
+from engine.workspace import parse_yaml
+
+
+def unified_diff(before: str, after: str, path: str = "score.yaml", context: int = 3) -> str:
+    """A unified diff (``---``/``+++`` headers, ``@@`` hunks); empty when the texts are equal."""
+    if before == after:
+        return ""
+    a = before.replace("\r\n", "\n").splitlines(keepends=True)
+    b = after.replace("\r\n", "\n").splitlines(keepends=True)
+    lines = []
+    for line in difflib.unified_diff(a, b, f"a/{path}", f"b/{path}", n=context):
+        if not line.endswith("\n"):
+            line += "\n\\ No newline at end of file\n"
+        lines.append(line)
+    return "".join(lines)
+
+
+@dataclass(frozen=True)
+class DiffStat:
+    added: int
+    removed: int
+
+
+def diff_stat(diff: str) -> DiffStat:
+    added = removed = 0
+    for line in diff.splitlines():
+        if line.startswith("+") and not line.startswith("+++"):
+            added += 1
+        elif line.startswith("-") and not line.startswith("---"):
+            removed += 1
+    return DiffStat(added, removed)
+
+
+def changed_key_paths(before: str, after: str) -> list[str]:
+    """Key paths whose values differ, e.g. ``graph[1].valid_classes`` or ``model_name``.
+
+    A list whose length changed is reported as one path; lists of equal length are
+    compared item by item. When either text is not valid YAML, returns ``[]``.
+    """
+    if before == after:
+        return []
+    try:
+        a = _plain(parse_yaml(before))
+        b = _plain(parse_yaml(after))
+    except YamlError:
+        return []
+    paths: list[str] = []
+    _compare(a, b, "", paths)
+    return paths
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _compare(a: Any, b: Any, prefix: str, out: list[str]) -> None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in list(a) + [k for k in b if k not in a]:
+            if key not in a or key not in b:
+                out.append(_join(prefix, key))
+            else:
+                _compare(a[key], b[key], _join(prefix, key), out)
+        return
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
+            _compare(x, y, f"{prefix}[{index}]", out)
+        return
+    if a != b or type(a) is not type(b):
+        out.append(prefix or "(document)")

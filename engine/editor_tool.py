@@ -1,0 +1,655 @@
+"""The str_replace editor tool the assistant uses to read and change score files.
+
+Commands and parameter names follow Anthropic's text editor tool: ``view``,
+``str_replace``, ``insert``, ``create`` and ``undo_edit`` with ``path``, ``view_range``,
+``old_str``, ``new_str``, ``insert_line``, ``insert_text`` and ``file_text``.
+
+Promises: ``run`` never raises for bad input; a failed command leaves the file
+byte-identical; every write is atomic and must leave valid YAML; str_replace applies
+only a unique match; every applied edit can be undone, across restarts when a store
+is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import ScoreChatError, YamlError
+from engine.workspace import (
+    YAML_SUFFIXES,
+    Workspace,
+    atomic_write,
+    parse_yaml,
+    read_text,
+    score_warnings,
+)
+
+if TYPE_CHECKING:
+    from engine.store import Store
+
+COMMANDS = ("view", "str_replace", "insert", "create", "undo_edit")
+WRITE_COMMANDS = ("str_replace", "insert", "create", "undo_edit")
+SNIPPET_CONTEXT = 4
+
+
+class EditError(ScoreChatError):
+    """A command that cannot be carried out; its text goes back to the model."""
+
+
+@dataclass
+class ToolResult:
+    """What a command returns: the text for the model, and what changed on disk."""
+
+    text: str
+    """The result the model reads (numbered lines, a snippet, or one error sentence)."""
+    is_error: bool = False
+    """True when the command failed; the file is then unchanged."""
+    command: str | None = None
+    path: str | None = None
+    """The file, relative to the workspace root."""
+    before: str | None = None
+    """The file's text before a write (``None`` for a created file)."""
+    after: str | None = None
+    """The file's text after a write (``None`` for a file removed by undoing its creation)."""
+    edit_id: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return not self.is_error and self.command in WRITE_COMMANDS and self.before != self.after
+
+
+@dataclass(frozen=True)
+class ProposedEdit:
+    """An edit about to be written, shown to an approver in ``ask`` mode."""
+
+    command: str
+    path: str
+    before: str | None
+    after: str
+    tool_input: dict[str, Any]
+
+
+#: Returns ``None`` to apply the edit, or the reason the user rejected it.
+Approver = Callable[[ProposedEdit], Awaitable[str | None]]
+
+
+@dataclass
+class _MemoryEdit:
+    id: int
+    path: str
+    command: str
+    before: str | None
+    after: str | None
+    undone: bool = False
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their endings; only ``\\n`` ends a line (``\\r`` stays with its line)."""
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
+
+
+def _strip_eol(line: str) -> str:
+    return line.rstrip("\n").rstrip("\r")
+
+
+def newline_of(text: str) -> str:
+    """The file's dominant line ending."""
+    crlf = text.count("\r\n")
+    return "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
+
+
+def to_newline(text: str, nl: str) -> str:
+    normal = text.replace("\r\n", "\n")
+    return normal.replace("\n", nl) if nl != "\n" else normal
+
+
+def numbered(lines: list[str], start: int = 1) -> str:
+    """``cat -n`` style: the line number right-aligned to 6, a tab, the line."""
+    return "\n".join(f"{number:6}\t{_strip_eol(line)}" for number, line in enumerate(lines, start))
+
+
+_LINE_PREFIX = re.compile(r"^ *\d+\t")
+
+
+def _strip_line_numbers(text: str) -> str | None:
+    """``text`` without ``   12\\t`` prefixes copied from ``view``, if every line has one."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    body = [line for line in lines if line != ""]
+    if not body or not all(_LINE_PREFIX.match(line) for line in body):
+        return None
+    return "\n".join(_LINE_PREFIX.sub("", line, count=1) for line in lines)
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _reindent(text: str, offset: int) -> str:
+    out = []
+    for line in text.split("\n"):
+        if not line.strip():
+            out.append(line)
+        elif offset > 0:
+            out.append(" " * offset + line)
+        else:
+            out.append(line[min(-offset, _indent(line)) :])
+    return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class _Match:
+    start_line: int  # 0-based index of the first replaced line
+    end_line: int  # exclusive
+    new_text: str
+
+
+def replace_unique(text: str, old: str, new: str) -> tuple[str, int, int]:
+    """Replace the one occurrence of ``old`` in ``text``.
+
+    Returns the new text and the 1-based first and last line of the replacement.
+    Exact match first; then, only while they give exactly one candidate, CRLF and
+    trailing-space normalisation, ``view`` line-number prefixes, and a uniform
+    indentation offset (``new`` re-indented by the same offset). Raises ``EditError``.
+    """
+    nl = newline_of(text)
+    new_nl = to_newline(new, nl) if nl == "\r\n" else new
+    first = text.find(old)
+    if first >= 0:
+        positions = _positions(text, old)
+        if len(positions) > 1:
+            lines = ", ".join(str(text.count("\n", 0, p) + 1) for p in positions[:10])
+            raise EditError(
+                f"No replacement was performed: old_str occurs {len(positions)} times, "
+                f"at lines {lines}. Include more surrounding lines so that it is unique."
+            )
+        result = text[:first] + new_nl + text[first + len(old) :]
+        start = text.count("\n", 0, first) + 1
+        return result, start, start + new_nl.count("\n")
+
+    if nl == "\r\n" and (old_crlf := to_newline(old, nl)) != old and old_crlf in text:
+        return replace_unique(text, old_crlf, new_nl)
+    candidates = [(old, new)]
+    stripped_old = _strip_line_numbers(old)
+    if stripped_old is not None:
+        stripped_new = _strip_line_numbers(new) if new else new
+        candidates.append((stripped_old, stripped_new if stripped_new is not None else new))
+        # The prefixes may be all that differed.
+        if stripped_old and text.count(to_newline(stripped_old, nl)) == 1:
+            return replace_unique(text, to_newline(stripped_old, nl), candidates[-1][1])
+    raw_lines = split_lines(text)
+    for matcher in (_match_whitespace, _match_indent):
+        for cand_old, cand_new in candidates:
+            matches = matcher(raw_lines, cand_old, cand_new)
+            if len(matches) == 1:
+                return _apply(raw_lines, matches[0], nl)
+            if len(matches) > 1:
+                lines = ", ".join(str(m.start_line + 1) for m in matches[:10])
+                raise EditError(
+                    f"No replacement was performed: old_str matches {len(matches)} places "
+                    f"(ignoring whitespace), at lines {lines}. Include more surrounding lines "
+                    "so that it is unique."
+                )
+    raise EditError(
+        "No replacement was performed: old_str was not found in the file."
+        + _closest_hint(raw_lines, old)
+    )
+
+
+def _positions(text: str, needle: str) -> list[int]:
+    found, start = [], 0
+    while (index := text.find(needle, start)) >= 0:
+        found.append(index)
+        start = index + 1
+    return found
+
+
+def _old_lines(old: str) -> list[str]:
+    lines = old.replace("\r\n", "\n").split("\n")
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _match_whitespace(raw: list[str], old: str, new: str) -> list[_Match]:
+    wanted = [line.rstrip() for line in _old_lines(old)]
+    if not any(wanted):
+        return []
+    have = [_strip_eol(line).rstrip() for line in raw]
+    n = len(wanted)
+    return [
+        _Match(i, i + n, new)
+        for i in range(len(have) - n + 1)
+        if have[i : i + n] == wanted
+    ]
+
+
+def _match_indent(raw: list[str], old: str, new: str) -> list[_Match]:
+    wanted = [line.rstrip() for line in _old_lines(old)]
+    first = next((line for line in wanted if line.strip()), None)
+    if first is None:
+        return []
+    first_index = wanted.index(first)
+    have = [_strip_eol(line).rstrip() for line in raw]
+    n = len(wanted)
+    matches = []
+    for i in range(len(have) - n + 1):
+        anchor = have[i + first_index]
+        if anchor.lstrip(" ") != first.lstrip(" "):
+            continue
+        offset = _indent(anchor) - _indent(first)
+        if offset == 0:
+            continue
+        ok = True
+        for want, got in zip(wanted, have[i : i + n], strict=True):
+            if not want.strip():
+                if got.strip():
+                    ok = False
+                    break
+                continue
+            target_indent = _indent(want) + offset
+            if target_indent < 0 or got != " " * target_indent + want.lstrip(" "):
+                ok = False
+                break
+        if ok:
+            matches.append(_Match(i, i + n, _reindent(new, offset)))
+    return matches
+
+
+def _apply(raw: list[str], match: _Match, nl: str) -> tuple[str, int, int]:
+    last = raw[match.end_line - 1]
+    ending = last[len(_strip_eol(last)) :]
+    block = to_newline(match.new_text, nl)
+    if block.endswith(nl):
+        block = block[: -len(nl)]
+    if match.new_text == "":
+        replacement = ""
+    else:
+        replacement = block + (ending or "")
+    result = "".join(raw[: match.start_line]) + replacement + "".join(raw[match.end_line :])
+    start = match.start_line + 1
+    return result, start, start + max(replacement.count("\n") - 1, 0)
+
+
+def _closest_hint(raw: list[str], old: str) -> str:
+    wanted = [line.strip() for line in _old_lines(old)]
+    probe = next((line for line in wanted if line), "")
+    if not probe or not raw:
+        return ""
+    best, best_ratio = -1, 0.0
+    matcher = difflib.SequenceMatcher(autojunk=False)
+    matcher.set_seq2(probe)
+    for index, line in enumerate(raw):
+        matcher.set_seq1(_strip_eol(line).strip())
+        if matcher.real_quick_ratio() <= best_ratio or matcher.quick_ratio() <= best_ratio:
+            continue
+        ratio = matcher.ratio()
+        if ratio > best_ratio:
+            best, best_ratio = index, ratio
+    if best < 0 or best_ratio < 0.5:
+        return " Use the view command to see the file's current text."
+    start = max(best - wanted.index(probe), 0)
+    window = raw[start : start + min(max(len(wanted), 1), 12)]
+    return (
+        f" The closest text is at line {start + 1}:\n{numbered(window, start + 1)}\n"
+        "Copy old_str exactly from the file (view it again if it may have changed)."
+    )
+
+
+def snippet(text: str, first: int, last: int, context: int = SNIPPET_CONTEXT) -> str:
+    """Numbered lines ``first..last`` (1-based) of ``text`` with some context around them."""
+    lines = split_lines(text)
+    start = max(first - context, 1)
+    end = min(max(last, first) + context, len(lines))
+    return numbered(lines[start - 1 : end], start)
+
+
+class EditorTool:
+    """Runs editor commands on the score files of one workspace.
+
+    ``store`` persists every edit (so undo works after a restart); without one, the
+    undo history lives in memory for the tool's lifetime. ``session_id`` and
+    ``message_id`` link recorded edits to a conversation. ``approver``, when set, is
+    asked before each write and may reject it with a reason.
+    """
+
+    def __init__(
+        self,
+        workspace_root: Path | str,
+        store: Store | None = None,
+        *,
+        session_id: str | None = None,
+        max_chars: int = 40_000,
+        approver: Approver | None = None,
+    ):
+        self.workspace = Workspace(workspace_root)
+        self.store = store
+        self.session_id = session_id
+        self.message_id: int | None = None
+        """The assistant message whose tool calls are running; set by the agent."""
+        self.max_chars = max_chars
+        self.approver = approver
+        self._memory: list[_MemoryEdit] = []
+        self._seen: dict[str, str] = {}
+
+    async def run(self, tool_input: Any) -> ToolResult:
+        """Run one command. Never raises for bad input: errors come back as results."""
+        if not isinstance(tool_input, dict):
+            return ToolResult("The tool input must be an object with a `command`.", is_error=True)
+        command = tool_input.get("command")
+        if command not in COMMANDS:
+            shown = f"{command!r}" if command is not None else "no command"
+            return ToolResult(
+                f"Unknown command {shown}: use one of {', '.join(COMMANDS)}.",
+                is_error=True,
+                command=command if isinstance(command, str) else None,
+            )
+        try:
+            handler = getattr(self, f"_{command}")
+            result: ToolResult = await handler(tool_input)
+        except ScoreChatError as exc:
+            result = ToolResult(str(exc), is_error=True)
+        except Exception as exc:  # never let a bug in one command take the turn down
+            result = ToolResult(f"The {command} command failed: {exc}.", is_error=True)
+        result.command = command
+        if result.path is None and isinstance(tool_input.get("path"), str):
+            result.path = tool_input["path"]
+        return result
+
+    # ---- helpers ---------------------------------------------------------------------
+
+    def _path(self, tool_input: dict[str, Any], command: str) -> tuple[Path, str]:
+        raw = tool_input.get("path")
+        if raw is None or raw == "":
+            raise EditError(f"Missing required parameter `path` for command `{command}`.")
+        if not isinstance(raw, str):
+            raise EditError("The parameter `path` must be a string.")
+        path = self.workspace.resolve_path(raw)
+        return path, self.workspace.display(path)
+
+    @staticmethod
+    def _require_str(tool_input: dict[str, Any], name: str, command: str) -> str:
+        value = tool_input.get(name)
+        if value is None:
+            raise EditError(f"Missing required parameter `{name}` for command `{command}`.")
+        if not isinstance(value, str):
+            raise EditError(f"The parameter `{name}` must be a string.")
+        return value
+
+    async def _read(self, path: Path, rel: str) -> str:
+        if not path.exists():
+            raise EditError(f"The file {rel} does not exist.")
+        if path.is_dir():
+            raise EditError(f"{rel} is a folder; this command needs a file.")
+        return await asyncio.to_thread(read_text, path)
+
+    async def _write(
+        self,
+        command: str,
+        path: Path,
+        rel: str,
+        before: str | None,
+        after: str,
+        tool_input: dict[str, Any],
+        first: int,
+        last: int,
+        note: str = "",
+    ) -> ToolResult:
+        warnings = await asyncio.to_thread(_validate, after)
+        if self.approver is not None:
+            reason = await self.approver(ProposedEdit(command, rel, before, after, tool_input))
+            if reason is not None:
+                because = f": {reason}" if reason.strip() else "."
+                return ToolResult(
+                    f"The user rejected this edit{because} The file {rel} is unchanged.",
+                    is_error=True,
+                    path=rel,
+                )
+        if before is not None:
+            # Refuse to clobber a change that landed while the edit was being planned.
+            current = await asyncio.to_thread(read_text, path)
+            if current != before:
+                raise EditError(
+                    f"{rel} changed while this edit was being prepared; view it and try again."
+                )
+        await asyncio.to_thread(atomic_write, path, after)
+        edit_id = await self._record(command, rel, before, after, tool_input)
+        self._seen[rel] = after
+        text = (
+            f"The file {rel} has been edited{note}. Here is the result of `cat -n` on a snippet:\n"
+            f"{snippet(after, first, last)}\n"
+            "Review the change and edit again if it is not right."
+        )
+        if command == "create":
+            text = f"The file {rel} has been created."
+        if warnings:
+            text += "\nScore check warnings:\n" + "\n".join(f"- {w}" for w in warnings)
+        return ToolResult(
+            text, path=rel, before=before, after=after, edit_id=edit_id, warnings=warnings
+        )
+
+    async def _record(
+        self, command: str, rel: str, before: str | None, after: str | None, tool_input: dict
+    ) -> int:
+        if self.store is not None:
+            return await self.store.record_edit(
+                path=rel,
+                command=command,
+                before=before,
+                after=after,
+                tool_input=tool_input,
+                session_id=self.session_id,
+                message_id=self.message_id,
+            )
+        edit = _MemoryEdit(len(self._memory) + 1, rel, command, before, after)
+        self._memory.append(edit)
+        return edit.id
+
+    def _changed_note(self, rel: str, current: str) -> str:
+        seen = self._seen.get(rel)
+        if seen is not None and seen != current:
+            return " (note: the file had changed since you last viewed it; the edit was applied to its current text)"
+        return ""
+
+    # ---- commands --------------------------------------------------------------------
+
+    async def _view(self, tool_input: dict[str, Any]) -> ToolResult:
+        path, rel = self._path(tool_input, "view")
+        if path.is_dir():
+            if tool_input.get("view_range") is not None:
+                raise EditError("view_range cannot be used when path is a folder.")
+            return ToolResult(self._listing(path, rel), path=rel)
+        text = await self._read(path, rel)
+        self._seen[rel] = text
+        lines = split_lines(text)
+        start, end = 1, len(lines)
+        view_range = tool_input.get("view_range")
+        if view_range is not None:
+            start, end = _check_range(view_range, len(lines))
+        body = numbered(lines[start - 1 : end], start)
+        header = f"Here's the result of running `cat -n` on {rel}:\n"
+        if not lines:
+            return ToolResult(header + "(the file is empty)", path=rel)
+        if len(body) > self.max_chars:
+            cut = body.rfind("\n", 0, self.max_chars)
+            cut = cut if cut > 0 else self.max_chars
+            shown = body[:cut]
+            last_shown = start + shown.count("\n")
+            body = (
+                f"{shown}\n[Output cut at {self.max_chars} characters: lines {start}-{last_shown} "
+                f"of {len(lines)} shown. Use view_range [{last_shown + 1}, -1] to see the rest.]"
+            )
+        return ToolResult(header + body, path=rel)
+
+    def _listing(self, folder: Path, rel: str) -> str:
+        entries = []
+        for file in sorted(folder.rglob("*")):
+            parts = file.relative_to(folder).parts
+            if any(p.startswith(".") for p in parts) or len(parts) > 2:
+                continue
+            if file.is_dir() or file.suffix.lower() in YAML_SUFFIXES:
+                entries.append(self.workspace.display(file) + ("/" if file.is_dir() else ""))
+        if not entries:
+            return f"The folder {rel} has no YAML files."
+        return f"YAML files and folders in {rel} (up to 2 levels deep):\n" + "\n".join(entries)
+
+    async def _str_replace(self, tool_input: dict[str, Any]) -> ToolResult:
+        path, rel = self._path(tool_input, "str_replace")
+        old = self._require_str(tool_input, "old_str", "str_replace")
+        new = tool_input.get("new_str")
+        if new is None:
+            new = ""
+        if not isinstance(new, str):
+            raise EditError("The parameter `new_str` must be a string.")
+        if old == "":
+            raise EditError(
+                "old_str is empty: give the exact text to replace (use insert to add new lines)."
+            )
+        if old == new:
+            raise EditError("No replacement was performed: old_str and new_str are identical.")
+        text = await self._read(path, rel)
+        after, first, last = await asyncio.to_thread(replace_unique, text, old, new)
+        if after == text:
+            raise EditError("No replacement was performed: the edit would not change the file.")
+        note = self._changed_note(rel, text)
+        return await self._write("str_replace", path, rel, text, after, tool_input, first, last, note)
+
+    async def _insert(self, tool_input: dict[str, Any]) -> ToolResult:
+        path, rel = self._path(tool_input, "insert")
+        line = tool_input.get("insert_line")
+        if line is None:
+            raise EditError("Missing required parameter `insert_line` for command `insert`.")
+        if isinstance(line, str) and line.strip().lstrip("-").isdigit():
+            line = int(line)
+        if isinstance(line, bool) or not isinstance(line, int):
+            raise EditError("The parameter `insert_line` must be a whole number.")
+        new = tool_input.get("insert_text")
+        if new is None:
+            new = tool_input.get("new_str")
+        if new is None:
+            raise EditError(
+                "Missing required parameter `insert_text` (or `new_str`) for command `insert`."
+            )
+        if not isinstance(new, str):
+            raise EditError("The parameter `insert_text` must be a string.")
+        if new == "":
+            raise EditError("insert_text is empty: there is nothing to insert.")
+        text = await self._read(path, rel)
+        lines = split_lines(text)
+        if line < 0 or line > len(lines):
+            raise EditError(
+                f"insert_line {line} is out of range: the file has {len(lines)} lines "
+                f"(use 0 to insert at the top, {len(lines)} for the end)."
+            )
+        nl = newline_of(text) if text else "\n"
+        block = to_newline(new, nl)
+        if not block.endswith(nl):
+            block += nl
+        head = "".join(lines[:line])
+        if head and not head.endswith("\n"):
+            head += nl
+        after = head + block + "".join(lines[line:])
+        first = line + 1
+        last = line + block.count("\n")
+        note = self._changed_note(rel, text)
+        return await self._write("insert", path, rel, text, after, tool_input, first, last, note)
+
+    async def _create(self, tool_input: dict[str, Any]) -> ToolResult:
+        path, rel = self._path(tool_input, "create")
+        file_text = self._require_str(tool_input, "file_text", "create")
+        if path.suffix.lower() not in YAML_SUFFIXES:
+            raise EditError(f"Only .yaml or .yml files can be created, not {rel}.")
+        if path.exists() or path.is_symlink():
+            raise EditError(
+                f"The file {rel} already exists; use str_replace or insert to change it."
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        last = file_text.count("\n") + 1
+        return await self._write("create", path, rel, None, file_text, tool_input, 1, last)
+
+    async def _undo_edit(self, tool_input: dict[str, Any]) -> ToolResult:
+        path, rel = self._path(tool_input, "undo_edit")
+        return await self.undo(path, rel, tool_input)
+
+    async def undo(
+        self, path: Path, rel: str, tool_input: dict[str, Any] | None = None,
+        session_id: str | None = None,
+    ) -> ToolResult:
+        """Undo the newest edit of ``rel`` (of one session, when given)."""
+        edit = await self._last_edit(rel, session_id)
+        if edit is None:
+            raise EditError(f"There is no edit of {rel} to undo.")
+        exists = path.exists()
+        current = await asyncio.to_thread(read_text, path) if exists else None
+        if current != edit.after:
+            raise EditError(
+                f"Cannot undo: {rel} has changed since that edit (edited elsewhere or by a later "
+                "change); view it and make the change you want with str_replace."
+            )
+        if edit.before is None:
+            await asyncio.to_thread(path.unlink)
+            message = f"Undid the creation of {rel}: the file was removed."
+        else:
+            await asyncio.to_thread(atomic_write, path, edit.before)
+            self._seen[rel] = edit.before
+            message = f"Undid the last {edit.command} of {rel}; the file is as it was before it."
+        await self._mark_undone(edit.id)
+        return ToolResult(
+            message, path=rel, before=current, after=edit.before, edit_id=edit.id
+        )
+
+    async def _last_edit(self, rel: str, session_id: str | None) -> Any:
+        if self.store is not None:
+            return await self.store.last_undoable_edit(rel, session_id)
+        for edit in reversed(self._memory):
+            if edit.path == rel and not edit.undone:
+                return edit
+        return None
+
+    async def _mark_undone(self, edit_id: int) -> None:
+        if self.store is not None:
+            await self.store.mark_edit_undone(edit_id)
+        else:
+            for edit in self._memory:
+                if edit.id == edit_id:
+                    edit.undone = True
+
+
+def _validate(text: str) -> list[str]:
+    """Score warnings for ``text``, or ``EditError`` when it is not valid YAML."""
+    try:
+        data = parse_yaml(text)
+    except YamlError as exc:
+        where = f"line {exc.line}, column {exc.column}: " if exc.line is not None else ""
+        raise EditError(
+            f"The edit was refused: the result would not be valid YAML ({where}{exc.problem}). "
+            "The file is unchanged."
+        ) from None
+    return score_warnings(data)
+
+
+def _check_range(view_range: Any, total: int) -> tuple[int, int]:
+    if (
+        not isinstance(view_range, list | tuple)
+        or len(view_range) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in view_range)
+    ):
+        raise EditError("view_range must be a list of two whole numbers, [start, end].")
+    start, end = view_range
+    if start < 1 or start > max(total, 1):
+        raise EditError(
+            f"view_range start {start} is out of range: the file has {total} lines (lines count from 1)."
+        )
+    if end == -1:
+        end = total
+    if end < start:
+        raise EditError(f"view_range end {end} is before its start {start} (use -1 for the end).")
+    if end > total:
+        raise EditError(f"view_range end {end} is past the end: the file has {total} lines.")
+    return start, end

@@ -1,0 +1,114 @@
+"""The typed events one conversation turn emits. Front ends only render these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class of every turn event."""
+
+
+@dataclass(frozen=True)
+class TurnStarted(Event):
+    session_id: str
+    user_message_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class TextDelta(Event):
+    text: str
+    message_id: int
+    """The assistant message the text belongs to (one per model round)."""
+
+
+@dataclass(frozen=True)
+class ToolCallStarted(Event):
+    call_id: str
+    name: str
+    input: dict[str, Any] | None
+    message_id: int
+
+    @property
+    def command(self) -> str:
+        return str((self.input or {}).get("command", "?"))
+
+    @property
+    def path(self) -> str:
+        return str((self.input or {}).get("path", ""))
+
+
+@dataclass(frozen=True)
+class ToolResult(Event):
+    call_id: str
+    name: str
+    input: dict[str, Any] | None
+    text: str
+    is_error: bool
+
+    @property
+    def command(self) -> str:
+        return str((self.input or {}).get("command", "?"))
+
+    @property
+    def summary(self) -> str:
+        """The result's first line, for a one-line row."""
+        return self.text.strip().splitlines()[0] if self.text.strip() else ""
+
+
+@dataclass(frozen=True)
+class FileChanged(Event):
+    path: str
+    """The file, relative to the workspace root."""
+    diff: str
+    """Unified diff of the session baseline against the file now."""
+    key_paths: list[str] = field(default_factory=list)
+    edit_id: int | None = None
+    external: bool = False
+    """True when another program changed the file."""
+
+
+@dataclass(frozen=True)
+class Usage(Event):
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    session_input_tokens: int = 0
+    session_output_tokens: int = 0
+    session_cost_usd: float = 0.0
+
+
+@dataclass(frozen=True)
+class Retrying(Event):
+    attempt: int
+    """The attempt about to start (2 for the first retry)."""
+    wait: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """Something the user should know that is not an error (a tool-round limit, say)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class TurnFailed(Event):
+    message: str
+    """One plain sentence."""
+
+
+@dataclass(frozen=True)
+class TurnCancelled(Event):
+    partial_text: str
+
+
+@dataclass(frozen=True)
+class TurnDone(Event):
+    text: str
+    """All assistant text of the turn."""
+    assistant_message_ids: list[int] = field(default_factory=list)

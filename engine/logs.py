@@ -1,0 +1,41 @@
+"""File logging: one log file in the log dir, readable by the user only, secrets redacted."""
+
+from __future__ import annotations
+
+import logging
+import os
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+from engine.redact import redact
+
+LOGGER_NAME = "scorechat"
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def setup_logging(log_dir: Path, level: int = logging.INFO) -> Path | None:
+    """Log to ``log_dir/scorechat.log``; returns the path, or ``None`` if it cannot be written."""
+    logger = logging.getLogger(LOGGER_NAME)
+    if any(getattr(h, "_scorechat", False) for h in logger.handlers):
+        return log_dir / "scorechat.log"
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = log_dir / "scorechat.log"
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=2, encoding="utf-8")
+    except OSError:
+        return None
+    handler._scorechat = True  # type: ignore[attr-defined]
+    handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    return path
+
+
+def get_logger(name: str = "") -> logging.Logger:
+    return logging.getLogger(f"{LOGGER_NAME}.{name}" if name else LOGGER_NAME)

@@ -1,0 +1,64 @@
+"""System prompt assembly: rebuilt every turn so the model always sees the file as it is."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from engine.editor_tool import numbered, split_lines
+from engine.settings import bundled_data_dir
+
+MAX_FILE_CHARS_IN_PROMPT = 60_000
+
+ROLE = """\
+You are scorechat's assistant. You help a QA analyst read and change the YAML
+configuration of one call-centre QA score. You change the file only through the
+editor tool; the user sees every edit as a diff and can undo it.
+"""
+
+TOOL_RULES = """\
+## Rules for editing
+- The current file is below with line numbers; view it again after edits if you need to.
+- Make small, unique str_replace edits: old_str must match the file exactly once.
+  Never include the line-number prefixes in old_str or new_str.
+- Keep comments, key order, quoting and block scalar styles (`>` and `|`).
+- Keep indentation exact: YAML indentation is meaning. Never use tabs.
+- Every edit is checked: an edit that breaks the YAML is refused; warnings come back
+  in the tool result. Fix what the warnings point at.
+- When the request is only a question, answer it without editing.
+- After editing, say in one or two sentences what you changed.
+"""
+
+
+@lru_cache(maxsize=4)
+def _reference(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def score_reference() -> str:
+    return _reference(bundled_data_dir() / "docs" / "score-yaml-format.md")
+
+
+def build_system_prompt(
+    *, scorecard: str, score: str, rel_path: str, file_text: str | None
+) -> str:
+    parts = [
+        ROLE,
+        f"Scorecard: {scorecard}\nScore: {score}\nFile (use this path with the tool): {rel_path}\n",
+        TOOL_RULES,
+    ]
+    reference = score_reference()
+    if reference:
+        parts.append("## Score YAML reference\n" + reference)
+    if file_text is None:
+        parts.append(f"## The file now\nThe file {rel_path} does not exist at the moment.")
+    else:
+        body = numbered(split_lines(file_text))
+        if len(body) > MAX_FILE_CHARS_IN_PROMPT:
+            cut = body.rfind("\n", 0, MAX_FILE_CHARS_IN_PROMPT)
+            body = body[:cut] + "\n[... the rest is cut; use view with view_range to read it]"
+        parts.append(f"## The file now ({rel_path}), with line numbers\n{body or '(empty file)'}")
+    return "\n".join(parts)

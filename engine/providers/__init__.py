@@ -1,0 +1,87 @@
+"""Model providers and how one is chosen.
+
+Choice: an explicit provider (flag, env or config); else Ollama if it answers; else
+Anthropic if ``ANTHROPIC_API_KEY`` is set; else ``NoModelError`` saying how to connect one.
+The scripted provider is never chosen silently.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from engine.errors import ProviderError, UsageError
+from engine.providers.base import Provider, TransientError
+
+if TYPE_CHECKING:
+    from engine.settings import Settings
+
+__all__ = ["NoModelError", "Provider", "TransientError", "choose_provider", "make_provider"]
+
+HOW_TO_CONNECT = (
+    "No model is available: start Ollama and pull a model (`ollama serve`, then "
+    "`ollama pull qwen3:8b`), or set ANTHROPIC_API_KEY to use Claude."
+)
+
+
+class NoModelError(ProviderError):
+    """Neither Ollama nor Anthropic can be used; the message says how to connect one."""
+
+
+def make_provider(settings: Settings, name: str, model: str | None = None) -> Provider:
+    """Build a provider by name without contacting it."""
+    model = model or settings.model
+    if name == "ollama":
+        from engine.providers.ollama import OllamaProvider
+
+        return OllamaProvider(
+            model or settings.ollama_model, host=settings.ollama_host, timeout=settings.ollama_timeout
+        )
+    if name == "anthropic":
+        from engine.providers.anthropic import AnthropicProvider
+
+        return AnthropicProvider(
+            model, api_key=settings.anthropic_api_key, base_url=settings.anthropic_base_url
+        )
+    if name == "scripted":
+        from engine.providers.scripted import ScriptedProvider
+
+        if settings.script is None:
+            raise UsageError("The scripted provider needs a script: pass --script FILE.")
+        return ScriptedProvider.from_file(settings.script)
+    raise UsageError(f"Unknown provider {name!r}: choose ollama, anthropic or scripted.")
+
+
+async def ollama_models(host: str, timeout: float = 0.75) -> list[str] | None:
+    """The models an Ollama server lists, or ``None`` when it does not answer."""
+    import httpx
+
+    try:
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+            response = await client.get(host.rstrip("/") + "/api/tags")
+            response.raise_for_status()
+            return [m.get("model") or m.get("name") for m in response.json().get("models", [])]
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+async def choose_provider(settings: Settings) -> Provider:
+    """The provider to use, by the rules above."""
+    if settings.provider:
+        return make_provider(settings, settings.provider)
+    models = await ollama_models(settings.ollama_host)
+    if models is not None:
+        wanted = settings.model or settings.ollama_model
+        if wanted is None:
+            from engine.settings import DEFAULT_OLLAMA_MODEL
+
+            wanted = DEFAULT_OLLAMA_MODEL if DEFAULT_OLLAMA_MODEL in models or not models else models[0]
+        if models or settings.model:
+            return make_provider(settings, "ollama", wanted)
+    if settings.anthropic_api_key:
+        return make_provider(settings, "anthropic")
+    if models is not None:
+        raise NoModelError(
+            f"Ollama is running at {settings.ollama_host} but has no models: run "
+            "`ollama pull qwen3:8b`, or set ANTHROPIC_API_KEY to use Claude."
+        )
+    raise NoModelError(HOW_TO_CONNECT)

@@ -1,0 +1,263 @@
+"""Claude through the ``anthropic`` SDK, with Anthropic's native text editor tool.
+
+The SDK is imported only when a request is made: importing it costs over a second,
+which must never delay the app's first frame.
+
+We read the raw event stream (``messages.create(stream=True)``, the same SSE wire
+protocol as ``messages.stream``) and accumulate tool input ourselves: the SDK's
+accumulator raises on malformed tool JSON and ends the whole stream, whereas we turn
+a malformed tool call into a tool error the model can correct.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from engine.errors import ProviderError
+from engine.providers.base import (
+    ProviderEvent,
+    Stop,
+    TextChunk,
+    ToolCall,
+    TransientError,
+    UsageReport,
+    parse_retry_after,
+)
+from engine.settings import DEFAULT_ANTHROPIC_MODEL
+
+#: USD per million tokens (input, output), matched by model-name prefix, longest first.
+PRICES: dict[str, tuple[float, float]] = {
+    "claude-opus-4": (15.0, 75.0),
+    "claude-opus-4-5": (5.0, 25.0),
+    "claude-sonnet-4": (3.0, 15.0),
+    "claude-haiku-4": (1.0, 5.0),
+    "claude-3-7-sonnet": (3.0, 15.0),
+    "claude-3-5-sonnet": (3.0, 15.0),
+    "claude-3-5-haiku": (0.8, 4.0),
+    "claude-3-haiku": (0.25, 1.25),
+    "claude-3-opus": (15.0, 75.0),
+}
+
+MAX_TOKENS = 8192
+
+
+def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float:
+    """The price of a call, from the one price table; 0.0 for an unknown model."""
+    for prefix in sorted(PRICES, key=len, reverse=True):
+        if model.startswith(prefix):
+            price_in, price_out = PRICES[prefix]
+            return (input_tokens * price_in + output_tokens * price_out) / 1_000_000
+    return 0.0
+
+
+def editor_tool_for(model: str) -> dict[str, str]:
+    """The native text editor tool type that matches the model's family."""
+    if model.startswith("claude-3-7"):
+        return {"type": "text_editor_20250124", "name": "str_replace_editor"}
+    if model.startswith("claude-3-5") or model.startswith("claude-3-"):
+        return {"type": "text_editor_20241022", "name": "str_replace_editor"}
+    return {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}
+
+
+def to_anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Neutral history to Anthropic's alternating user/assistant content blocks."""
+    out: list[dict[str, Any]] = []
+
+    def push(role: str, blocks: list[dict[str, Any]]) -> None:
+        if not blocks:
+            return
+        if out and out[-1]["role"] == role:
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": role, "content": blocks})
+
+    for message in messages:
+        role = message["role"]
+        if role == "user":
+            push("user", [{"type": "text", "text": message.get("text") or "(empty message)"}])
+        elif role == "assistant":
+            blocks: list[dict[str, Any]] = []
+            if message.get("text"):
+                blocks.append({"type": "text", "text": message["text"]})
+            for call in message.get("tool_calls") or []:
+                blocks.append(
+                    {
+                        "type": "tool_use",
+                        "id": call["id"],
+                        "name": call["name"],
+                        "input": call.get("input") or {},
+                    }
+                )
+            push("assistant", blocks)
+        elif role == "tool":
+            push(
+                "user",
+                [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": r["tool_use_id"],
+                        "content": r.get("content") or "(no output)",
+                        "is_error": bool(r.get("is_error")),
+                    }
+                    for r in message.get("results") or []
+                ],
+            )
+    if out and out[0]["role"] != "user":
+        out.insert(0, {"role": "user", "content": [{"type": "text", "text": "(continued)"}]})
+    return out
+
+
+class AnthropicProvider:
+    name = "anthropic"
+    uses_text_protocol = False
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 120.0,
+    ):
+        self.model = model or DEFAULT_ANTHROPIC_MODEL
+        self._api_key = api_key
+        self._base_url = base_url
+        self._timeout = timeout
+        self._client: Any = None
+
+    @property
+    def tool_name(self) -> str:
+        return editor_tool_for(self.model)["name"]
+
+    def _get_client(self) -> Any:
+        if self._client is None:
+            if not self._api_key:
+                raise ProviderError(
+                    "No Anthropic API key: set ANTHROPIC_API_KEY, or use Ollama (--provider ollama)."
+                )
+            import anthropic  # deferred: the import costs over a second
+
+            self._client = anthropic.AsyncAnthropic(
+                api_key=self._api_key,
+                base_url=self._base_url,
+                timeout=self._timeout,
+                max_retries=0,  # the agent retries, and tells the user each time
+            )
+        return self._client
+
+    async def prepare(self) -> None:
+        self._get_client()
+
+    async def list_models(self) -> list[str]:
+        client = self._get_client()
+        try:
+            page = await client.models.list(limit=100)
+        except Exception as exc:
+            raise _translate(exc, self.model) from None
+        return [m.id for m in page.data]
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def stream(
+        self, messages: list[dict[str, Any]], system: str
+    ) -> AsyncIterator[ProviderEvent]:
+        client = self._get_client()
+        try:
+            response = await client.messages.create(
+                model=self.model,
+                max_tokens=MAX_TOKENS,
+                system=system,
+                messages=to_anthropic_messages(messages),
+                tools=[editor_tool_for(self.model)],
+                stream=True,
+            )
+            usage_in = usage_out = 0
+            tool: dict[str, Any] | None = None
+            stop = "end_turn"
+            async with response:
+                async for event in response:
+                    kind = event.type
+                    if kind == "message_start":
+                        usage = event.message.usage
+                        usage_in = (usage.input_tokens or 0) + (
+                            getattr(usage, "cache_read_input_tokens", 0) or 0
+                        )
+                        usage_out = usage.output_tokens or 0
+                    elif kind == "content_block_start":
+                        block = event.content_block
+                        if block.type == "tool_use":
+                            tool = {"id": block.id, "name": block.name, "json": ""}
+                        elif block.type == "text" and getattr(block, "text", ""):
+                            yield TextChunk(block.text)
+                    elif kind == "content_block_delta":
+                        delta = event.delta
+                        if delta.type == "text_delta":
+                            yield TextChunk(delta.text)
+                        elif delta.type == "input_json_delta" and tool is not None:
+                            tool["json"] += delta.partial_json
+                    elif kind == "content_block_stop":
+                        if tool is not None:
+                            yield _tool_call(tool)
+                            tool = None
+                    elif kind == "message_delta":
+                        stop = event.delta.stop_reason or stop
+                        if event.usage is not None and event.usage.output_tokens is not None:
+                            usage_out = event.usage.output_tokens
+            yield UsageReport(usage_in, usage_out)
+            yield Stop(stop)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise _translate(exc, self.model) from None
+
+
+def _tool_call(tool: dict[str, Any]) -> ToolCall:
+    raw = tool["json"].strip() or "{}"
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return ToolCall(tool["id"], tool["name"], None, f"the arguments are not valid JSON ({exc.msg})")
+    if not isinstance(data, dict):
+        return ToolCall(tool["id"], tool["name"], None, "the arguments must be a JSON object")
+    return ToolCall(tool["id"], tool["name"], data)
+
+
+def _translate(exc: Exception, model: str) -> ProviderError:
+    """An SDK or transport error as a transient (retry) or final error with one sentence."""
+    import anthropic
+    import httpx
+
+    if isinstance(exc, anthropic.APIStatusError):
+        status = exc.status_code
+        body = exc.body if isinstance(exc.body, dict) else {}
+        error = body.get("error", body) if isinstance(body, dict) else {}
+        kind = error.get("type") if isinstance(error, dict) else None
+        detail = error.get("message") if isinstance(error, dict) else None
+        retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
+        if kind == "overloaded_error" or status == 529:
+            return TransientError("Anthropic is overloaded", retry_after)
+        if status == 429 or kind == "rate_limit_error":
+            return TransientError("Anthropic rate limit reached", retry_after)
+        if status < 400:  # an `error` event in the middle of a 200 stream
+            return TransientError(f"Anthropic stream error ({kind or 'unknown'})", retry_after)
+        if status >= 500 or kind == "api_error":
+            return TransientError(f"Anthropic server error ({status})", retry_after)
+        if status == 401:
+            return ProviderError("Anthropic rejected the API key (401): check ANTHROPIC_API_KEY.")
+        if status == 403:
+            return ProviderError("The Anthropic API key may not use this model (403).")
+        if status == 404:
+            return ProviderError(f"Anthropic does not know the model {model!r} (404): choose another with --model.")
+        return ProviderError(f"Anthropic refused the request ({status}): {detail or exc.message}.")
+    if isinstance(exc, anthropic.APITimeoutError | httpx.TimeoutException):
+        return TransientError("the request to Anthropic timed out")
+    if isinstance(exc, anthropic.APIConnectionError | httpx.TransportError):
+        return TransientError("the connection to Anthropic failed")
+    if isinstance(exc, anthropic.APIError):
+        return TransientError(f"Anthropic stream error: {exc}")
+    return ProviderError(f"Anthropic request failed: {exc}.")

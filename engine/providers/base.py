@@ -1,0 +1,127 @@
+"""The provider protocol: one streaming call to a model, in a provider-neutral shape.
+
+History messages passed to ``stream`` are dicts in the engine's neutral form:
+
+- ``{"role": "user", "text": str}``
+- ``{"role": "assistant", "text": str, "tool_calls": [{"id", "name", "input"}]}``
+- ``{"role": "tool", "results": [{"tool_use_id", "name", "content", "is_error"}]}``
+
+Each provider converts them to its own wire format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from engine.errors import ProviderError
+
+
+@dataclass(frozen=True)
+class TextChunk:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    input: dict[str, Any] | None
+    """``None`` when the model sent arguments that are not a JSON object."""
+    error: str | None = None
+    """Why ``input`` could not be read, to send back to the model."""
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Stop:
+    reason: str = "end_turn"
+
+
+ProviderEvent = TextChunk | ToolCall | UsageReport | Stop
+
+
+class TransientError(ProviderError):
+    """A failure worth retrying: refused or reset connection, timeout, 429, 5xx, overload."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@runtime_checkable
+class Provider(Protocol):
+    name: str
+    """``ollama``, ``anthropic`` or ``scripted``."""
+    model: str
+    uses_text_protocol: bool
+    """True when the model has no tool support and edits travel as fenced text blocks."""
+
+    async def prepare(self) -> None:
+        """Learn what the model can do (may call the server); raises ``ProviderError``."""
+
+    def stream(self, messages: list[dict[str, Any]], system: str) -> AsyncIterator[ProviderEvent]:
+        """Stream one model response."""
+        ...
+
+    async def list_models(self) -> list[str]:
+        """The models this provider can use."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return None
+
+
+EDITOR_DESCRIPTION = (
+    "View and edit the score's YAML file. Commands: view (numbered lines; view_range "
+    "[start, end], -1 = to the end), str_replace (replace old_str, which must match "
+    "exactly once, with new_str), insert (insert_text after line insert_line; 0 = top), "
+    "create (a new .yaml file with file_text), undo_edit (undo the last edit of path)."
+)
+
+EDITOR_JSON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "command": {
+            "type": "string",
+            "enum": ["view", "str_replace", "insert", "create", "undo_edit"],
+            "description": "The command to run.",
+        },
+        "path": {"type": "string", "description": "The file, relative to the workspace."},
+        "view_range": {
+            "type": "array",
+            "items": {"type": "integer"},
+            "description": "For view: [start, end] lines, 1-indexed; end -1 means to the end.",
+        },
+        "old_str": {"type": "string", "description": "For str_replace: the exact text to replace."},
+        "new_str": {"type": "string", "description": "For str_replace: the new text."},
+        "insert_line": {
+            "type": "integer",
+            "description": "For insert: the line after which to insert (0 = top).",
+        },
+        "insert_text": {"type": "string", "description": "For insert: the text to insert."},
+        "file_text": {"type": "string", "description": "For create: the whole file."},
+    },
+    "required": ["command", "path"],
+}

@@ -1,0 +1,195 @@
+"""A local model through ``ollama.AsyncClient``: fully offline.
+
+The editor is a JSON-schema function tool with the same commands and parameter names
+as Anthropic's. A model whose ``/api/show`` capabilities lack ``tools`` gets the
+plain-text edit protocol of ``engine.providers.text_protocol`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from engine.errors import ProviderError
+from engine.providers import text_protocol
+from engine.providers.base import (
+    EDITOR_DESCRIPTION,
+    EDITOR_JSON_SCHEMA,
+    ProviderEvent,
+    Stop,
+    TextChunk,
+    ToolCall,
+    TransientError,
+    UsageReport,
+)
+from engine.settings import DEFAULT_OLLAMA_HOST, DEFAULT_OLLAMA_MODEL
+
+TOOL_NAME = "str_replace_editor"
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": TOOL_NAME,
+            "description": EDITOR_DESCRIPTION,
+            "parameters": EDITOR_JSON_SCHEMA,
+        },
+    }
+]
+
+
+def to_ollama_messages(
+    messages: list[dict[str, Any]], system: str, text_protocol_mode: bool
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = [{"role": "system", "content": system}]
+    for message in messages:
+        role = message["role"]
+        if role == "user":
+            out.append({"role": "user", "content": message.get("text") or ""})
+        elif role == "assistant":
+            entry: dict[str, Any] = {"role": "assistant", "content": message.get("text") or ""}
+            calls = message.get("tool_calls") or []
+            if calls and not text_protocol_mode:
+                entry["tool_calls"] = [
+                    {"function": {"name": c["name"], "arguments": c.get("input") or {}}}
+                    for c in calls
+                ]
+            out.append(entry)
+        elif role == "tool":
+            results = message.get("results") or []
+            if text_protocol_mode:
+                out.append({"role": "user", "content": text_protocol.results_as_text(results)})
+            else:
+                for result in results:
+                    out.append(
+                        {
+                            "role": "tool",
+                            "content": result.get("content") or "",
+                            "tool_name": result.get("name") or TOOL_NAME,
+                        }
+                    )
+    return out
+
+
+class OllamaProvider:
+    name = "ollama"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        host: str = DEFAULT_OLLAMA_HOST,
+        timeout: float = 300.0,
+    ):
+        self.model = model or DEFAULT_OLLAMA_MODEL
+        self.host = host
+        self.timeout = timeout
+        self.uses_text_protocol = False
+        self._client: Any = None
+        self._prepared = False
+
+    def _get_client(self) -> Any:
+        if self._client is None:
+            import ollama
+
+            self._client = ollama.AsyncClient(host=self.host, timeout=self.timeout)
+        return self._client
+
+    async def prepare(self) -> None:
+        """Ask ``/api/show`` whether the model supports tools."""
+        if self._prepared:
+            return
+        client = self._get_client()
+        try:
+            info = await client.show(self.model)
+        except Exception as exc:
+            raise _translate(exc, self.model, self.host) from None
+        capabilities = list(getattr(info, "capabilities", None) or [])
+        # Servers that predate `capabilities` are assumed to support tools.
+        self.uses_text_protocol = bool(capabilities) and "tools" not in capabilities
+        self._prepared = True
+
+    async def list_models(self) -> list[str]:
+        client = self._get_client()
+        try:
+            listing = await client.list()
+        except Exception as exc:
+            raise _translate(exc, self.model, self.host) from None
+        return [m.model for m in listing.models if m.model]
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            try:
+                await self._client._client.aclose()
+            except Exception:
+                pass
+            self._client = None
+
+    async def stream(
+        self, messages: list[dict[str, Any]], system: str
+    ) -> AsyncIterator[ProviderEvent]:
+        await self.prepare()
+        client = self._get_client()
+        if self.uses_text_protocol:
+            system = system + "\n\n" + text_protocol.INSTRUCTIONS
+        wire = to_ollama_messages(messages, system, self.uses_text_protocol)
+        text_seen: list[str] = []
+        calls = 0
+        try:
+            response = await client.chat(
+                model=self.model,
+                messages=wire,
+                tools=None if self.uses_text_protocol else TOOLS,
+                stream=True,
+            )
+            async for part in response:
+                message = part.message
+                if message.content:
+                    text_seen.append(message.content)
+                    yield TextChunk(message.content)
+                for call in message.tool_calls or []:
+                    calls += 1
+                    yield _tool_call(call, calls)
+                if part.done:
+                    yield UsageReport(part.prompt_eval_count or 0, part.eval_count or 0)
+                    if self.uses_text_protocol:
+                        for parsed in text_protocol.parse_edit_blocks("".join(text_seen)):
+                            yield parsed
+                    yield Stop(part.done_reason or "stop")
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise _translate(exc, self.model, self.host) from None
+
+
+def _tool_call(call: Any, index: int) -> ToolCall:
+    function = call.function
+    arguments = function.arguments
+    call_id = getattr(call, "id", None) or f"call_{index}"
+    if isinstance(arguments, dict):
+        return ToolCall(call_id, function.name, dict(arguments))
+    return ToolCall(call_id, function.name, None, "the arguments must be a JSON object")
+
+
+def _translate(exc: Exception, model: str, host: str) -> ProviderError:
+    import httpx
+    import ollama
+
+    if isinstance(exc, ollama.ResponseError):
+        status = exc.status_code
+        if status == 404:
+            return ProviderError(
+                f"The model {model!r} is not in Ollama at {host}: run `ollama pull {model}` "
+                "or choose another with --model."
+            )
+        if status == 429 or status >= 500 or status == -1:
+            return TransientError(f"Ollama answered {status}: {exc.error}")
+        return ProviderError(f"Ollama refused the request ({status}): {exc.error}.")
+    if isinstance(exc, httpx.TimeoutException):
+        return TransientError(f"Ollama at {host} did not answer in time")
+    if isinstance(exc, ConnectionError | httpx.ConnectError):
+        return TransientError(f"Ollama is not reachable at {host}")
+    if isinstance(exc, httpx.TransportError):
+        return TransientError(f"the connection to Ollama at {host} broke")
+    if isinstance(exc, ValueError):  # a malformed stream line
+        return TransientError(f"Ollama sent a malformed stream line ({exc})")
+    return ProviderError(f"Ollama request failed: {exc}.")

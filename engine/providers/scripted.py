@@ -1,0 +1,106 @@
+"""Replays a JSON script of assistant responses: for tests and a clearly labelled demo.
+
+The script is a list of responses, each a list of blocks::
+
+    [
+      [{"type": "tool_use", "name": "str_replace_editor",
+        "input": {"command": "view", "path": "Card/Score.yaml"}}],
+      [{"type": "text", "text": "Done."}]
+    ]
+
+or an object ``{"responses": [...], "chunk_delay": 0.01}``. Each model call plays the
+next response; text is streamed word by word.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ProviderError, UsageError
+from engine.providers.base import ProviderEvent, Stop, TextChunk, ToolCall, UsageReport
+
+
+def load_script(path: Path) -> tuple[list[list[dict[str, Any]]], float]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"The script {path} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"The script {path} cannot be read: {exc}.") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"The script {path} is not valid JSON (line {exc.lineno}: {exc.msg}).") from None
+    delay = 0.0
+    if isinstance(data, dict):
+        delay = float(data.get("chunk_delay", 0.0))
+        data = data.get("responses", data.get("turns"))
+    if not isinstance(data, list) or not all(isinstance(r, list) for r in data):
+        raise UsageError(f"The script {path} must be a list of responses, each a list of blocks.")
+    return data, delay
+
+
+class ScriptedProvider:
+    name = "scripted"
+    uses_text_protocol = False
+
+    def __init__(
+        self,
+        responses: list[list[dict[str, Any]]],
+        *,
+        model: str = "script",
+        chunk_delay: float = 0.0,
+    ):
+        self.model = model
+        self.responses = list(responses)
+        self.chunk_delay = chunk_delay
+        self.calls: list[dict[str, Any]] = []
+        """Every request received (messages and system), for tests to inspect."""
+
+    @classmethod
+    def from_file(cls, path: Path) -> ScriptedProvider:
+        responses, delay = load_script(path)
+        return cls(responses, model=Path(path).stem, chunk_delay=delay)
+
+    async def prepare(self) -> None:
+        return None
+
+    async def list_models(self) -> list[str]:
+        return [self.model]
+
+    async def aclose(self) -> None:
+        return None
+
+    async def stream(
+        self, messages: list[dict[str, Any]], system: str
+    ) -> AsyncIterator[ProviderEvent]:
+        self.calls.append({"messages": messages, "system": system})
+        if not self.responses:
+            raise ProviderError("The script has no more responses.")
+        response = self.responses.pop(0)
+        out_tokens = 0
+        for index, block in enumerate(response):
+            kind = block.get("type")
+            if kind == "text":
+                for piece in re.findall(r"\S+\s*|\s+", block.get("text", "")):
+                    out_tokens += 1
+                    if self.chunk_delay:
+                        await asyncio.sleep(self.chunk_delay)
+                    else:
+                        await asyncio.sleep(0)
+                    yield TextChunk(piece)
+            elif kind == "tool_use":
+                raw = block.get("input")
+                yield ToolCall(
+                    block.get("id") or f"script_{len(self.calls)}_{index}",
+                    block.get("name", "str_replace_editor"),
+                    raw if isinstance(raw, dict) else None,
+                    None if isinstance(raw, dict) else "the arguments must be a JSON object",
+                )
+            elif kind == "error":
+                raise ProviderError(block.get("message", "The script raised an error."))
+        yield UsageReport(sum(len(str(m)) for m in messages) // 4, out_tokens)
+        yield Stop("end_turn")

@@ -1,0 +1,750 @@
+"""The SQLite store (aiosqlite): sessions, messages, edits, versions and full-text search.
+
+One database file; WAL so that several processes can read while one writes,
+``busy_timeout`` so that a writer waits instead of failing with "database is locked",
+foreign keys with cascades, and ordered migrations tracked by ``PRAGMA user_version``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from engine.errors import AmbiguousError, NotFoundError, StoreError
+
+BUSY_TIMEOUT_MS = 15_000
+
+# Each migration is (name, SQL). Never edit one that has shipped: append a new one.
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_core_tables",
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL DEFAULT '',
+            scorecard TEXT NOT NULL,
+            score TEXT NOT NULL,
+            path TEXT NOT NULL,
+            provider TEXT,
+            model TEXT,
+            status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'ended')),
+            baseline TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX sessions_by_updated ON sessions (updated_at DESC);
+        CREATE INDEX sessions_by_score ON sessions (scorecard, score, updated_at DESC);
+
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('user', 'assistant', 'tool')),
+            text TEXT NOT NULL DEFAULT '',
+            parts TEXT,
+            status TEXT NOT NULL DEFAULT 'complete',
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX messages_by_session ON messages (session_id, id);
+
+        CREATE TABLE edits (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT REFERENCES sessions (id) ON DELETE CASCADE,
+            message_id INTEGER REFERENCES messages (id) ON DELETE SET NULL,
+            path TEXT NOT NULL,
+            command TEXT NOT NULL,
+            tool_input TEXT,
+            before TEXT,
+            after TEXT,
+            undone INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX edits_by_path ON edits (path, id);
+        CREATE INDEX edits_by_session ON edits (session_id, id);
+
+        CREATE TABLE versions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            path TEXT NOT NULL,
+            scorecard TEXT NOT NULL,
+            score TEXT NOT NULL,
+            content TEXT NOT NULL,
+            parent_id INTEGER REFERENCES versions (id) ON DELETE SET NULL,
+            note TEXT NOT NULL DEFAULT '',
+            session_id TEXT REFERENCES sessions (id) ON DELETE SET NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX versions_by_path ON versions (path, id DESC);
+        """,
+    ),
+    (
+        "0002_message_search",
+        """
+        CREATE VIRTUAL TABLE messages_fts USING fts5 (
+            text, content = 'messages', content_rowid = 'id', tokenize = 'unicode61'
+        );
+        INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages;
+        CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+            INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+            INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+        END;
+        """,
+    ),
+    (
+        "0003_session_totals",
+        """
+        ALTER TABLE sessions ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sessions ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sessions ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
+        ALTER TABLE sessions ADD COLUMN message_count INTEGER NOT NULL DEFAULT 0;
+        UPDATE sessions SET message_count =
+            (SELECT count(*) FROM messages m WHERE m.session_id = sessions.id AND m.role != 'tool');
+        CREATE TRIGGER messages_count_insert AFTER INSERT ON messages WHEN new.role != 'tool' BEGIN
+            UPDATE sessions SET message_count = message_count + 1 WHERE id = new.session_id;
+        END;
+        CREATE TRIGGER messages_count_delete AFTER DELETE ON messages WHEN old.role != 'tool' BEGIN
+            UPDATE sessions SET message_count = message_count - 1 WHERE id = old.session_id;
+        END;
+        CREATE INDEX sessions_by_status ON sessions (status, updated_at DESC);
+        """,
+    ),
+    (
+        "0004_prompt_history",
+        """
+        CREATE TABLE prompt_history (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            text TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        """,
+    ),
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    title: str
+    scorecard: str
+    score: str
+    path: str
+    """The score file, relative to the workspace root."""
+    provider: str | None
+    model: str | None
+    status: str
+    baseline: str | None
+    """The score file's text when the session started: the left side of its diff."""
+    created_at: float
+    updated_at: float
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    message_count: int = 0
+
+    def as_dict(self, with_baseline: bool = False) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "baseline" or with_baseline}
+        return data
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    session_id: str
+    role: str
+    text: str
+    parts: list[dict[str, Any]]
+    status: str
+    """``complete``, ``partial`` (still streaming or cut by a crash), ``interrupted`` or ``error``."""
+    input_tokens: int | None
+    output_tokens: int | None
+    created_at: float
+    updated_at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Edit:
+    id: int
+    session_id: str | None
+    message_id: int | None
+    path: str
+    command: str
+    tool_input: dict[str, Any] | None
+    before: str | None
+    """``None`` when the edit created the file."""
+    after: str | None
+    undone: bool
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Version:
+    id: int
+    path: str
+    scorecard: str
+    score: str
+    content: str
+    parent_id: int | None
+    note: str
+    session_id: str | None
+    created_at: float
+
+    def as_dict(self, with_content: bool = False) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "content" or with_content}
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    session_id: str
+    message_id: int
+    role: str
+    snippet: str
+    title: str
+    scorecard: str
+    score: str
+    created_at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+_SESSION_COLS = (
+    "id, title, scorecard, score, path, provider, model, status, baseline, created_at, "
+    "updated_at, input_tokens, output_tokens, cost_usd, message_count"
+)
+_SESSION_COLS_NO_BASELINE = _SESSION_COLS.replace("baseline", "NULL AS baseline")
+_MESSAGE_COLS = (
+    "id, session_id, role, text, parts, status, input_tokens, output_tokens, created_at, updated_at"
+)
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def fts_query(text: str) -> str:
+    """User words as an FTS5 query: every word must appear (as a prefix); no syntax errors."""
+    words = re.findall(r"\w+", text, flags=re.UNICODE)
+    return " ".join(f'"{w}"*' for w in words)
+
+
+class Store:
+    """Async access to the database. Open with ``await Store.open(path)``; close when done."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path):
+        self._db = db
+        self.path = path
+
+    # ---- opening ---------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Store:
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not path.exists():
+                # Created readable by the user only: conversations may hold private data.
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise StoreError(
+                f"The database {path} cannot be created: {exc.strerror or exc}."
+            ) from None
+        try:
+            db = await aiosqlite.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.Error as exc:
+            raise StoreError(f"The database {path} cannot be opened: {exc}.") from None
+        db.row_factory = sqlite3.Row
+        store = cls(db, path)
+        try:
+            await store._configure()
+            await store.migrate()
+        except sqlite3.DatabaseError as exc:
+            await db.close()
+            message = str(exc)
+            if "not a database" in message or "malformed" in message:
+                raise StoreError(
+                    f"The database {path} is damaged ({message}); move it aside to start a new one."
+                ) from None
+            raise StoreError(f"The database {path} cannot be used: {message}.") from None
+        return store
+
+    async def _configure(self) -> None:
+        await self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await self._db.execute("PRAGMA journal_mode = WAL")
+        await self._db.execute("PRAGMA synchronous = NORMAL")
+        await self._db.execute("PRAGMA foreign_keys = ON")
+
+    async def migrate(self, target: int = SCHEMA_VERSION) -> int:
+        """Apply the migrations above the database's ``user_version``, each in a transaction."""
+        version = await self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"The database {self.path} was written by a newer scorechat (schema {version})."
+            )
+        for index in range(version, target):
+            name, sql = MIGRATIONS[index]
+            statements = [s for s in _split_sql(sql) if s.strip()]
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in statements:
+                    await self._db.execute(statement)
+                await self._db.execute(f"PRAGMA user_version = {index + 1}")
+                await self._db.commit()
+            except BaseException:
+                await self._db.rollback()
+                raise
+        return await self.schema_version()
+
+    async def schema_version(self) -> int:
+        async with self._db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        cursor = await self._db.execute(sql, params)
+        await self._db.commit()
+        return cursor  # type: ignore[return-value]
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        async with self._db.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        async with self._db.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    # ---- sessions --------------------------------------------------------------------
+
+    async def create_session(
+        self,
+        *,
+        scorecard: str,
+        score: str,
+        path: str,
+        baseline: str | None,
+        provider: str | None = None,
+        model: str | None = None,
+        title: str = "",
+    ) -> Session:
+        now = time.time()
+        session_id = new_session_id()
+        await self._write(
+            "INSERT INTO sessions (id, title, scorecard, score, path, provider, model, baseline,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (session_id, title, scorecard, score, path, provider, model, baseline, now, now),
+        )
+        session = await self.get_session(session_id)
+        assert session is not None
+        return session
+
+    async def get_session(self, session_id: str) -> Session | None:
+        row = await self._one(f"SELECT {_SESSION_COLS} FROM sessions WHERE id = ?", (session_id,))
+        return Session(**dict(row)) if row else None
+
+    async def find_session(self, id_or_prefix: str) -> Session:
+        """A session by its id or a unique prefix of it; one clear sentence otherwise."""
+        text = (id_or_prefix or "").strip()
+        if not text:
+            raise NotFoundError("Name a session by its id.")
+        exact = await self.get_session(text)
+        if exact:
+            return exact
+        pattern = text.replace("\\", "").replace("%", "").replace("_", "") + "%"
+        rows = await self._all("SELECT id FROM sessions WHERE id LIKE ? LIMIT 3", (pattern,))
+        if len(rows) == 1:
+            found = await self.get_session(rows[0]["id"])
+            assert found is not None
+            return found
+        if len(rows) > 1:
+            raise AmbiguousError(f"The session id {text!r} is ambiguous: give more characters.")
+        raise NotFoundError(f"No session has the id {text!r}.")
+
+    async def list_sessions(
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        scorecard: str | None = None,
+        score: str | None = None,
+        status: str | None = None,
+    ) -> list[Session]:
+        """Sessions, most recently updated first (without their baselines)."""
+        where, params = self._session_filter(scorecard, score, status)
+        rows = await self._all(
+            f"SELECT {_SESSION_COLS_NO_BASELINE} FROM sessions {where}"
+            " ORDER BY updated_at DESC, id LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [Session(**{**dict(r), "baseline": None}) for r in rows]
+
+    async def count_sessions(
+        self, *, scorecard: str | None = None, score: str | None = None, status: str | None = None
+    ) -> int:
+        where, params = self._session_filter(scorecard, score, status)
+        row = await self._one(f"SELECT count(*) FROM sessions {where}", params)
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def _session_filter(
+        scorecard: str | None, score: str | None, status: str | None
+    ) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        if scorecard:
+            clauses.append("scorecard = ?")
+            params.append(scorecard)
+        if score:
+            clauses.append("score = ?")
+            params.append(score)
+        if status:
+            clauses.append("status = ?")
+            params.append(status)
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    async def rename_session(self, session_id: str, title: str) -> None:
+        title = " ".join(title.split())
+        if not title:
+            raise NotFoundError("A session title cannot be empty.")
+        cursor = await self._write(
+            "UPDATE sessions SET title = ?, updated_at = ? WHERE id = ?",
+            (title[:200], time.time(), session_id),
+        )
+        if cursor.rowcount == 0:
+            raise NotFoundError(f"No session has the id {session_id!r}.")
+
+    async def set_session_status(self, session_id: str, status: str) -> None:
+        await self._write(
+            "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",
+            (status, time.time(), session_id),
+        )
+
+    async def update_session(self, session_id: str, **fields: Any) -> None:
+        allowed = {"title", "provider", "model", "baseline", "path", "score", "scorecard"}
+        sets = {k: v for k, v in fields.items() if k in allowed}
+        if not sets:
+            return
+        assignments = ", ".join(f"{k} = ?" for k in sets)
+        await self._write(
+            f"UPDATE sessions SET {assignments}, updated_at = ? WHERE id = ?",
+            (*sets.values(), time.time(), session_id),
+        )
+
+    async def add_usage(
+        self, session_id: str, input_tokens: int, output_tokens: int, cost_usd: float
+    ) -> None:
+        await self._write(
+            "UPDATE sessions SET input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,"
+            " cost_usd = cost_usd + ?, updated_at = ? WHERE id = ?",
+            (input_tokens, output_tokens, cost_usd, time.time(), session_id),
+        )
+
+    async def delete_session(self, session_id: str) -> None:
+        cursor = await self._write("DELETE FROM sessions WHERE id = ?", (session_id,))
+        if cursor.rowcount == 0:
+            raise NotFoundError(f"No session has the id {session_id!r}.")
+
+    # ---- messages --------------------------------------------------------------------
+
+    async def add_message(
+        self,
+        session_id: str,
+        role: str,
+        text: str = "",
+        *,
+        parts: list[dict[str, Any]] | None = None,
+        status: str = "complete",
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+    ) -> int:
+        now = time.time()
+        cursor = await self._db.execute(
+            "INSERT INTO messages (session_id, role, text, parts, status, input_tokens,"
+            " output_tokens, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                session_id,
+                role,
+                text,
+                json.dumps(parts) if parts is not None else None,
+                status,
+                input_tokens,
+                output_tokens,
+                now,
+                now,
+            ),
+        )
+        await self._db.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
+        await self._db.commit()
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    async def update_message(
+        self,
+        message_id: int,
+        *,
+        text: str | None = None,
+        parts: list[dict[str, Any]] | None = None,
+        status: str | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+    ) -> None:
+        sets: dict[str, Any] = {"updated_at": time.time()}
+        if text is not None:
+            sets["text"] = text
+        if parts is not None:
+            sets["parts"] = json.dumps(parts)
+        if status is not None:
+            sets["status"] = status
+        if input_tokens is not None:
+            sets["input_tokens"] = input_tokens
+        if output_tokens is not None:
+            sets["output_tokens"] = output_tokens
+        assignments = ", ".join(f"{k} = ?" for k in sets)
+        await self._write(
+            f"UPDATE messages SET {assignments} WHERE id = ?", (*sets.values(), message_id)
+        )
+
+    @staticmethod
+    def _message(row: sqlite3.Row) -> Message:
+        data = dict(row)
+        data["parts"] = json.loads(data["parts"]) if data["parts"] else []
+        return Message(**data)
+
+    async def get_message(self, message_id: int) -> Message | None:
+        row = await self._one(f"SELECT {_MESSAGE_COLS} FROM messages WHERE id = ?", (message_id,))
+        return self._message(row) if row else None
+
+    async def last_messages(
+        self, session_id: str, limit: int = 50, before_id: int | None = None
+    ) -> list[Message]:
+        """Up to ``limit`` messages, oldest first, that come before ``before_id`` (or the end)."""
+        rows = await self._all(
+            f"SELECT {_MESSAGE_COLS} FROM messages WHERE session_id = ? AND id < ?"
+            " ORDER BY id DESC LIMIT ?",
+            (session_id, before_id if before_id is not None else 2**62, limit),
+        )
+        return [self._message(r) for r in reversed(rows)]
+
+    async def messages(self, session_id: str) -> list[Message]:
+        rows = await self._all(
+            f"SELECT {_MESSAGE_COLS} FROM messages WHERE session_id = ? ORDER BY id", (session_id,)
+        )
+        return [self._message(r) for r in rows]
+
+    async def messages_for_turns(self, session_id: str, turns: int) -> list[Message]:
+        """The messages of the last ``turns`` user turns, oldest first (all when 0)."""
+        if turns <= 0:
+            return await self.messages(session_id)
+        row = await self._one(
+            "SELECT id FROM messages WHERE session_id = ? AND role = 'user'"
+            " ORDER BY id DESC LIMIT 1 OFFSET ?",
+            (session_id, turns - 1),
+        )
+        start = row["id"] if row else 0
+        rows = await self._all(
+            f"SELECT {_MESSAGE_COLS} FROM messages WHERE session_id = ? AND id >= ? ORDER BY id",
+            (session_id, start),
+        )
+        return [self._message(r) for r in rows]
+
+    async def count_messages(self, session_id: str) -> int:
+        row = await self._one("SELECT count(*) FROM messages WHERE session_id = ?", (session_id,))
+        return int(row[0]) if row else 0
+
+    async def mark_partial_messages(self, session_id: str, status: str = "interrupted") -> int:
+        """Messages left ``partial`` by a crash or a kill become ``interrupted``."""
+        cursor = await self._write(
+            "UPDATE messages SET status = ? WHERE session_id = ? AND status = 'partial'",
+            (status, session_id),
+        )
+        return cursor.rowcount
+
+    async def search(
+        self, query: str, *, limit: int = 50, mark: tuple[str, str] = ("[", "]")
+    ) -> list[SearchHit]:
+        """Messages whose text has every word of ``query``, best match first, with a snippet."""
+        match = fts_query(query)
+        if not match:
+            return []
+        rows = await self._all(
+            "SELECT m.session_id, m.id AS message_id, m.role,"
+            " snippet(messages_fts, 0, ?, ?, '…', 12) AS snippet,"
+            " s.title, s.scorecard, s.score, m.created_at"
+            " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+            " JOIN sessions s ON s.id = m.session_id"
+            " WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
+            (mark[0], mark[1], match, limit),
+        )
+        return [SearchHit(**dict(r)) for r in rows]
+
+    # ---- edits -----------------------------------------------------------------------
+
+    async def record_edit(
+        self,
+        *,
+        path: str,
+        command: str,
+        before: str | None,
+        after: str | None,
+        tool_input: dict[str, Any] | None = None,
+        session_id: str | None = None,
+        message_id: int | None = None,
+    ) -> int:
+        cursor = await self._write(
+            "INSERT INTO edits (session_id, message_id, path, command, tool_input, before, after,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                session_id,
+                message_id,
+                path,
+                command,
+                json.dumps(tool_input) if tool_input is not None else None,
+                before,
+                after,
+                time.time(),
+            ),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    @staticmethod
+    def _edit(row: sqlite3.Row) -> Edit:
+        data = dict(row)
+        data["tool_input"] = json.loads(data["tool_input"]) if data["tool_input"] else None
+        data["undone"] = bool(data["undone"])
+        return Edit(**data)
+
+    async def last_undoable_edit(self, path: str, session_id: str | None = None) -> Edit | None:
+        """The newest edit of ``path`` not yet undone (of one session, when given)."""
+        if session_id is None:
+            row = await self._one(
+                "SELECT * FROM edits WHERE path = ? AND undone = 0 ORDER BY id DESC LIMIT 1",
+                (path,),
+            )
+        else:
+            row = await self._one(
+                "SELECT * FROM edits WHERE path = ? AND session_id = ? AND undone = 0"
+                " ORDER BY id DESC LIMIT 1",
+                (path, session_id),
+            )
+        return self._edit(row) if row else None
+
+    async def mark_edit_undone(self, edit_id: int) -> None:
+        await self._write("UPDATE edits SET undone = 1 WHERE id = ?", (edit_id,))
+
+    async def edits(self, session_id: str, *, include_undone: bool = True) -> list[Edit]:
+        rows = await self._all(
+            "SELECT * FROM edits WHERE session_id = ?"
+            + ("" if include_undone else " AND undone = 0")
+            + " ORDER BY id",
+            (session_id,),
+        )
+        return [self._edit(r) for r in rows]
+
+    # ---- versions --------------------------------------------------------------------
+
+    async def save_version(
+        self,
+        *,
+        path: str,
+        scorecard: str,
+        score: str,
+        content: str,
+        note: str = "",
+        session_id: str | None = None,
+    ) -> Version:
+        parent = await self._one(
+            "SELECT id FROM versions WHERE path = ? ORDER BY id DESC LIMIT 1", (path,)
+        )
+        cursor = await self._write(
+            "INSERT INTO versions (path, scorecard, score, content, parent_id, note, session_id,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                path,
+                scorecard,
+                score,
+                content,
+                parent["id"] if parent else None,
+                note,
+                session_id,
+                time.time(),
+            ),
+        )
+        version = await self.get_version(int(cursor.lastrowid or 0))
+        assert version is not None
+        return version
+
+    async def list_versions(self, path: str) -> list[Version]:
+        """The saved versions of one score file, newest first."""
+        rows = await self._all("SELECT * FROM versions WHERE path = ? ORDER BY id DESC", (path,))
+        return [Version(**dict(r)) for r in rows]
+
+    async def get_version(self, version_id: int) -> Version | None:
+        row = await self._one("SELECT * FROM versions WHERE id = ?", (version_id,))
+        return Version(**dict(row)) if row else None
+
+    # ---- prompt history --------------------------------------------------------------
+
+    async def add_prompt(self, text: str, keep: int = 500) -> None:
+        if not text.strip():
+            return
+        await self._db.execute(
+            "INSERT INTO prompt_history (text, created_at) VALUES (?, ?)", (text, time.time())
+        )
+        await self._db.execute(
+            "DELETE FROM prompt_history WHERE id <= (SELECT max(id) FROM prompt_history) - ?",
+            (keep,),
+        )
+        await self._db.commit()
+
+    async def prompt_history(self, limit: int = 500) -> list[str]:
+        """Earlier prompts, oldest first."""
+        rows = await self._all(
+            "SELECT text FROM prompt_history ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [r["text"] for r in reversed(rows)]
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements; ``BEGIN ... END;`` trigger bodies stay whole."""
+    statements, current, depth = [], [], 0
+    for line in script.splitlines():
+        stripped = line.strip().upper()
+        current.append(line)
+        if stripped.endswith("BEGIN"):
+            depth += 1
+        if stripped == "END;":
+            depth -= 1
+        if depth == 0 and stripped.endswith(";"):
+            statements.append("\n".join(current))
+            current = []
+    if "".join(current).strip():
+        statements.append("\n".join(current))
+    return statements

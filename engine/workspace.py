@@ -1,0 +1,492 @@
+"""Score files on disk: discovery, names, the path sandbox, atomic writes and YAML checks.
+
+A workspace is a folder of scorecards, each a folder of scores:
+``<root>/<Scorecard Name>/<Score Name>.yaml``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from engine.errors import AmbiguousError, NotFoundError, SandboxError, UsageError, YamlError
+
+YAML_SUFFIXES = (".yaml", ".yml")
+MAX_PATH_CHARS = 1024
+MAX_FILE_BYTES = 5 * 1024 * 1024
+
+#: Node classes the score checks know. Anything else draws a warning, not an error.
+KNOWN_NODE_CLASSES = frozenset(
+    {
+        "Classifier",
+        "Extractor",
+        "LogicalClassifier",
+        "LogicalNode",
+        "BeforeAfterSlicer",
+        "FuzzyMatchClassifier",
+        "FuzzyMatchExtractor",
+        "YesOrNoClassifier",
+        "MultiClassClassifier",
+        "ContextExtractor",
+        "SentimentClassifier",
+    }
+)
+#: Node classes that decide between classes and so need ``valid_classes``.
+CLASSES_NEEDING_VALID_CLASSES = frozenset({"Classifier", "MultiClassClassifier"})
+END_NODE = "END"
+
+
+@dataclass(frozen=True)
+class ScoreRef:
+    """One score file of the workspace."""
+
+    scorecard: str
+    """The scorecard's folder name."""
+    score: str
+    """The score's name: its ``name:`` key, else the file's stem."""
+    path: Path
+    """The absolute path of the YAML file."""
+    rel_path: str
+    """The path relative to the workspace root, with ``/`` separators."""
+    key: str | None = None
+    id: str | None = None
+    cls: str | None = None
+    size: int = 0
+    lines: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scorecard": self.scorecard,
+            "score": self.score,
+            "key": self.key,
+            "id": self.id,
+            "class": self.cls,
+            "path": str(self.path),
+        }
+
+
+_HEAD_KEYS = re.compile(r"^(name|key|id|class):[ \t]*(.*?)[ \t]*(?:#.*)?$")
+
+
+def _read_head(path: Path) -> tuple[dict[str, str], int, int]:
+    """The top-level name/key/id/class of a score without a full YAML parse (fast for lists)."""
+    found: dict[str, str] = {}
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return found, 0, 0
+    text = data.decode("utf-8", errors="replace")
+    for line in text.splitlines():
+        match = _HEAD_KEYS.match(line)
+        if match and match.group(1) not in found:
+            value = match.group(2).strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            if value and value[0] not in "|>":
+                found[match.group(1)] = value
+        if len(found) == 4:
+            break
+    return found, len(data), text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", text.lower())
+
+
+def fuzzy_score(query: str, candidate: str) -> int | None:
+    """How well ``query`` matches ``candidate``; ``None`` when it does not match at all.
+
+    Exact (ignoring case and punctuation) beats prefix, beats substring, beats a
+    subsequence of characters. Higher is better.
+    """
+    q, c = _norm(query), _norm(candidate)
+    if not q:
+        return 0
+    if q == c:
+        return 1000
+    if c.startswith(q):
+        return 800 - len(c)
+    index = c.find(q)
+    if index >= 0:
+        return 600 - index - len(c) // 4
+    # Subsequence: every character in order; tighter spans score higher.
+    pos, start, gaps = 0, -1, 0
+    for ch in q:
+        found = c.find(ch, pos)
+        if found < 0:
+            return None
+        if start < 0:
+            start = found
+        elif found > pos:
+            gaps += found - pos
+        pos = found + 1
+    return 300 - gaps * 4 - start
+
+
+class Workspace:
+    """The score files under one root folder."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root).expanduser().resolve()
+        self._cache: tuple[float, list[ScoreRef]] | None = None
+
+    # ---- discovery -------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return self.root.is_dir()
+
+    def scores(self, refresh: bool = False) -> list[ScoreRef]:
+        """Every score, sorted by scorecard then score name."""
+        if not self.root.is_dir():
+            raise UsageError(f"The workspace {self.root} does not exist or is not a folder.")
+        refs: list[ScoreRef] = []
+        for card_dir in sorted(self.root.iterdir(), key=lambda p: p.name.lower()):
+            if card_dir.name.startswith(".") or not card_dir.is_dir():
+                continue
+            for file in sorted(card_dir.iterdir(), key=lambda p: p.name.lower()):
+                if file.name.startswith(".") or file.suffix.lower() not in YAML_SUFFIXES:
+                    continue
+                if not file.is_file():
+                    continue
+                refs.append(self._ref(card_dir.name, file))
+        return refs
+
+    def _ref(self, scorecard: str, file: Path) -> ScoreRef:
+        head, size, lines = _read_head(file)
+        return ScoreRef(
+            scorecard=scorecard,
+            score=head.get("name") or file.stem,
+            path=file,
+            rel_path=file.relative_to(self.root).as_posix(),
+            key=head.get("key"),
+            id=head.get("id"),
+            cls=head.get("class"),
+            size=size,
+            lines=lines,
+        )
+
+    def scorecards(self) -> list[str]:
+        return sorted({ref.scorecard for ref in self.scores()}, key=str.lower)
+
+    # ---- resolution ------------------------------------------------------------------
+
+    def resolve_scorecard(self, name: str) -> str:
+        """A scorecard folder name from its exact name or a unique fuzzy fragment."""
+        cards = self.scorecards()
+        return _pick(name, cards, lambda card: [card], "scorecard")
+
+    def resolve_score(self, name: str, scorecard: str | None = None) -> ScoreRef:
+        """A score by name, key, id, file stem, workspace path or a unique fuzzy fragment."""
+        if not name or not name.strip():
+            raise UsageError("Name a score (its name, key, id or a fragment of its name).")
+        refs = self.scores()
+        if scorecard:
+            card = self.resolve_scorecard(scorecard)
+            refs = [ref for ref in refs if ref.scorecard == card]
+        # A path to a file inside the workspace.
+        if name.endswith(YAML_SUFFIXES):
+            try:
+                path = self.resolve_path(name)
+            except SandboxError:
+                path = None
+            if path is not None:
+                for ref in refs:
+                    if ref.path == path:
+                        return ref
+        return _pick(
+            name,
+            refs,
+            lambda ref: [ref.score, ref.path.stem, ref.key or "", ref.id or ""],
+            "score",
+            label=lambda ref: f"{ref.scorecard} / {ref.score}",
+        )
+
+    def ref_for_path(self, path: Path) -> ScoreRef:
+        path = self.resolve_path(str(path))
+        rel = path.relative_to(self.root)
+        scorecard = rel.parts[0] if len(rel.parts) > 1 else ""
+        return self._ref(scorecard, path)
+
+    # ---- sandbox ---------------------------------------------------------------------
+
+    def resolve_path(self, raw: str, *, must_exist: bool = False) -> Path:
+        """An absolute path inside the workspace, or ``SandboxError`` with one sentence.
+
+        Refused: empty paths, NUL bytes, backslashes, ``..`` components, absolute paths
+        elsewhere, over-long paths, and symlinks whose target leaves the workspace.
+        """
+        if not isinstance(raw, str) or not raw.strip():
+            raise SandboxError("The path is empty.")
+        if "\x00" in raw:
+            raise SandboxError("The path contains a NUL byte and was refused.")
+        if len(raw) > MAX_PATH_CHARS:
+            raise SandboxError(f"The path is longer than {MAX_PATH_CHARS} characters.")
+        if "\\" in raw:
+            raise SandboxError(f"The path {raw!r} contains a backslash; use / between folders.")
+        candidate = Path(raw.strip()).expanduser() if raw.startswith("~") else Path(raw.strip())
+        if ".." in candidate.parts:
+            raise SandboxError(f"The path {raw!r} uses '..'; paths must stay inside the workspace.")
+        if not candidate.is_absolute():
+            candidate = self.root / candidate
+        try:
+            resolved = candidate.resolve(strict=False)
+        except (OSError, RuntimeError) as exc:  # symlink loops
+            raise SandboxError(f"The path {raw!r} cannot be resolved: {exc}.") from None
+        if resolved != self.root and not resolved.is_relative_to(self.root):
+            raise SandboxError(f"The path {raw!r} is outside the workspace {self.root}.")
+        if must_exist and not resolved.exists():
+            raise NotFoundError(f"The file {self.display(resolved)} does not exist.")
+        return resolved
+
+    def display(self, path: Path) -> str:
+        """A path as the user and the model see it: relative to the workspace root."""
+        try:
+            return path.relative_to(self.root).as_posix() or "."
+        except ValueError:
+            return str(path)
+
+
+def _pick(query, items, names, kind, label=None):  # type: ignore[no-untyped-def]
+    """The one item whose names match ``query``: exact first, then fuzzy."""
+    label = label or (lambda item: str(item))
+    q = query.strip()
+    exact = [item for item in items if any(n and n == q for n in names(item))]
+    if not exact:
+        exact = [item for item in items if any(n and n.lower() == q.lower() for n in names(item))]
+    if len(exact) == 1:
+        return exact[0]
+    if len(exact) > 1:
+        raise AmbiguousError(
+            f"The {kind} {query!r} is ambiguous: did you mean "
+            f"{_or_list(label(i) for i in exact)}?"
+        )
+    scored = []
+    for item in items:
+        best = max((s for n in names(item) if n and (s := fuzzy_score(q, n)) is not None), default=None)
+        if best is not None:
+            scored.append((best, item))
+    if not scored:
+        raise NotFoundError(f"No {kind} matches {query!r}.")
+    # Only the best tier competes: a substring match outranks scattered letters.
+    top_tier = max(_tier(s) for s, _ in scored)
+    contenders = [item for s, item in sorted(scored, key=lambda p: -p[0]) if _tier(s) == top_tier]
+    if len(contenders) == 1:
+        return contenders[0]
+    raise AmbiguousError(
+        f"The {kind} {query!r} is ambiguous: did you mean "
+        f"{_or_list(label(i) for i in contenders[:5])}?"
+    )
+
+
+def _tier(score: int) -> int:
+    return 2 if score >= 1000 else 1 if score >= 400 else 0
+
+
+def _or_list(labels: Iterable[str]) -> str:
+    items = list(labels)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+# ---- reading and writing ----------------------------------------------------------------
+
+
+def read_text(path: Path) -> str:
+    """A score file's text, exactly as on disk (line endings kept), or one clear sentence."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise NotFoundError(f"The file {path.name} does not exist.") from None
+    except OSError as exc:
+        raise UsageError(f"The file {path.name} cannot be read: {exc.strerror}.") from None
+    if path.is_dir():
+        raise UsageError(f"{path.name} is a folder, not a file.")
+    if size > MAX_FILE_BYTES:
+        raise UsageError(
+            f"The file {path.name} is {size / 1_048_576:.1f} MB; scores over "
+            f"{MAX_FILE_BYTES // 1_048_576} MB are not opened."
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"The file {path.name} cannot be read: {exc.strerror}.") from None
+    if b"\x00" in data:
+        raise UsageError(f"The file {path.name} is binary, not a YAML text file.")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"The file {path.name} is not UTF-8 text (bad byte at offset {exc.start})."
+        ) from None
+
+
+def atomic_write(path: Path, text: str | bytes) -> None:
+    """Replace ``path`` with ``text`` so that readers see the old or the new file, never half.
+
+    Writes a temp file in the same folder, fsyncs it, renames it over the target and
+    fsyncs the folder. The file's permission bits are kept.
+    """
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    folder = path.parent
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not os.access(path, os.W_OK):
+        raise UsageError(f"The file {path.name} is read-only; nothing was written.")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"Cannot write in {folder.name}: {exc.strerror}.") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+# ---- YAML ---------------------------------------------------------------------------------
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    return yaml
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse in round-trip mode (comments and order kept), or raise ``YamlError``."""
+    if "\t" in text:
+        # YAML forbids tabs in indentation; ruamel reports it well, but name the line.
+        for number, line in enumerate(text.splitlines(), 1):
+            stripped = line.lstrip(" ")
+            if stripped.startswith("\t") and stripped.strip():
+                raise YamlError("a tab character is used for indentation", number, len(line) - len(stripped) + 1)
+    try:
+        return _yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = exc.problem or exc.context or "cannot parse"
+        if mark is not None:
+            raise YamlError(message, mark.line + 1, mark.column + 1) from None
+        raise YamlError(message) from None
+    except YAMLError as exc:
+        raise YamlError(str(exc).splitlines()[0] if str(exc) else "cannot parse") from None
+    except Exception as exc:  # ruamel raises a few non-YAMLError types on odd input
+        raise YamlError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+
+def dump_yaml(data: Any) -> str:
+    buffer = io.StringIO()
+    _yaml().dump(data, buffer)
+    return buffer.getvalue()
+
+
+def score_warnings(data: Any) -> list[str]:
+    """Checks of a score's shape. Each finding is a warning: the file is still valid YAML."""
+    if data is None:
+        return ["The file is empty: a score needs at least `name` and `class`."]
+    if not isinstance(data, dict):
+        return ["The top level is not a mapping of keys: a score is a mapping with `name` and `class`."]
+    warnings: list[str] = []
+    for key in ("name", "class"):
+        if key not in data or data.get(key) in (None, ""):
+            warnings.append(f"The score has no `{key}`.")
+    graph = data.get("graph")
+    if graph is None:
+        return warnings
+    if not isinstance(graph, list):
+        warnings.append("`graph` should be a list of nodes.")
+        return warnings
+    names: dict[str, int] = {}
+    for index, node in enumerate(graph):
+        where = f"graph[{index}]"
+        if not isinstance(node, dict):
+            warnings.append(f"{where} is not a mapping.")
+            continue
+        name = node.get("name")
+        if not name:
+            warnings.append(f"{where} has no `name`.")
+        else:
+            if name in names:
+                warnings.append(
+                    f"{where} reuses the node name {name!r} of graph[{names[name]}]."
+                )
+            else:
+                names[str(name)] = index
+            where = f"{where} ({name})"
+        cls = node.get("class")
+        if not cls:
+            warnings.append(f"{where} has no `class`.")
+        elif cls not in KNOWN_NODE_CLASSES:
+            warnings.append(
+                f"{where} has the unknown node class {cls!r} (known: "
+                f"{', '.join(sorted(KNOWN_NODE_CLASSES))})."
+            )
+        if cls in CLASSES_NEEDING_VALID_CLASSES and not node.get("valid_classes"):
+            warnings.append(f"{where} is a {cls} without `valid_classes`.")
+    for index, node in enumerate(graph):
+        if not isinstance(node, dict):
+            continue
+        label = f"graph[{index}]" + (f" ({node.get('name')})" if node.get("name") else "")
+        targets: list[tuple[str, Any]] = []
+        conditions = node.get("conditions")
+        if isinstance(conditions, list):
+            for c_index, condition in enumerate(conditions):
+                if isinstance(condition, dict) and "node" in condition:
+                    targets.append((f"conditions[{c_index}]", condition.get("node")))
+        edge = node.get("edge")
+        if isinstance(edge, dict) and "node" in edge:
+            targets.append(("edge", edge.get("node")))
+        for what, target in targets:
+            if target != END_NODE and str(target) not in names:
+                warnings.append(
+                    f"{label} {what} points at the node {target!r}, which does not exist."
+                )
+    return warnings
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of checking a score's text: an error (invalid YAML) or warnings."""
+
+    error: YamlError | None
+    warnings: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def check_text(text: str) -> CheckResult:
+    try:
+        data = parse_yaml(text)
+    except YamlError as exc:
+        return CheckResult(exc, [])
+    return CheckResult(None, score_warnings(data))

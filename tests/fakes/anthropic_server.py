@@ -1,0 +1,158 @@
+"""A loopback server that speaks Anthropic's Messages API as server-sent events.
+
+``POST /v1/messages`` with ``stream: true``: ``message_start``, ``content_block_start``
+(text and tool_use), ``text_delta``, ``input_json_delta`` in several fragments,
+``content_block_stop``, ``message_delta`` (stop_reason, usage), ``message_stop``,
+``ping`` and ``error`` events. Accepts ``x-api-key`` or ``Authorization: Bearer``.
+Queue ``Step``s for replies and faults; otherwise ``brain.respond`` answers.
+Run by hand: ``python -m tests.fakes.anthropic_server --port 8765``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from tests.fakes.brain import respond
+from tests.fakes.http import Request, Response, ServerThread
+from tests.fakes.steps import Step, split_words
+
+
+def sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+class AnthropicFake(ServerThread):
+    def __init__(self, port: int = 0, api_key: str | None = "test-key"):
+        super().__init__(self._handle, port)
+        self.api_key = api_key
+        self.steps: list[Step] = []
+        self.message_requests: list[dict[str, Any]] = []
+        self._ids = 0
+
+    def queue(self, *steps: Step) -> None:
+        self.steps.extend(steps)
+
+    async def _handle(self, request: Request, response: Response) -> None:
+        path = request.path.split("?")[0]
+        key = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+        if self.api_key is not None and key != self.api_key:
+            await response.send(401, {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}})
+            return
+        if path == "/v1/models":
+            await response.send(200, {"data": [
+                {"type": "model", "id": "claude-sonnet-4-5", "display_name": "Claude Sonnet 4.5", "created_at": "2025-09-29T00:00:00Z"},
+                {"type": "model", "id": "claude-haiku-4-5", "display_name": "Claude Haiku 4.5", "created_at": "2025-10-01T00:00:00Z"},
+            ], "has_more": False, "first_id": "claude-sonnet-4-5", "last_id": "claude-haiku-4-5"})
+            return
+        if path != "/v1/messages":
+            await response.send(404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}})
+            return
+        body = request.json() or {}
+        self.message_requests.append(body)
+        step = self.steps.pop(0) if self.steps else self._brain_step(body)
+        if step.first_byte_delay:
+            await asyncio.sleep(step.first_byte_delay)
+        if step.status != 200:
+            kind = {429: "rate_limit_error", 529: "overloaded_error", 401: "authentication_error",
+                    404: "not_found_error", 400: "invalid_request_error"}.get(step.status, step.error_type)
+            await response.send(step.status, {"type": "error", "error": {"type": kind, "message": step.error}},
+                                headers=step.headers)
+            return
+        await self._stream(body, step, response)
+
+    async def _stream(self, body: dict[str, Any], step: Step, response: Response) -> None:
+        self._ids += 1
+        model = body.get("model", "claude-sonnet-4-5")
+        await response.start_stream(content_type="text/event-stream", headers={"request-id": f"req_{self._ids}"})
+        pieces = split_words(step.text, step.words_per_chunk)
+        await response.chunk(sse("message_start", {"type": "message_start", "message": {
+            "id": f"msg_{self._ids}", "type": "message", "role": "assistant", "content": [], "model": model,
+            "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": step.input_tokens, "output_tokens": 1}}}))
+        index = 0
+        sent = 0
+        if pieces:
+            await response.chunk(sse("content_block_start", {"type": "content_block_start", "index": 0,
+                                                             "content_block": {"type": "text", "text": ""}}))
+            await response.chunk(sse("ping", {"type": "ping"}))
+            for piece in pieces:
+                if step.drop_after is not None and sent >= step.drop_after:
+                    response.drop()
+                    return
+                if step.mid_stream_error and sent == 2:
+                    await response.chunk(sse("error", {"type": "error", "error": {"type": step.mid_stream_error, "message": "Overloaded"}}))
+                    await response.end_stream()
+                    return
+                if step.malformed_after is not None and sent == step.malformed_after:
+                    await response.chunk("event: content_block_delta\ndata: {not json\n\n")
+                if step.stall and sent == 1:
+                    await asyncio.sleep(step.stall)
+                await response.chunk(sse("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                                                 "delta": {"type": "text_delta", "text": piece}}))
+                sent += 1
+                if step.delay:
+                    await asyncio.sleep(step.delay)
+            await response.chunk(sse("content_block_stop", {"type": "content_block_stop", "index": 0}))
+            index = 1
+        for call in step.tool_calls:
+            self._ids += 1
+            name = call.get("name") or "str_replace_based_edit_tool"
+            await response.chunk(sse("content_block_start", {"type": "content_block_start", "index": index,
+                "content_block": {"type": "tool_use", "id": f"toolu_{self._ids:04d}", "name": name, "input": {}}}))
+            raw = call.get("input")
+            text = json.dumps(raw) if isinstance(raw, dict) else str(raw)
+            size = max(len(text) // 3, 1)
+            for start in range(0, len(text), size):
+                await response.chunk(sse("content_block_delta", {"type": "content_block_delta", "index": index,
+                    "delta": {"type": "input_json_delta", "partial_json": text[start:start + size]}}))
+            await response.chunk(sse("content_block_stop", {"type": "content_block_stop", "index": index}))
+            index += 1
+        out_tokens = step.output_tokens if step.output_tokens is not None else len(pieces) + 10 * len(step.tool_calls)
+        await response.chunk(sse("message_delta", {"type": "message_delta",
+            "delta": {"stop_reason": "tool_use" if step.tool_calls else "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": out_tokens}}))
+        await response.chunk(sse("message_stop", {"type": "message_stop"}))
+        await response.end_stream()
+
+    def _brain_step(self, body: dict[str, Any]) -> Step:
+        system = body.get("system", "")
+        if isinstance(system, list):
+            system = "\n".join(b.get("text", "") for b in system)
+        messages = body.get("messages") or []
+        last = messages[-1] if messages else {}
+        tool_result = None
+        last_user = ""
+        content = last.get("content", "")
+        if isinstance(content, list):
+            results = [b for b in content if b.get("type") == "tool_result"]
+            if results:
+                raw = results[-1].get("content", "")
+                tool_result = raw if isinstance(raw, str) else " ".join(b.get("text", "") for b in raw)
+            else:
+                last_user = " ".join(b.get("text", "") for b in content if b.get("type") == "text")
+        else:
+            last_user = str(content)
+        tool_name = next((t.get("name") for t in body.get("tools") or []), "str_replace_based_edit_tool")
+        reply = respond(system, last_user, tool_result)
+        calls = [{"name": tool_name, "input": c["input"]} for c in reply.tool_calls]
+        return Step(text=reply.text, tool_calls=calls)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="A loopback Anthropic-protocol server.")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--api-key", default=None, help="Require this key (default: accept any).")
+    args = parser.parse_args()
+    server = AnthropicFake(args.port, api_key=args.api_key)
+    print(f"fake Anthropic listening on http://127.0.0.1:{args.port}", flush=True)
+    try:
+        asyncio.run(server.serve_forever())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""What a fake server does for one request: a reply, or a fault to inject."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Step:
+    text: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """Each ``{"name": str, "input": dict | str}``; a non-dict input is sent malformed."""
+    status: int = 200
+    """A non-200 status answers with an error body instead of a stream."""
+    error: str = "injected failure"
+    error_type: str = "api_error"
+    headers: dict[str, str] = field(default_factory=dict)
+    words_per_chunk: int = 1
+    delay: float = 0.0
+    """Seconds between chunks."""
+    first_byte_delay: float = 0.0
+    drop_after: int | None = None
+    """Close the connection after this many chunks."""
+    malformed_after: int | None = None
+    """Send a line that is not JSON after this many chunks."""
+    mid_stream_error: str | None = None
+    """An error sent inside the stream after the first chunks (e.g. ``overloaded_error``)."""
+    stall: float = 0.0
+    """Stop sending for this many seconds after the first chunk."""
+    input_tokens: int = 42
+    output_tokens: int | None = None
+
+
+def split_words(text: str, per_chunk: int) -> list[str]:
+    import re
+
+    pieces = re.findall(r"\S+\s*|\s+", text)
+    if per_chunk <= 1:
+        return pieces
+    return ["".join(pieces[i : i + per_chunk]) for i in range(0, len(pieces), per_chunk)]

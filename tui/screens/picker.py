@@ -1,0 +1,99 @@
+"""The score picker: fuzzy search over scorecards and scores."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from engine.workspace import ScoreRef, fuzzy_score
+
+
+def filter_scores(refs: list[ScoreRef], query: str, limit: int = 200) -> list[ScoreRef]:
+    """Scores matching ``query`` on their name or ``scorecard / name``, best first."""
+    if not query.strip():
+        return refs[:limit]
+    scored = []
+    for index, ref in enumerate(refs):
+        best = None
+        for candidate in (ref.score, f"{ref.scorecard} {ref.score}", ref.key or ""):
+            if candidate and (s := fuzzy_score(query, candidate)) is not None:
+                best = s if best is None else max(best, s)
+        if best is not None:
+            scored.append((-best, index, ref))
+    scored.sort()
+    return [ref for _, _, ref in scored[:limit]]
+
+
+class PickerScreen(ModalScreen[ScoreRef | None]):
+    """Type to filter; Enter opens the highlighted score; Esc closes."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Close"),
+        Binding("down", "move(1)", "Next", show=False, priority=True),
+        Binding("up", "move(-1)", "Previous", show=False, priority=True),
+    ]
+
+    def __init__(self, refs: list[ScoreRef], workspace_label: str = "") -> None:
+        super().__init__()
+        self.refs = refs
+        self.workspace_label = workspace_label
+        self.shown: list[ScoreRef] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide", id="picker"):
+            yield Label("Open a score", classes="dialog-question")
+            yield Input(placeholder="Type to search scorecards and scores…", id="picker-query")
+            yield OptionList(id="picker-list")
+            yield Static(
+                Text(
+                    f"{len(self.refs)} scores in {self.workspace_label} · ↑↓ move · Enter open · Esc close",
+                    style="dim",
+                ),
+                id="picker-hint",
+            )
+
+    def on_mount(self) -> None:
+        self._refresh("")
+
+    @on(Input.Changed, "#picker-query")
+    def _changed(self, event: Input.Changed) -> None:
+        self._refresh(event.value)
+
+    def _refresh(self, query: str) -> None:
+        self.shown = filter_scores(self.refs, query)
+        options = self.query_one("#picker-list", OptionList)
+        options.clear_options()
+        for ref in self.shown:
+            label = Text()
+            label.append(ref.scorecard, style="dim")
+            label.append(" / ")
+            label.append(ref.score, style="bold")
+            label.append(f"  {ref.cls or '?'} · {ref.lines} lines", style="dim italic")
+            options.add_option(Option(label))
+        if self.shown:
+            options.highlighted = 0
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one("#picker-list", OptionList)
+        if not self.shown:
+            return
+        current = options.highlighted or 0
+        options.highlighted = max(0, min(len(self.shown) - 1, current + step))
+
+    @on(Input.Submitted, "#picker-query")
+    def _submitted(self) -> None:
+        options = self.query_one("#picker-list", OptionList)
+        if options.highlighted is not None and self.shown:
+            self.dismiss(self.shown[options.highlighted])
+        else:
+            self.notify("No score matches.", severity="warning")
+
+    @on(OptionList.OptionSelected, "#picker-list")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.shown[event.option_index])

@@ -1,0 +1,219 @@
+"""The sessions browser: every session, full-text search, filters, resume, rename, delete, export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from engine.store import SearchHit, Session, Store
+from tui.widgets.session_list import relative_time
+
+PAGE = 100
+MARK = ("\x02", "\x03")
+
+
+def highlight(snippet: str) -> Text:
+    """An FTS snippet with its match markers turned into a highlight."""
+    text = Text()
+    bold = False
+    buffer = ""
+    for char in " ".join(snippet.split()):
+        if char in MARK:
+            text.append(buffer, style="bold reverse" if bold else "")
+            buffer = ""
+            bold = char == MARK[0]
+        else:
+            buffer += char
+    text.append(buffer, style="bold reverse" if bold else "")
+    return text
+
+
+@dataclass(frozen=True)
+class BrowserResult:
+    session_id: str
+
+
+class SessionsScreen(Screen[BrowserResult | None]):
+    """Browse every session across scores."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Back"),
+        Binding("ctrl+r", "rename", "Rename"),
+        Binding("ctrl+d", "delete", "Delete"),
+        Binding("ctrl+e", "export", "Export"),
+        Binding("ctrl+l", "more", "More", show=False),
+        Binding("down", "move(1)", "Next", show=False, priority=True),
+        Binding("up", "move(-1)", "Previous", show=False, priority=True),
+    ]
+
+    def __init__(self, store: Store, scorecards: list[str]) -> None:
+        super().__init__()
+        self.store = store
+        self.scorecards = scorecards
+        self.rows: list[Session | SearchHit] = []
+        self.total = 0
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="browser"):
+            yield Label("Sessions", classes="screen-title")
+            with Horizontal(id="browser-filters"):
+                yield Input(placeholder="Search every message (words, prefixes)…", id="browser-query")
+                yield Select(
+                    [(c, c) for c in self.scorecards], prompt="All scorecards", id="browser-card"
+                )
+                yield Select(
+                    [("Active", "active"), ("Ended", "ended")], prompt="Any status", id="browser-status"
+                )
+            yield OptionList(id="browser-list")
+            yield Static(id="browser-hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#browser-query", Input).focus()
+        self.reload()
+
+    def _filters(self) -> tuple[str | None, str | None]:
+        card = self.query_one("#browser-card", Select).value
+        status = self.query_one("#browser-status", Select).value
+        return (
+            card if isinstance(card, str) else None,
+            status if isinstance(status, str) else None,
+        )
+
+    @on(Input.Changed, "#browser-query")
+    @on(Select.Changed)
+    def _changed(self) -> None:
+        self.reload()
+
+    @work(group="browser", exclusive=True, exit_on_error=False)
+    async def reload(self, append: bool = False) -> None:
+        query = self.query_one("#browser-query", Input).value.strip()
+        card, status = self._filters()
+        options = self.query_one("#browser-list", OptionList)
+        if query:
+            hits = await self.store.search(query, limit=200, mark=MARK)
+            rows: list[Session | SearchHit] = [
+                h for h in hits if (not card or h.scorecard == card)
+            ]
+            self.total = len(rows)
+        else:
+            offset = len(self.rows) if append else 0
+            sessions = await self.store.list_sessions(
+                limit=PAGE, offset=offset, scorecard=card, status=status
+            )
+            self.total = await self.store.count_sessions(scorecard=card, status=status)
+            rows = (self.rows if append else []) + list(sessions)
+        self.rows = rows
+        options.clear_options()
+        for row in rows:
+            options.add_option(Option(self._label(row)))
+        if rows:
+            options.highlighted = 0 if not append else options.highlighted
+        hint = f"{len(rows)} of {self.total} " + ("matches" if query else "sessions")
+        if not query and len(rows) < self.total:
+            hint += " · Ctrl+L loads more"
+        hint += " · Enter resume · Ctrl+R rename · Ctrl+D delete · Ctrl+E export · Esc back"
+        self.query_one("#browser-hint", Static).update(Text(hint, style="dim"))
+
+    @staticmethod
+    def _label(row: Session | SearchHit) -> Text:
+        text = Text()
+        if isinstance(row, SearchHit):
+            text.append(row.title or "(untitled)", style="bold")
+            text.append(f"  {row.scorecard} / {row.score}  ", style="dim")
+            text.append(f"{relative_time(row.created_at)}\n", style="dim")
+            text.append(f"  {row.role}: ", style="italic")
+            text.append_text(highlight(row.snippet))
+            return text
+        text.append(row.title or "(untitled)", style="bold")
+        text.append(f"  {row.scorecard} / {row.score}", style="dim")
+        text.append(
+            f"  {relative_time(row.updated_at)} · {row.message_count} msgs · {row.status}",
+            style="dim",
+        )
+        return text
+
+    def _current(self) -> Session | SearchHit | None:
+        index = self.query_one("#browser-list", OptionList).highlighted
+        if index is None or index >= len(self.rows):
+            return None
+        return self.rows[index]
+
+    @staticmethod
+    def _session_id(row: Session | SearchHit) -> str:
+        return row.session_id if isinstance(row, SearchHit) else row.id
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one("#browser-list", OptionList)
+        if not self.rows:
+            return
+        current = options.highlighted or 0
+        options.highlighted = max(0, min(len(self.rows) - 1, current + step))
+        if step > 0 and options.highlighted == len(self.rows) - 1:
+            self.action_more()
+
+    def action_more(self) -> None:
+        if not self.query_one("#browser-query", Input).value.strip() and len(self.rows) < self.total:
+            self.reload(append=True)
+
+    @on(Input.Submitted, "#browser-query")
+    def _submitted(self) -> None:
+        row = self._current()
+        if row is not None:
+            self.dismiss(BrowserResult(self._session_id(row)))
+
+    @on(OptionList.OptionSelected, "#browser-list")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(BrowserResult(self._session_id(self.rows[event.option_index])))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    @work(group="browser-action", exit_on_error=False)
+    async def action_rename(self) -> None:
+        from tui.screens.modals import TextModal
+
+        row = self._current()
+        if row is None:
+            return
+        title = await self.app.push_screen_wait(TextModal("New title for the session:", row.title))
+        if title:
+            await self.store.rename_session(self._session_id(row), title)
+            self.notify("Session renamed.")
+            self.reload()
+
+    @work(group="browser-action", exit_on_error=False)
+    async def action_delete(self) -> None:
+        from tui.screens.modals import ConfirmModal
+
+        row = self._current()
+        if row is None:
+            return
+        ok = await self.app.push_screen_wait(
+            ConfirmModal(
+                f"Delete the session “{row.title or 'untitled'}” with all its messages? "
+                "The score file is not changed.",
+                "Delete",
+            )
+        )
+        if ok:
+            await self.store.delete_session(self._session_id(row))
+            self.notify("Session deleted.")
+            self.reload()
+
+    @work(group="browser-action", exit_on_error=False)
+    async def action_export(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+        export = getattr(self.app, "export_session", None)
+        if export is not None:
+            await export(self._session_id(row))

@@ -1,0 +1,110 @@
+"""The right pane: the session baseline against the file now, or the whole file."""
+
+from __future__ import annotations
+
+import re
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from engine.agent import FileState
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+
+
+def render_diff(diff: str) -> Text:
+    """A unified diff with old/new line numbers and colour."""
+    text = Text(no_wrap=False)
+    old = new = 0
+    for line in diff.splitlines():
+        if line.startswith(("---", "+++")):
+            continue
+        match = _HUNK.match(line)
+        if match:
+            old, new = int(match.group(1)), int(match.group(2))
+            text.append(line + "\n", style="bold cyan")
+            continue
+        if line.startswith("\\"):
+            text.append(line + "\n", style="dim italic")
+        elif line.startswith("+"):
+            text.append(f"{'':>4} {new:>4} ", style="dim")
+            text.append(line + "\n", style="green")
+            new += 1
+        elif line.startswith("-"):
+            text.append(f"{old:>4} {'':>4} ", style="dim")
+            text.append(line + "\n", style="red")
+            old += 1
+        else:
+            text.append(f"{old:>4} {new:>4} ", style="dim")
+            text.append(line + "\n")
+            old += 1
+            new += 1
+    return text
+
+
+class DiffPane(VerticalScroll):
+    """Shows a ``FileState``; ``mode`` toggles between the diff and the whole file."""
+
+    mode: reactive[str] = reactive("diff", init=False)
+    """``diff`` or ``file``."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.state: FileState | None = None
+        """The file state last shown."""
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static(id="diff-header")
+        yield Static(id="diff-body")
+
+    def on_mount(self) -> None:
+        self.border_title = "Changes"
+        self._render()
+
+    def show(self, state: FileState | None) -> None:
+        self.state = state
+        self._render()
+
+    def toggle(self) -> None:
+        self.mode = "file" if self.mode == "diff" else "diff"
+
+    def watch_mode(self) -> None:
+        self._render()
+
+    def _render(self) -> None:
+        if not self.is_mounted:
+            return
+        header = self.query_one("#diff-header", Static)
+        body = self.query_one("#diff-body", Static)
+        state = self.state
+        self.border_title = "Changes" if self.mode == "diff" else "File"
+        if state is None:
+            header.update(Text("No score open.", style="dim"))
+            body.update("")
+            return
+        self.border_subtitle = state.path
+        if not state.exists:
+            header.update(Text(f"{state.path} no longer exists.", style="bold red"))
+            body.update("")
+            return
+        if self.mode == "file":
+            header.update(Text(f"{len((state.text or '').splitlines())} lines", style="dim"))
+            body.update(Syntax(state.text or "", "yaml", line_numbers=True, word_wrap=True, theme="ansi_dark"))
+            return
+        if not state.diff:
+            header.update(Text("No changes since the session started.", style="dim"))
+            body.update("")
+            return
+        added = sum(1 for l in state.diff.splitlines() if l.startswith("+") and not l.startswith("+++"))
+        removed = sum(1 for l in state.diff.splitlines() if l.startswith("-") and not l.startswith("---"))
+        parts: list[RenderableType] = [
+            Text.assemble(("+" + str(added), "green"), " ", ("-" + str(removed), "red"), "  changed keys:")
+        ]
+        for key in state.key_paths or ["(formatting only)"]:
+            parts.append(Text(f"  • {key}", style="yellow"))
+        header.update(Group(*parts))
+        body.update(render_diff(state.diff))
