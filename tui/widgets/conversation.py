@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.containers import VerticalScroll
+from textual.message import Message as TextualMessage
 from textual.widgets import Collapsible, Markdown, Static
 from textual.widgets._markdown import MarkdownStream
 
@@ -35,7 +37,7 @@ class AssistantMessage(Markdown):
     def text(self) -> str:
         return "".join(self.chunks)
 
-    async def append(self, fragment: str) -> None:
+    async def write(self, fragment: str) -> None:
         if self._stream is None:
             self._stream = Markdown.get_stream(self)
         self.chunks.append(fragment)
@@ -131,6 +133,16 @@ class WorkingIndicator(Static):
 class Conversation(VerticalScroll):
     """The messages of one session, newest at the bottom."""
 
+    @dataclass
+    class LoadOlder(TextualMessage):
+        """The user scrolled to the top while older messages are not shown yet."""
+
+        conversation: Conversation
+
+        @property
+        def control(self) -> Conversation:
+            return self.conversation
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.oldest_id: int | None = None
@@ -141,6 +153,11 @@ class Conversation(VerticalScroll):
 
     def on_mount(self) -> None:
         self.anchor()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value <= 0 < old_value and self.has_older:
+            self.post_message(self.LoadOlder(self))
 
     async def clear(self) -> None:
         self._assistant.clear()

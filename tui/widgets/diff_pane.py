@@ -63,19 +63,19 @@ class DiffPane(VerticalScroll):
 
     def on_mount(self) -> None:
         self.border_title = "Changes"
-        self._render()
+        self._redraw()
 
     def show(self, state: FileState | None) -> None:
         self.state = state
-        self._render()
+        self._redraw()
 
     def toggle(self) -> None:
         self.mode = "file" if self.mode == "diff" else "diff"
 
     def watch_mode(self) -> None:
-        self._render()
+        self._redraw()
 
-    def _render(self) -> None:
+    def _redraw(self) -> None:
         if not self.is_mounted:
             return
         header = self.query_one("#diff-header", Static)

@@ -33,13 +33,13 @@ class PromptInput(TextArea):
 
     def __init__(self, *, history: list[str] | None = None, **kwargs: object) -> None:
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)  # type: ignore[arg-type]
-        self.history: list[str] = list(history or [])
+        self.prompt_history: list[str] = list(history or [])
         """Earlier prompts, oldest first."""
         self._history_index: int | None = None
         self._draft = ""
 
     def set_history(self, history: list[str]) -> None:
-        self.history = list(history)
+        self.prompt_history = list(history)
         self._history_index = None
 
     async def _on_key(self, event: events.Key) -> None:
@@ -49,8 +49,8 @@ class PromptInput(TextArea):
             event.prevent_default()
             text = self.text
             if text.strip():
-                if not self.history or self.history[-1] != text:
-                    self.history.append(text)
+                if not self.prompt_history or self.prompt_history[-1] != text:
+                    self.prompt_history.append(text)
                 self._history_index = None
                 self.post_message(self.Submitted(self, text))
             return
@@ -59,7 +59,7 @@ class PromptInput(TextArea):
             event.prevent_default()
             self.insert("\n")
             return
-        if key == "up" and self.cursor_location[0] == 0 and self.history:
+        if key == "up" and self.cursor_location[0] == 0 and self.prompt_history:
             event.stop()
             event.prevent_default()
             self._walk(-1)
@@ -77,15 +77,15 @@ class PromptInput(TextArea):
             if step > 0:
                 return
             self._draft = self.text
-            index = len(self.history) - 1
+            index = len(self.prompt_history) - 1
         else:
             index = self._history_index + step
         if index < 0:
             index = 0
-        if index >= len(self.history):
+        if index >= len(self.prompt_history):
             self._history_index = None
             self.load_text(self._draft)
         else:
             self._history_index = index
-            self.load_text(self.history[index])
+            self.load_text(self.prompt_history[index])
         self.move_cursor(self.document.end)

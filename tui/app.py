@@ -1,0 +1,346 @@
+"""The scorechat App: built from settings and engine services by one factory.
+
+The first frame never waits on a model, a query or an SDK import: the screen is
+drawn first, then the store, the provider and the session load in workers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from engine.agent import ChatSession
+from engine.errors import ScoreChatError
+from engine.providers import Provider, choose_provider, make_provider
+from engine.settings import Settings
+from engine.store import Store
+from engine.workspace import ScoreRef, Workspace
+from tui.screens.chat import ChatScreen, default_export_path
+
+
+class ScoreChatApp(App[int]):
+    """Chat with an assistant about one score; every edit is a live, undoable diff."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "scorechat"
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f1", "help", "Help", show=False),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        provider: Provider | None = None,
+        choose_provider_automatically: bool = True,
+        score: ScoreRef | None = None,
+        scorecard: str | None = None,
+        session_id: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        """Everything the app was configured with."""
+        self.workspace = Workspace(settings.workspace)
+        """The score files."""
+        self.store: Store | None = store
+        """The database; opened in a worker when not passed in."""
+        self._owns_store = store is None
+        self.provider: Provider | None = provider
+        """The model provider, or ``None`` when no model is available."""
+        self.provider_checked = provider is not None or not choose_provider_automatically
+        """True once the provider choice is known (so 'no model' can be said)."""
+        self._choose = choose_provider_automatically and provider is None
+        self.approval = settings.approval
+        """``auto`` or ``ask``."""
+        self.initial_score = score
+        self.initial_scorecard = scorecard
+        self.initial_session = session_id
+        self.chat_screen = ChatScreen()
+
+    # ---- start-up ------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.push_screen(self.chat_screen)
+        self.start_up()
+
+    @work(group="startup", exit_on_error=False)
+    async def start_up(self) -> None:
+        try:
+            if self.store is None:
+                self.store = await Store.open(self.settings.db_path)
+        except ScoreChatError as exc:
+            self.notify(str(exc), severity="error", timeout=30)
+            return
+        history = await self.store.prompt_history()
+        self.chat_screen.query_one("#prompt").set_history(history)  # type: ignore[attr-defined]
+        if self._choose:
+            self.connect_provider()
+        try:
+            if self.initial_session:
+                await self.resume_session(self.initial_session)
+            elif self.initial_score is not None:
+                await self.start_session(self.initial_score)
+            else:
+                await self.chat_screen.show_no_score()
+                self.action_open_score(self.initial_scorecard)
+        except ScoreChatError as exc:
+            self.notify(str(exc), severity="error", timeout=15)
+
+    @work(group="provider", exclusive=True, exit_on_error=False)
+    async def connect_provider(self) -> None:
+        try:
+            provider = await choose_provider(self.settings)
+        except ScoreChatError as exc:
+            self.provider = None
+            self.provider_checked = True
+            self.notify(str(exc), severity="warning", timeout=15)
+        else:
+            self.provider = provider
+            self.provider_checked = True
+            if self.chat_screen.chat is not None:
+                self.chat_screen.chat.set_provider(provider)
+            if provider.name == "anthropic":
+                self.warm_sdk()
+        self.chat_screen._update_status()
+        if self.chat_screen.chat is not None and self.provider is None:
+            count = await self.chat_screen.chat.store.count_messages(self.chat_screen.chat.id)
+            if count == 0:
+                await self.chat_screen._empty_hint()
+
+    @work(thread=True, group="warm", exit_on_error=False)
+    def warm_sdk(self) -> None:
+        """Import the Anthropic SDK off the event loop so the first reply does not wait."""
+        import anthropic  # noqa: F401
+
+    # ---- sessions ------------------------------------------------------------------------
+
+    def _approver(self):  # type: ignore[no-untyped-def]
+        return self.chat_screen.approve if self.approval == "ask" else None
+
+    async def start_session(self, ref: ScoreRef) -> None:
+        assert self.store is not None
+        chat = await ChatSession.start(
+            store=self.store, workspace=self.workspace, settings=self.settings,
+            provider=self.provider, score=ref, approver=self._approver(),
+        )  # fmt: skip
+        await self.chat_screen.open_chat(chat)
+
+    async def resume_session(self, session_id: str) -> None:
+        assert self.store is not None
+        chat = await ChatSession.resume(
+            store=self.store, workspace=self.workspace, settings=self.settings,
+            provider=self.provider, session_id=session_id, approver=self._approver(),
+        )  # fmt: skip
+        if not chat.path.exists():
+            self.notify(f"{chat.record.path} no longer exists; the session is read-only until it is back.", severity="warning")
+        await self.chat_screen.open_chat(chat)
+
+    def remember_prompt(self, text: str) -> None:
+        if self.store is not None:
+            self.run_worker(self.store.add_prompt(text), group="history")
+
+    # ---- actions -------------------------------------------------------------------------
+
+    @work(group="picker", exclusive=True, exit_on_error=False)
+    async def action_open_score(self, query: str | None = None) -> None:
+        from tui.screens.picker import PickerScreen
+
+        try:
+            refs = self.workspace.scores()
+        except ScoreChatError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        if not refs:
+            self.notify(f"No scores in {self.workspace.root}: add <Scorecard>/<Score>.yaml files.", severity="warning")
+            return
+        picker = PickerScreen(refs, str(self.workspace.root))
+        ref = await self.push_screen_wait(picker)
+        if ref is not None:
+            try:
+                await self.start_session(ref)
+            except ScoreChatError as exc:
+                self.notify(str(exc), severity="error")
+
+    @work(group="browser", exclusive=True, exit_on_error=False)
+    async def action_browse(self) -> None:
+        from tui.screens.sessions import SessionsScreen
+
+        if self.store is None:
+            return
+        try:
+            cards = self.workspace.scorecards()
+        except ScoreChatError:
+            cards = []
+        result = await self.push_screen_wait(SessionsScreen(self.store, cards))
+        if result is not None:
+            try:
+                await self.resume_session(result.session_id)
+            except ScoreChatError as exc:
+                self.notify(str(exc), severity="error")
+
+    def action_help(self) -> None:
+        from tui.screens.modals import HelpScreen
+
+        rows: list[tuple[str, str]] = []
+        seen = set()
+        for binding in [*ChatScreen.BINDINGS, *self.BINDINGS]:
+            if isinstance(binding, Binding) and binding.action not in seen:
+                seen.add(binding.action)
+                keys = ", ".join(self.get_key_display(Binding(k, "")) for k in binding.key.split(","))
+                rows.append((keys, binding.description))
+        rows.append(("Ctrl+P", "Command palette: every action by name"))
+        self.push_screen(HelpScreen(rows))
+
+    async def export_session(self, session_id: str) -> None:
+        from engine.export import session_to_json, session_to_markdown
+        from engine.workspace import atomic_write
+        from tui.screens.modals import ChoiceModal, TextModal
+
+        assert self.store is not None
+        fmt = await self.push_screen_wait(
+            ChoiceModal("Export the session as", [("md", "Markdown (.md)"), ("json", "JSON (.json)")])
+        )
+        if fmt is None:
+            return
+        target = await self.push_screen_wait(
+            TextModal("Write the export to:", str(default_export_path(session_id, fmt)))
+        )
+        if not target:
+            return
+        session = await self.store.find_session(session_id)
+        messages, edits = await self.store.messages(session.id), await self.store.edits(session.id)
+        text = (session_to_markdown if fmt == "md" else session_to_json)(session, messages, edits)
+        path = Path(target).expanduser()
+        try:
+            atomic_write(path, text)
+        except (OSError, ScoreChatError) as exc:
+            self.notify(f"Could not write {path}: {exc}", severity="error")
+            return
+        self.notify(f"Exported to {path}.")
+
+    async def choose_model(self) -> None:
+        """List the models of every usable provider; switch to the chosen one."""
+        from engine.providers import ollama_models
+        from tui.screens.modals import ChoiceModal
+
+        choices: list[tuple[str, str]] = []
+        models = await ollama_models(self.settings.ollama_host)
+        for name in models or []:
+            choices.append((f"ollama\t{name}", f"ollama · {name}"))
+        if self.settings.anthropic_api_key:
+            from engine.providers.anthropic import AnthropicProvider
+
+            listing = AnthropicProvider(api_key=self.settings.anthropic_api_key, base_url=self.settings.anthropic_base_url)
+            try:
+                names = await listing.list_models()
+            except ScoreChatError:
+                names = [listing.model]
+            finally:
+                await listing.aclose()
+            choices += [(f"anthropic\t{n}", f"anthropic · {n}") for n in names]
+        if self.settings.script is not None:
+            choices.append(("scripted\t", f"scripted · {self.settings.script.name} (demo)"))
+        if not choices:
+            self.notify("No provider answers: start Ollama or set ANTHROPIC_API_KEY.", severity="warning")
+            return
+        chosen = await self.push_screen_wait(ChoiceModal("Choose a model", choices))
+        if chosen is None:
+            return
+        name, model = chosen.split("\t", 1)
+        try:
+            provider = make_provider(self.settings, name, model or None)
+        except ScoreChatError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        if self.provider is not None:
+            await self.provider.aclose()
+        self.provider = provider
+        self.provider_checked = True
+        if self.chat_screen.chat is not None:
+            self.chat_screen.chat.set_provider(provider)
+            await self.chat_screen.chat.store.update_session(
+                self.chat_screen.chat.id, provider=provider.name, model=provider.model
+            )
+        if provider.name == "anthropic":
+            self.warm_sdk()
+        self.notify(f"Now using {provider.name} · {provider.model}.")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        chat = self.chat_screen
+        commands = [
+            ("Open score", "Pick a score to chat about (Ctrl+O)", self.action_open_score),
+            ("New session", "Start a new session on this score (Ctrl+N)", chat.action_new_session),
+            ("Browse sessions", "Search and resume any session (Ctrl+B)", self.action_browse),
+            ("Undo last edit", "Undo the newest edit of the file (Ctrl+Z)", chat.action_undo),
+            ("Undo all edits", "Undo every edit of this session (Ctrl+U)", chat.action_undo_all),
+            ("Save version", "Save the file as a version with a note (Ctrl+S)", chat.action_save_version),
+            ("Versions", "List and restore saved versions (F3)", chat.action_versions),
+            ("Switch model", "Choose the provider and model (F4)", chat.action_switch_model),
+            ("Rename session", "Give this session a title (F2)", chat.action_rename),
+            ("Delete session", "Delete this session and its messages (F8)", chat.action_delete_session),
+            ("Export session", "Write the session as Markdown or JSON (F5)", chat.action_export),
+            ("Open in $EDITOR", "Edit the score in your editor (F7)", chat.action_external_editor),
+            ("Toggle diff / file", "Show the diff or the whole file (F6)", chat.action_toggle_view),
+            ("Toggle sessions pane", "Show or hide the session list (F9)", chat.action_toggle_sessions),
+            ("Toggle diff pane", "Show or hide the diff pane (F10)", chat.action_toggle_diff),
+            ("Toggle approval mode", "Apply edits at once, or ask first (Ctrl+A)", chat.action_toggle_approval),
+            ("Stop the turn", "Cancel the running reply, keeping what arrived (Esc)", chat.action_cancel_turn),
+            ("Help", "Every key (F1)", self.action_help),
+        ]
+        for title, help_text, callback in commands:
+            yield SystemCommand(title, help_text, callback)
+
+    async def on_unmount(self) -> None:
+        if self.provider is not None:
+            try:
+                await self.provider.aclose()
+            except Exception:
+                pass
+        if self.store is not None and self._owns_store:
+            await self.store.close()
+
+
+def build_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    provider: Provider | None = None,
+    score: ScoreRef | None = None,
+    scorecard: str | None = None,
+    session_id: str | None = None,
+) -> ScoreChatApp:
+    """The one factory the CLI and the tests use."""
+    if provider is None and settings.provider == "scripted":
+        provider = make_provider(settings, "scripted")
+    return ScoreChatApp(
+        settings, store=store, provider=provider, score=score, scorecard=scorecard,
+        session_id=session_id,
+    )  # fmt: skip
+
+
+def run_app(
+    settings: Settings,
+    *,
+    score: ScoreRef | None = None,
+    scorecard: str | None = None,
+    session_id: str | None = None,
+) -> int:
+    from engine.logs import setup_logging
+
+    setup_logging(settings.log_dir)
+    app = build_app(settings, score=score, scorecard=scorecard, session_id=session_id)
+    code = app.run()
+    return code or 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("SCORECHAT_HOME", "")

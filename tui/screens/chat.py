@@ -1,0 +1,524 @@
+"""The chat screen: sessions (left), conversation and prompt (centre), YAML diff (right)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
+
+from engine.agent import ChatSession
+from engine.editor_tool import ProposedEdit
+from engine.errors import ScoreChatError
+from engine.events import (
+    Event,
+    FileChanged,
+    Notice,
+    Retrying,
+    TextDelta,
+    ToolCallStarted,
+    ToolResult,
+    TurnCancelled,
+    TurnDone,
+    TurnFailed,
+    TurnStarted,
+    Usage,
+)
+from engine.providers import HOW_TO_CONNECT
+from engine.workspace import ScoreRef
+from tui.widgets.conversation import Conversation, WorkingIndicator
+from tui.widgets.diff_pane import DiffPane
+from tui.widgets.prompt import PromptInput
+from tui.widgets.session_list import SessionList
+from tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from tui.app import ScoreChatApp
+
+#: Messages mounted when a session opens; older ones load when scrolled to the top.
+FIRST_PAGE = 40
+OLDER_PAGE = 40
+NARROW_WIDTH = 100
+
+
+class ChatScreen(Screen[None]):
+    """One score's conversation. Holds no conversation logic: it renders engine events."""
+
+    BINDINGS = [
+        Binding("escape", "cancel_turn", "Stop", show=False),
+        Binding("ctrl+o", "open_score", "Open score", priority=True),
+        Binding("ctrl+n", "new_session", "New", priority=True),
+        Binding("ctrl+b", "browse", "Sessions", priority=True),
+        Binding("ctrl+z", "undo", "Undo edit", priority=True),
+        Binding("ctrl+s", "save_version", "Save version", priority=True),
+        Binding("f6", "toggle_view", "Diff/File"),
+        Binding("f1", "help", "Help"),
+        Binding("ctrl+u", "undo_all", "Undo all edits", show=False, priority=True),
+        Binding("f2", "rename", "Rename session", show=False),
+        Binding("f3", "versions", "Versions", show=False),
+        Binding("f4", "switch_model", "Model", show=False),
+        Binding("f5", "export", "Export", show=False),
+        Binding("f7", "external_editor", "Open in $EDITOR", show=False),
+        Binding("f8", "delete_session", "Delete session", show=False),
+        Binding("f9", "toggle_sessions", "Sessions pane", show=False),
+        Binding("f10", "toggle_diff", "Diff pane", show=False),
+        Binding("ctrl+a", "toggle_approval", "Approval mode", show=False, priority=True),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chat: ChatSession | None = None
+        """The open session, or ``None`` before a score is chosen."""
+        self._turn: Worker[None] | None = None
+        self._known_text: str | None = None
+        self._loading_older = False
+
+    @property
+    def scorechat(self) -> ScoreChatApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield Static("Sessions", id="sessions-title", classes="pane-title")
+                yield SessionList(id="sessions")
+            with Vertical(id="centre"):
+                yield Conversation(id="conversation")
+                yield WorkingIndicator(id="working")
+                yield PromptInput(id="prompt")
+            yield DiffPane(id="diff")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        prompt = self.query_one(PromptInput)
+        prompt.border_title = "Message · Enter send · Shift+Enter/Ctrl+J new line · ↑↓ history"
+        self.query_one("#conversation", Conversation).border_title = "Conversation"
+        self._apply_width(self.size.width)
+
+    def on_resize(self, event: object) -> None:
+        self._apply_width(self.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        narrow = width < NARROW_WIDTH
+        if narrow != self.has_class("-narrow"):
+            self.set_class(narrow, "-narrow")
+            self.query_one("#left").display = not narrow
+            self.query_one("#diff").display = not narrow
+
+    # ---- opening sessions ----------------------------------------------------------------
+
+    async def open_chat(self, chat: ChatSession) -> None:
+        """Show ``chat``: its latest messages, its diff, the score's sessions."""
+        if self._turn is not None and self._turn.is_running:
+            self.notify("Stop the running turn first (Esc).", severity="warning")
+            return
+        self.chat = chat
+        conversation = self.query_one(Conversation)
+        await conversation.clear()
+        messages = await chat.store.last_messages(chat.id, FIRST_PAGE)
+        total = await chat.store.count_messages(chat.id)
+        conversation.has_older = total > len(messages)
+        if conversation.has_older:
+            await conversation.add_notice("▲ Older messages load when you scroll to the top.", "hint")
+        await conversation.show_messages(messages)
+        if not messages:
+            await self._empty_hint()
+        conversation.scroll_end(animate=False)
+        conversation.anchor()
+        self.sub_title = f"{chat.record.scorecard} / {chat.record.score}"
+        self._update_status()
+        await self.refresh_diff()
+        await self.refresh_sessions()
+        self.watch_score()
+        self.query_one(PromptInput).focus()
+
+    async def _empty_hint(self) -> None:
+        conversation = self.query_one(Conversation)
+        if self.scorechat.provider is None and self.scorechat.provider_checked:
+            await conversation.add_notice(HOW_TO_CONNECT, "error")
+        elif self.chat is not None:
+            await conversation.add_notice(
+                f"Ask anything about {self.chat.record.score}, or ask for a change, e.g. "
+                "“raise the limit to 300” or “add a 'Refund Promise' class”.",
+                "hint",
+            )
+
+    async def show_no_score(self) -> None:
+        conversation = self.query_one(Conversation)
+        await conversation.clear()
+        await conversation.add_notice("No score is open: press Ctrl+O to pick one.", "hint")
+        self.query_one(DiffPane).show(None)
+
+    async def refresh_sessions(self) -> None:
+        if self.chat is None:
+            return
+        sessions = await self.chat.store.list_sessions(
+            limit=200, scorecard=self.chat.record.scorecard, score=self.chat.record.score
+        )
+        await self.query_one(SessionList).show(sessions, self.chat.id)
+
+    async def refresh_diff(self, external: bool = False) -> None:
+        if self.chat is None:
+            self.query_one(DiffPane).show(None)
+            return
+        state = await self.chat.file_state()
+        if external and state.text == self._known_text:
+            return
+        if external:
+            self.notify(f"{state.path} changed outside scorechat; the diff is updated.")
+        self._known_text = state.text
+        self.query_one(DiffPane).show(state)
+
+    @work(group="watch", exclusive=True, exit_on_error=False)
+    async def watch_score(self) -> None:
+        """Follow edits made by other programs (debounced by watchfiles)."""
+        from engine.watcher import watch_file
+
+        if self.chat is None:
+            return
+        async for _ in watch_file(self.chat.path):
+            await self.refresh_diff(external=True)
+
+    def _update_status(self) -> None:
+        status = self.query_one(StatusBar)
+        app = self.scorechat
+        status.provider = app.provider.name if app.provider else ""
+        status.model = app.provider.model if app.provider else ""
+        if app.provider is None:
+            status.connection = "no model" if app.provider_checked else "connecting"
+        elif self._turn is not None and self._turn.is_running:
+            status.connection = "working"
+        else:
+            status.connection = "ready"
+        status.approval = app.approval
+        if self.chat is not None:
+            status.tokens_in = self.chat.record.input_tokens
+            status.tokens_out = self.chat.record.output_tokens
+            status.cost = self.chat.record.cost_usd
+
+    # ---- sending -------------------------------------------------------------------------
+
+    @on(PromptInput.Submitted)
+    async def _submitted(self, event: PromptInput.Submitted) -> None:
+        if self.chat is None:
+            self.notify("Open a score first: Ctrl+O.", severity="warning")
+            return
+        if self._turn is not None and self._turn.is_running:
+            self.notify("The assistant is still answering: wait, or press Esc to stop it.", severity="warning")
+            return
+        text = event.text
+        event.prompt.clear()
+        self.scorechat.remember_prompt(text)
+        self._turn = self.run_turn(text)
+        self._update_status()
+
+    @work(group="turn", exclusive=True, exit_on_error=False)
+    async def run_turn(self, text: str) -> None:
+        assert self.chat is not None
+        working = self.query_one(WorkingIndicator)
+        conversation = self.query_one(Conversation)
+        working.begin()
+        self.chat.provider = self.scorechat.provider
+        try:
+            async for event in self.chat.send(text):
+                await self.render_event(event)
+        finally:
+            working.end()
+            await conversation.finish_assistant()
+            self._update_status()
+            await self.refresh_sessions()
+
+    async def render_event(self, event: Event) -> None:
+        conversation = self.query_one(Conversation)
+        working = self.query_one(WorkingIndicator)
+        if isinstance(event, TextDelta):
+            widget = await conversation.assistant(event.message_id)
+            self._streaming = widget
+            await widget.write(event.text)
+            working.tokens += 1
+            working.label = "Writing"
+        elif isinstance(event, TurnStarted):
+            await conversation.add_user(event.text)
+            conversation.scroll_end(animate=False)
+            conversation.anchor()
+        elif isinstance(event, ToolCallStarted):
+            await conversation.finish_assistant()
+            await conversation.add_tool_call(event)
+            working.label = f"Running {event.command}"
+        elif isinstance(event, ToolResult):
+            conversation.set_tool_result(event)
+            working.label = "Thinking"
+        elif isinstance(event, FileChanged):
+            await self.refresh_diff()
+        elif isinstance(event, Usage):
+            self._update_status()
+        elif isinstance(event, Retrying):
+            streaming = getattr(self, "_streaming", None)
+            if streaming is not None:
+                await streaming.reset()
+            await conversation.add_notice(
+                f"↻ {event.reason}; retrying in {event.wait:.0f}s (attempt {event.attempt}).", "warning"
+            )
+        elif isinstance(event, Notice):
+            await conversation.add_notice(event.text, "info")
+        elif isinstance(event, TurnFailed):
+            await conversation.finish_assistant("error")
+            await conversation.add_notice(f"✗ {event.message}", "error")
+        elif isinstance(event, TurnCancelled):
+            await conversation.finish_assistant("interrupted")
+            await conversation.add_notice("■ Stopped. The partial reply is kept.", "warning")
+        elif isinstance(event, TurnDone):
+            await conversation.finish_assistant()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is self._turn and event.state == WorkerState.ERROR:
+            self.notify(f"The turn failed: {event.worker.error}", severity="error")
+        self._update_status()
+
+    def action_cancel_turn(self) -> None:
+        if self.chat is not None and self._turn is not None and self._turn.is_running:
+            self.chat.cancel()
+
+    # ---- approval (ask mode) -------------------------------------------------------------
+
+    async def approve(self, proposal: ProposedEdit) -> str | None:
+        from tui.screens.modals import ApprovalModal
+
+        result = await self.app.push_screen_wait(ApprovalModal(proposal))
+        if result.apply:
+            return None
+        return result.reason or ""
+
+    # ---- actions -------------------------------------------------------------------------
+
+    def action_open_score(self) -> None:
+        self.scorechat.action_open_score()
+
+    def action_browse(self) -> None:
+        self.scorechat.action_browse()
+
+    def action_help(self) -> None:
+        self.scorechat.action_help()
+
+    @work(group="action", exit_on_error=False)
+    async def action_new_session(self) -> None:
+        if self.chat is None:
+            self.scorechat.action_open_score()
+            return
+        ref = self.scorechat.workspace.ref_for_path(self.chat.path)
+        await self.scorechat.start_session(ref)
+
+    @work(group="action", exit_on_error=False)
+    async def action_undo(self) -> None:
+        if not self._idle("undo"):
+            return
+        assert self.chat is not None
+        result = await self.chat.undo_last()
+        self.notify(result.text, severity="error" if result.is_error else "information")
+        await self.refresh_diff()
+
+    @work(group="action", exit_on_error=False)
+    async def action_undo_all(self) -> None:
+        from tui.screens.modals import ConfirmModal
+
+        if not self._idle("undo"):
+            return
+        assert self.chat is not None
+        edits = await self.chat.store.edits(self.chat.id, include_undone=False)
+        if not edits:
+            self.notify("This session has no edits to undo.")
+            return
+        ok = await self.app.push_screen_wait(
+            ConfirmModal(f"Undo all {len(edits)} edits of this session?", "Undo all")
+        )
+        if not ok:
+            return
+        try:
+            count = await self.chat.undo_all()
+            self.notify(f"Undid {count} edit{'s' * (count != 1)}.")
+        except ScoreChatError as exc:
+            self.notify(str(exc), severity="error")
+        await self.refresh_diff()
+
+    @work(group="action", exit_on_error=False)
+    async def action_save_version(self) -> None:
+        from engine.versions import save_version
+        from tui.screens.modals import TextModal
+
+        if self.chat is None:
+            self.notify("Open a score first: Ctrl+O.", severity="warning")
+            return
+        note = await self.app.push_screen_wait(
+            TextModal("Save this version of the score. Note (optional):", allow_empty=True)
+        )
+        if note is None:
+            return
+        try:
+            version = await save_version(
+                self.chat.store, self.scorechat.workspace, self.chat.record.path,
+                note=note, session_id=self.chat.id,
+            )  # fmt: skip
+        except ScoreChatError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify(f"Saved version {version.id}.")
+
+    @work(group="action", exit_on_error=False)
+    async def action_versions(self) -> None:
+        from engine.versions import restore_version
+        from tui.screens.modals import ChoiceModal, ConfirmModal
+        from tui.widgets.session_list import relative_time
+
+        if self.chat is None or not self._idle("restore a version"):
+            return
+        versions = await self.chat.store.list_versions(self.chat.record.path)
+        choices = [
+            (str(v.id), f"#{v.id}  {relative_time(v.created_at)}  {v.note or '(no note)'}")
+            for v in versions
+        ]
+        chosen = await self.app.push_screen_wait(
+            ChoiceModal(f"Versions of {self.chat.record.score} (Enter restores)", choices,
+                        "Enter to restore · Esc to close · Ctrl+S saves a new version")
+        )  # fmt: skip
+        if chosen is None:
+            return
+        ok = await self.app.push_screen_wait(
+            ConfirmModal(f"Restore version {chosen}? It can be undone with Ctrl+Z.", "Restore")
+        )
+        if ok:
+            try:
+                message = await restore_version(
+                    self.chat.store, self.scorechat.workspace, int(chosen), session_id=self.chat.id
+                )
+                self.notify(message)
+            except ScoreChatError as exc:
+                self.notify(str(exc), severity="error")
+            await self.refresh_diff()
+
+    @work(group="action", exit_on_error=False)
+    async def action_rename(self) -> None:
+        from tui.screens.modals import TextModal
+
+        if self.chat is None:
+            return
+        title = await self.app.push_screen_wait(TextModal("Rename the session:", self.chat.record.title))
+        if title:
+            await self.chat.store.rename_session(self.chat.id, title)
+            await self.chat.refresh()
+            await self.refresh_sessions()
+            self.notify("Session renamed.")
+
+    @work(group="action", exit_on_error=False)
+    async def action_delete_session(self) -> None:
+        from tui.screens.modals import ConfirmModal
+
+        if self.chat is None or not self._idle("delete"):
+            return
+        ok = await self.app.push_screen_wait(
+            ConfirmModal(
+                f"Delete the session “{self.chat.record.title or 'untitled'}” and its messages? "
+                "The score file keeps its current text.",
+                "Delete",
+            )
+        )
+        if not ok:
+            return
+        ref = self.scorechat.workspace.ref_for_path(self.chat.path)
+        await self.chat.store.delete_session(self.chat.id)
+        self.notify("Session deleted.")
+        self.chat = None
+        await self.scorechat.start_session(ref)
+
+    @work(group="action", exit_on_error=False)
+    async def action_export(self) -> None:
+        if self.chat is not None:
+            await self.scorechat.export_session(self.chat.id)
+
+    @work(group="action", exit_on_error=False)
+    async def action_switch_model(self) -> None:
+        await self.scorechat.choose_model()
+        self._update_status()
+
+    def action_toggle_view(self) -> None:
+        self.query_one(DiffPane).toggle()
+
+    def action_toggle_sessions(self) -> None:
+        pane = self.query_one("#left")
+        pane.display = not pane.display
+
+    def action_toggle_diff(self) -> None:
+        pane = self.query_one("#diff")
+        pane.display = not pane.display
+
+    def action_toggle_approval(self) -> None:
+        app = self.scorechat
+        app.approval = "ask" if app.approval == "auto" else "auto"
+        if self.chat is not None:
+            self.chat.tool.approver = self.approve if app.approval == "ask" else None
+        self.notify(
+            "Edits now wait for your approval." if app.approval == "ask" else "Edits now apply at once (undo with Ctrl+Z)."
+        )
+        self._update_status()
+
+    def action_external_editor(self) -> None:
+        if self.chat is None:
+            return
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        path = self.chat.path
+        try:
+            with self.app.suspend():
+                subprocess.call([*shlex.split(editor), str(path)])
+        except Exception as exc:  # a missing editor or a terminal without suspend support
+            self.notify(f"Could not run {editor}: {exc}", severity="error")
+        self.run_worker(self.refresh_diff(), group="diff")
+
+    def _idle(self, what: str) -> bool:
+        if self.chat is None:
+            self.notify("Open a score first: Ctrl+O.", severity="warning")
+            return False
+        if self._turn is not None and self._turn.is_running:
+            self.notify(f"Wait for the turn to finish (or press Esc) before you {what}.", severity="warning")
+            return False
+        return True
+
+    # ---- the session list and older messages ---------------------------------------------
+
+    @on(SessionList.Resume)
+    async def _resume(self, event: SessionList.Resume) -> None:
+        if self.chat is not None and event.session_id == self.chat.id:
+            self.query_one(PromptInput).focus()
+            return
+        await self.scorechat.resume_session(event.session_id)
+
+    @on(Conversation.LoadOlder)
+    async def _load_older(self) -> None:
+        if self.chat is None or self._loading_older:
+            return
+        conversation = self.query_one(Conversation)
+        if not conversation.has_older or conversation.oldest_id is None:
+            return
+        self._loading_older = True
+        try:
+            older = await self.chat.store.last_messages(self.chat.id, OLDER_PAGE, before_id=conversation.oldest_id)
+            conversation.has_older = len(older) == OLDER_PAGE
+            height_before = conversation.virtual_size.height
+            await conversation.show_messages(older, older=True)
+            await asyncio.sleep(0)
+            conversation.scroll_to(y=max(conversation.virtual_size.height - height_before, 0), animate=False)
+        finally:
+            self._loading_older = False
+
+
+def default_export_path(session_id: str, fmt: str) -> Path:
+    return Path.cwd() / f"scorechat-{session_id}.{fmt}"
