@@ -125,8 +125,17 @@ class ScoreChatApp(App[int]):
     def _approver(self):  # type: ignore[no-untyped-def]
         return self.chat_screen.approve if self.approval == "ask" else None
 
-    async def start_session(self, ref: ScoreRef) -> None:
+    async def start_session(self, ref: ScoreRef, *, reuse_empty: bool = True) -> None:
+        """Open a new session on ``ref``; an untouched empty session of it is reused."""
         assert self.store is not None
+        if reuse_empty:
+            latest = await self.store.list_sessions(limit=1, scorecard=ref.scorecard, score=ref.score)
+            if latest and latest[0].message_count == 0 and latest[0].status == "active":
+                if self.chat_screen.chat is not None and self.chat_screen.chat.id == latest[0].id:
+                    self.notify("This session is new already: type a message to start.")
+                    return
+                await self.resume_session(latest[0].id)
+                return
         chat = await ChatSession.start(
             store=self.store, workspace=self.workspace, settings=self.settings,
             provider=self.provider, score=ref, approver=self._approver(),

@@ -1,0 +1,29 @@
+"""The engine never imports the UI, and starting the CLI never imports the SDKs."""
+
+import subprocess
+import sys
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys\nprint('\\n'.join(sys.modules))"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return set(out.stdout.split())
+
+
+def test_engine_does_not_import_textual_or_tui() -> None:
+    modules = _modules_after(
+        "import engine, engine.agent, engine.store, engine.editor_tool, engine.workspace,"
+        " engine.providers, engine.providers.ollama, engine.providers.anthropic,"
+        " engine.providers.scripted, engine.watcher, engine.versions, engine.export"
+    )
+    assert "engine.agent" in modules
+    assert not {m for m in modules if m == "textual" or m.startswith(("textual.", "tui"))}
+
+
+def test_anthropic_sdk_is_not_imported_until_needed() -> None:
+    modules = _modules_after("import engine.providers.anthropic, tui.cli")
+    assert "engine.providers.anthropic" in modules
+    assert "anthropic" not in modules
+    assert "textual" not in modules
