@@ -372,7 +372,7 @@ class ChatSession:
             except TransientError as exc:
                 if attempt >= attempts:
                     raise ProviderError(
-                        f"The model could not be reached: {exc} (tried {attempts} times)."
+                        f"The model did not answer: {exc} (tried {attempts} times)."
                     ) from None
                 wait = exc.retry_after if exc.retry_after is not None else (
                     self.settings.retry_base_delay * 2 ** (attempt - 1)

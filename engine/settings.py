@@ -23,7 +23,7 @@ PROVIDERS = ("ollama", "anthropic", "scripted")
 APPROVAL_MODES = ("auto", "ask")
 
 #: The Anthropic model used when nothing else is configured.
-DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
+DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-6"
 #: The Ollama model used when nothing else is configured.
 DEFAULT_OLLAMA_MODEL = "qwen3:8b"
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"

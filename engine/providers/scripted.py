@@ -15,6 +15,7 @@ next response; text is streamed word by word.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import re
 from collections.abc import AsyncIterator
@@ -77,7 +78,7 @@ class ScriptedProvider:
     async def stream(
         self, messages: list[dict[str, Any]], system: str
     ) -> AsyncIterator[ProviderEvent]:
-        self.calls.append({"messages": messages, "system": system})
+        self.calls.append({"messages": copy.deepcopy(messages), "system": system})
         if not self.responses:
             raise ProviderError("The script has no more responses.")
         response = self.responses.pop(0)

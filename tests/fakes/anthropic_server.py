@@ -43,9 +43,9 @@ class AnthropicFake(ServerThread):
             return
         if path == "/v1/models":
             await response.send(200, {"data": [
-                {"type": "model", "id": "claude-sonnet-4-5", "display_name": "Claude Sonnet 4.5", "created_at": "2025-09-29T00:00:00Z"},
+                {"type": "model", "id": "claude-sonnet-4-6", "display_name": "Claude Sonnet 4.6", "created_at": "2026-02-17T00:00:00Z"},
                 {"type": "model", "id": "claude-haiku-4-5", "display_name": "Claude Haiku 4.5", "created_at": "2025-10-01T00:00:00Z"},
-            ], "has_more": False, "first_id": "claude-sonnet-4-5", "last_id": "claude-haiku-4-5"})
+            ], "has_more": False, "first_id": "claude-sonnet-4-6", "last_id": "claude-haiku-4-5"})
             return
         if path != "/v1/messages":
             await response.send(404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}})
@@ -65,7 +65,7 @@ class AnthropicFake(ServerThread):
 
     async def _stream(self, body: dict[str, Any], step: Step, response: Response) -> None:
         self._ids += 1
-        model = body.get("model", "claude-sonnet-4-5")
+        model = body.get("model", "claude-sonnet-4-6")
         await response.start_stream(content_type="text/event-stream", headers={"request-id": f"req_{self._ids}"})
         pieces = split_words(step.text, step.words_per_chunk)
         await response.chunk(sse("message_start", {"type": "message_start", "message": {
