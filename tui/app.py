@@ -170,7 +170,7 @@ class ScoreChatApp(App[int]):
         if not refs:
             self.notify(f"No scores in {self.workspace.root}: add <Scorecard>/<Score>.yaml files.", severity="warning")
             return
-        picker = PickerScreen(refs, str(self.workspace.root))
+        picker = PickerScreen(refs, self.workspace.root.name)
         ref = await self.push_screen_wait(picker)
         if ref is not None:
             try:

@@ -105,6 +105,7 @@ class ChatScreen(Screen[None]):
         prompt.border_title = "Message · Enter send · Shift+Enter/Ctrl+J new line · ↑↓ history"
         self.query_one("#conversation", Conversation).border_title = "Conversation"
         self._apply_width(self.size.width)
+        self._update_status()
 
     def on_resize(self, event: object) -> None:
         self._apply_width(self.size.width)

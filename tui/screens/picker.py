@@ -70,7 +70,7 @@ class PickerScreen(ModalScreen[ScoreRef | None]):
         options = self.query_one("#picker-list", OptionList)
         options.clear_options()
         for ref in self.shown:
-            label = Text()
+            label = Text(no_wrap=True, overflow="ellipsis")
             label.append(ref.scorecard, style="dim")
             label.append(" / ")
             label.append(ref.score, style="bold")

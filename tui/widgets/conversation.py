@@ -69,14 +69,20 @@ class ToolCallRow(Collapsible):
         self.command = command
         self.path = path
         self.body = Static("running…", classes="tool-body", markup=False)
-        super().__init__(self.body, title=f"⚙ {command} {path} …", collapsed=True, **kwargs)  # type: ignore[arg-type]
+        name = path.rsplit("/", 1)[-1]
+        super().__init__(self.body, title=f"⚙ {command} {name} …", collapsed=True, **kwargs)  # type: ignore[arg-type]
+
+    DONE = {"view": "viewed", "str_replace": "edited", "insert": "inserted",
+            "create": "created", "undo_edit": "undone"}  # fmt: skip
 
     def set_result(self, text: str, is_error: bool) -> None:
         first = text.strip().splitlines()[0] if text.strip() else "(no output)"
-        if len(first) > 90:
-            first = first[:89] + "…"
+        summary = first if is_error else self.DONE.get(self.command, first)
+        if not is_error and "Score check warnings:" in text:
+            summary += " · with warnings"
         mark = "✗" if is_error else "✓"
-        self.title = f"{mark} {self.command} {self.path} — {first}"
+        name = self.path.rsplit("/", 1)[-1]
+        self.title = f"{mark} {self.command} {name} — {summary}"
         self.set_class(is_error, "-error")
         self.body.update(Text(text))
 
@@ -167,6 +173,7 @@ class Conversation(VerticalScroll):
         await self.remove_children()
 
     async def add_user(self, text: str) -> UserMessage:
+        await self.query(".notice.-hint").remove()
         widget = UserMessage(text)
         await self.mount(widget)
         self.anchor()

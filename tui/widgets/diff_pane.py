@@ -18,7 +18,7 @@ _HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 
 def render_diff(diff: str) -> Text:
     """A unified diff with old/new line numbers and colour."""
-    text = Text(no_wrap=False)
+    text = Text(no_wrap=True, overflow="ignore")
     old = new = 0
     for line in diff.splitlines():
         if line.startswith(("---", "+++")):
@@ -93,7 +93,7 @@ class DiffPane(VerticalScroll):
             return
         if self.mode == "file":
             header.update(Text(f"{len((state.text or '').splitlines())} lines", style="dim"))
-            body.update(Syntax(state.text or "", "yaml", line_numbers=True, word_wrap=True, theme="ansi_dark"))
+            body.update(Syntax(state.text or "", "yaml", line_numbers=True, word_wrap=False, theme="ansi_dark"))
             return
         if not state.diff:
             header.update(Text("No changes since the session started.", style="dim"))

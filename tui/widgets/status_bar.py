@@ -39,9 +39,12 @@ class StatusBar(Static):
         if self.provider:
             label = f"{self.provider}" + (" (demo script)" if self.provider == "scripted" else "")
             text.append(f"{label} · {self.model}", style="bold")
+        elif self.connection == "connecting":
+            text.append("connecting…", style="bold")
         else:
             text.append("no model", style="bold red")
-        text.append(f"  {self.connection}")
+        if self.provider:
+            text.append(f"  {self.connection}")
         text.append(f"  │ tokens {self.tokens_in:,} in / {self.tokens_out:,} out")
         if self.cost:
             text.append(f"  │ ${self.cost:.4f}")

@@ -1,0 +1,42 @@
+"""Building the app for Pilot tests: temp dirs, the scripted provider, waiting for conditions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from engine.providers.scripted import ScriptedProvider
+from engine.settings import Settings
+from engine.workspace import Workspace
+from tui.app import ScoreChatApp, build_app
+
+GREETING = "Customer Service QA/Greeting.yaml"
+
+
+def edit(old: str, new: str, path: str = GREETING) -> dict[str, Any]:
+    return {"type": "tool_use", "name": "str_replace_editor",
+            "input": {"command": "str_replace", "path": path, "old_str": old, "new_str": new}}  # fmt: skip
+
+
+def text(value: str) -> dict[str, Any]:
+    return {"type": "text", "text": value}
+
+
+def make_app(settings: Settings, responses: list[list[dict[str, Any]]] | None = None, *,
+             score: str | None = "greeting", chunk_delay: float = 0.0, **kwargs: Any) -> ScoreChatApp:
+    provider = ScriptedProvider(responses or [], chunk_delay=chunk_delay) if responses is not None else None
+    ref = Workspace(settings.workspace).resolve_score(score) if score else None
+    app = build_app(settings, provider=provider, score=ref, **kwargs)
+    if provider is None:
+        app.provider_checked = False
+    return app
+
+
+async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("the condition did not hold in time")
+        await pilot.pause(0.05)

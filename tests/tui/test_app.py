@@ -1,0 +1,253 @@
+"""Pilot tests of the app with the scripted provider and temp dirs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.settings import Settings
+from engine.store import Store
+from tests.tui.helpers import GREETING, edit, make_app, text, wait_for
+from tui.screens.modals import ApprovalModal, HelpScreen
+from tui.screens.picker import PickerScreen, filter_scores
+from tui.screens.sessions import SessionsScreen, highlight
+from tui.widgets.conversation import AssistantMessage, Conversation, Notice, ToolCallRow, UserMessage
+from tui.widgets.diff_pane import DiffPane
+from tui.widgets.prompt import PromptInput
+from tui.widgets.status_bar import StatusBar
+
+
+async def type_and_send(pilot, message: str) -> None:  # type: ignore[no-untyped-def]
+    prompt = pilot.app.chat_screen.query_one(PromptInput)
+    prompt.focus()
+    prompt.load_text(message)
+    await pilot.press("enter")
+
+
+async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
+    await wait_for(pilot, lambda: pilot.app.chat_screen.chat is not None)
+
+
+async def test_send_stream_diff_and_undo(settings: Settings, workspace: Path) -> None:
+    original = (workspace / GREETING).read_bytes()
+    app = make_app(settings, [[text("Raising the **limit**."), edit("limit: 100", "limit: 300")], [text("Done: 300.")]])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await type_and_send(pilot, "raise the limit")
+        screen = app.chat_screen
+        await wait_for(pilot, lambda: not screen._turn.is_running)
+        replies = [w.text for w in app.chat_screen.query(AssistantMessage)]
+        assert replies == ["Raising the **limit**.", "Done: 300."]
+        assert [w.render().plain for w in app.chat_screen.query(UserMessage)] == ["raise the limit"]
+        row = app.chat_screen.query_one(ToolCallRow)
+        assert row.title == "✓ str_replace Greeting.yaml — edited"
+        diff = app.chat_screen.query_one(DiffPane)
+        assert diff.state is not None and "+  limit: 300" in diff.state.diff and diff.state.key_paths == ["data.limit"]
+        assert app.chat_screen.query_one(PromptInput).text == ""
+        await pilot.press("ctrl+z")
+        await wait_for(pilot, lambda: (workspace / GREETING).read_bytes() == original)
+        await wait_for(pilot, lambda: diff.state is not None and diff.state.diff == "")
+
+
+async def test_external_change_updates_the_diff(settings: Settings, workspace: Path) -> None:
+    app = make_app(settings, [])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.pause(0.5)  # let the watcher start
+        path = workspace / GREETING
+        path.write_text(path.read_text().replace("days: 90", "days: 45"))
+        diff = app.chat_screen.query_one(DiffPane)
+        await wait_for(pilot, lambda: diff.state is not None and "+  days: 45" in diff.state.diff, timeout=15)
+
+
+async def test_escape_cancels_and_keeps_partial_reply(settings: Settings, store: Store) -> None:
+    words = " ".join(f"w{i}" for i in range(2000))
+    app = make_app(settings, [[text(words)]], chunk_delay=0.005, store=store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await type_and_send(pilot, "a long answer please")
+        await wait_for(pilot, lambda: any(len(w.text) > 50 for w in app.chat_screen.query(AssistantMessage)))
+        await pilot.press("escape")
+        screen = app.chat_screen
+        await wait_for(pilot, lambda: not screen._turn.is_running)
+        partial = app.chat_screen.query_one(AssistantMessage).text
+        assert 50 < len(partial) < len(words)
+        assert any("Stopped" in n.render().plain for n in app.chat_screen.query(Notice))
+        stored = (await store.messages(screen.chat.id))[-1]
+        assert stored.status == "interrupted" and stored.text == partial
+
+
+async def test_picker_finds_a_score_by_fragment(settings: Settings) -> None:
+    app = make_app(settings, [], score=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.press(*"senti")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.chat_screen.chat is not None)
+        assert app.chat_screen.chat.record.score == "Sentiment Analysis"
+
+
+def test_filter_scores_ranks_fragments(settings: Settings) -> None:
+    from engine.workspace import Workspace
+
+    refs = Workspace(settings.workspace).scores()
+    assert filter_scores(refs, "senti")[0].score == "Sentiment Analysis"
+    assert filter_scores(refs, "sales claims")[0].score == "Product Claims"
+    assert filter_scores(refs, "qqqq") == []
+    assert len(filter_scores(refs, "")) == len(refs)
+
+
+async def test_browser_finds_a_session_by_a_word_and_resumes_it(settings: Settings, store: Store) -> None:
+    from engine.workspace import Workspace
+
+    ws = Workspace(settings.workspace)
+    ref = ws.resolve_score("senti")
+    old = await store.create_session(scorecard=ref.scorecard, score=ref.score, path=ref.rel_path, baseline="", title="Old chat")
+    await store.add_message(old.id, "user", "please add a Refund Promise class")
+    app = make_app(settings, [], store=store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+b")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        await pilot.press(*"refund")
+        browser = app.screen
+        await wait_for(pilot, lambda: len(browser.rows) == 1 and getattr(browser.rows[0], "message_id", None) is not None)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.chat_screen.chat is not None and app.chat_screen.chat.id == old.id)
+        assert [w.render().plain for w in app.chat_screen.query(UserMessage)] == ["please add a Refund Promise class"]
+        assert app.chat_screen.chat.record.score == "Sentiment Analysis"
+
+
+def test_snippet_highlight() -> None:
+    assert [s.style for s in highlight("a \x02word\x03 b").spans] == ["bold reverse"]
+    assert highlight("a \x02word\x03 b").plain == "a word b"
+
+
+async def test_approval_mode_ask_applies_and_rejects(settings: Settings, workspace: Path) -> None:
+    settings = settings.with_overrides(approval="ask")
+    app = make_app(settings, [
+        [edit("limit: 100", "limit: 1")], [edit("days: 90", "days: 2")], [text("finished")],
+    ])  # fmt: skip
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await type_and_send(pilot, "two edits")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalModal))
+        assert "limit: 1" in app.screen.proposal.after
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalModal) and "days: 2" in app.screen.proposal.after)
+        app.screen.query_one("#reason").value = "keep 90 days"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        content = (workspace / GREETING).read_text()
+        assert "limit: 1\n" in content and "days: 90" in content
+        rows = list(app.chat_screen.query(ToolCallRow))
+        assert rows[1].title.startswith("✗") and "keep 90 days" in rows[1].body.render().plain
+
+
+async def test_no_model_says_how_to_connect_and_the_rest_works(settings: Settings, workspace: Path) -> None:
+    app = make_app(settings, None)  # Ollama is down (port 9) and no key is set
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: app.provider_checked)
+        await wait_for(pilot, lambda: any("No model is available" in n.render().plain for n in app.chat_screen.query(Notice)))
+        assert app.chat_screen.query_one(StatusBar).connection == "no model"
+        await type_and_send(pilot, "hello?")
+        await wait_for(pilot, lambda: any("ollama pull" in n.render().plain for n in app.chat_screen.query(Notice) if "✗" in n.render().plain))
+        app.chat_screen.query_one(DiffPane).toggle()
+        assert app.chat_screen.query_one(DiffPane).mode == "file"
+
+
+async def test_long_session_mounts_recent_messages_and_loads_older(settings: Settings, store: Store) -> None:
+    from engine.workspace import Workspace
+
+    ref = Workspace(settings.workspace).resolve_score("greeting")
+    session = await store.create_session(scorecard=ref.scorecard, score=ref.score, path=ref.rel_path, baseline="", title="Long")
+    for i in range(500):
+        await store.add_message(session.id, "user", f"question {i}")
+        await store.add_message(session.id, "assistant", f"answer {i} " + "word " * 60)
+    app = make_app(settings, [], store=store, session_id=session.id, score=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.chat_screen.chat is not None)
+        conversation = app.chat_screen.query_one(Conversation)
+        await wait_for(pilot, lambda: len(app.chat_screen.query(AssistantMessage)) > 0)
+        assert len(app.chat_screen.query(UserMessage)) + len(app.chat_screen.query(AssistantMessage)) == 40
+        assert app.chat_screen.query(AssistantMessage).last().text.startswith("answer 499")
+        conversation.scroll_to(y=0, animate=False)
+        await wait_for(pilot, lambda: len(app.chat_screen.query(UserMessage)) + len(app.chat_screen.query(AssistantMessage)) == 80)
+        first = [w.render().plain for w in app.chat_screen.query(UserMessage)][0]
+        assert first == "question 460"
+
+
+async def test_prompt_history_walks_with_up_and_down(settings: Settings, store: Store) -> None:
+    await store.add_prompt("first prompt")
+    await store.add_prompt("second prompt")
+    app = make_app(settings, [], store=store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        prompt = app.chat_screen.query_one(PromptInput)
+        await wait_for(pilot, lambda: len(prompt.prompt_history) == 2)
+        prompt.focus()
+        prompt.load_text("draft")
+        await pilot.press("up")
+        assert prompt.text == "second prompt"
+        await pilot.press("up")
+        assert prompt.text == "first prompt"
+        await pilot.press("down", "down")
+        assert prompt.text == "draft"
+        await pilot.press("ctrl+j")
+        assert prompt.text.count("\n") == 1
+
+
+async def test_help_lists_every_key(settings: Settings) -> None:
+    app = make_app(settings, [])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        rows = dict((d, k) for k, d in app.screen.rows)
+        for action in ("Undo edit", "Undo all edits", "Save version", "Versions", "Model", "Export",
+                       "Open in $EDITOR", "Delete session", "Rename session", "Sessions", "Open score", "Stop"):
+            assert action in rows, action
+
+
+async def test_save_version_and_rename(settings: Settings, store: Store) -> None:
+    app = make_app(settings, [], store=store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.2)
+        await pilot.press(*"baseline")
+        await pilot.press("enter")
+        chat = app.chat_screen.chat
+        for _ in range(100):
+            if await store.list_versions(chat.record.path):
+                break
+            await pilot.pause(0.05)
+        versions = await store.list_versions(chat.record.path)
+        assert versions and versions[0].note == "baseline"
+        await pilot.press("f2")
+        await pilot.pause(0.2)
+        input_ = app.screen.query_one("#answer")
+        input_.value = "Renamed"
+        await pilot.press("enter")
+        for _ in range(100):
+            if (await store.get_session(chat.id)).title == "Renamed":
+                break
+            await pilot.pause(0.05)
+        assert (await store.get_session(chat.id)).title == "Renamed"
+
+
+async def test_reopening_a_score_reuses_an_empty_session(settings: Settings, store: Store) -> None:
+    for _ in range(2):
+        app = make_app(settings, [], store=store)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(pilot)
+    assert await store.count_sessions() == 1
+
+
+async def test_narrow_terminal_collapses_side_panes(settings: Settings) -> None:
+    app = make_app(settings, [])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        assert not app.chat_screen.query_one("#left").display and not app.chat_screen.query_one("#diff").display
+        await pilot.press("f10")
+        assert app.chat_screen.query_one("#diff").display

@@ -1,0 +1,77 @@
+"""SVG snapshots of the main screens at 120×40 and 80×24 (pytest-textual-snapshot)."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.settings import Settings
+from tests.tui.helpers import edit, make_app, text, wait_for
+from tui.screens.modals import HelpScreen
+from tui.screens.picker import PickerScreen
+from tui.screens.sessions import SessionsScreen
+from tui.widgets.prompt import PromptInput
+
+SIZES = [(120, 40), (80, 24)]
+
+
+def conversation_app(settings: Settings):  # type: ignore[no-untyped-def]
+    return make_app(settings, [
+        [text("I'll raise the limit and add the class."), edit("limit: 100", "limit: 300"),
+         edit('      - "No"\n', '      - "No"\n      - "Refund Promise"\n')],
+        [text("Done:\n\n- `data.limit` is **300**\n- `valid_classes` has *Refund Promise*")],
+    ])  # fmt: skip
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["120x40", "80x24"])
+def test_chat_mid_conversation(snap_compare, settings: Settings, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        app = pilot.app
+        await wait_for(pilot, lambda: app.chat_screen.chat is not None)
+        prompt = app.chat_screen.query_one(PromptInput)
+        prompt.load_text("raise the limit to 300 and add a 'Refund Promise' class")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.chat_screen._turn is not None and not app.chat_screen._turn.is_running)
+        if size[0] < 100:
+            await pilot.press("f10")
+        await pilot.pause(0.3)
+
+    assert snap_compare(conversation_app(settings), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["120x40", "80x24"])
+def test_picker(snap_compare, settings: Settings, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, PickerScreen))
+        await pilot.press(*"compl")
+        await pilot.pause(0.2)
+
+    assert snap_compare(make_app(settings, [], score=None), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["120x40", "80x24"])
+def test_sessions_browser(snap_compare, settings: Settings, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        app = pilot.app
+        await wait_for(pilot, lambda: app.chat_screen.chat is not None)
+        app.chat_screen.query_one(PromptInput).load_text("add a Refund Promise class")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        await pilot.press("ctrl+b")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        await pilot.press(*"refund")
+        await wait_for(pilot, lambda: len(app.screen.rows) >= 1)
+        await pilot.pause(0.2)
+
+    app = make_app(settings, [[text("Added the Refund Promise class.")]])
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["120x40", "80x24"])
+def test_help(snap_compare, settings: Settings, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await wait_for(pilot, lambda: pilot.app.chat_screen.chat is not None)
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+        await pilot.pause(0.2)
+
+    assert snap_compare(make_app(settings, []), terminal_size=size, run_before=run_before)
