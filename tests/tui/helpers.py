@@ -33,6 +33,12 @@ def make_app(settings: Settings, responses: list[list[dict[str, Any]]] | None = 
     return app
 
 
+def is_open(app: ScoreChatApp) -> bool:
+    """The session is fully shown and the prompt has focus."""
+    screen = app.chat_screen
+    return screen.chat is not None and screen.opened_id == screen.chat.id
+
+
 async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 10.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from engine.settings import Settings
 from engine.store import Store
-from tests.tui.helpers import GREETING, edit, make_app, text, wait_for
+from tests.tui.helpers import GREETING, edit, is_open, make_app, text, wait_for
 from tui.screens.modals import ApprovalModal, HelpScreen
 from tui.screens.picker import PickerScreen, filter_scores
 from tui.screens.sessions import SessionsScreen, highlight
@@ -24,7 +24,7 @@ async def type_and_send(pilot, message: str) -> None:  # type: ignore[no-untyped
 
 
 async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
-    await wait_for(pilot, lambda: pilot.app.chat_screen.chat is not None)
+    await wait_for(pilot, lambda: is_open(pilot.app))
 
 
 async def test_send_stream_diff_and_undo(settings: Settings, workspace: Path) -> None:
@@ -82,7 +82,7 @@ async def test_picker_finds_a_score_by_fragment(settings: Settings) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen))
         await pilot.press(*"senti")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.chat_screen.chat is not None)
+        await wait_for(pilot, lambda: is_open(app))
         assert app.chat_screen.chat.record.score == "Sentiment Analysis"
 
 
@@ -112,7 +112,7 @@ async def test_browser_finds_a_session_by_a_word_and_resumes_it(settings: Settin
         browser = app.screen
         await wait_for(pilot, lambda: len(browser.rows) == 1 and getattr(browser.rows[0], "message_id", None) is not None)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.chat_screen.chat is not None and app.chat_screen.chat.id == old.id)
+        await wait_for(pilot, lambda: app.chat_screen.opened_id == old.id)
         assert [w.render().plain for w in app.chat_screen.query(UserMessage)] == ["please add a Refund Promise class"]
         assert app.chat_screen.chat.record.score == "Sentiment Analysis"
 
@@ -166,7 +166,7 @@ async def test_long_session_mounts_recent_messages_and_loads_older(settings: Set
         await store.add_message(session.id, "assistant", f"answer {i} " + "word " * 60)
     app = make_app(settings, [], store=store, session_id=session.id, score=None)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.chat_screen.chat is not None)
+        await wait_for(pilot, lambda: is_open(app))
         conversation = app.chat_screen.query_one(Conversation)
         await wait_for(pilot, lambda: len(app.chat_screen.query(AssistantMessage)) > 0)
         assert len(app.chat_screen.query(UserMessage)) + len(app.chat_screen.query(AssistantMessage)) == 40

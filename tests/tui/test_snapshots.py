@@ -5,13 +5,23 @@ from __future__ import annotations
 import pytest
 
 from engine.settings import Settings
-from tests.tui.helpers import edit, make_app, text, wait_for
+from tests.tui.helpers import edit, is_open, make_app, text, wait_for
 from tui.screens.modals import HelpScreen
 from tui.screens.picker import PickerScreen
 from tui.screens.sessions import SessionsScreen
 from tui.widgets.prompt import PromptInput
 
 SIZES = [(120, 40), (80, 24)]
+
+
+def steady_cursors(app) -> None:  # type: ignore[no-untyped-def]
+    """A blinking cursor would make snapshots depend on timing."""
+    from textual.widgets import Input, TextArea
+
+    for screen in app.screen_stack:
+        for widget in screen.query("TextArea, Input"):
+            if isinstance(widget, TextArea | Input):
+                widget.cursor_blink = False
 
 
 def conversation_app(settings: Settings):  # type: ignore[no-untyped-def]
@@ -26,13 +36,14 @@ def conversation_app(settings: Settings):  # type: ignore[no-untyped-def]
 def test_chat_mid_conversation(snap_compare, settings: Settings, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         app = pilot.app
-        await wait_for(pilot, lambda: app.chat_screen.chat is not None)
+        await wait_for(pilot, lambda: is_open(app))
         prompt = app.chat_screen.query_one(PromptInput)
         prompt.load_text("raise the limit to 300 and add a 'Refund Promise' class")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.chat_screen._turn is not None and not app.chat_screen._turn.is_running)
         if size[0] < 100:
             await pilot.press("f10")
+        steady_cursors(pilot.app)
         await pilot.pause(0.3)
 
     assert snap_compare(conversation_app(settings), terminal_size=size, run_before=run_before)
@@ -43,6 +54,7 @@ def test_picker(snap_compare, settings: Settings, size: tuple[int, int]) -> None
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, PickerScreen))
         await pilot.press(*"compl")
+        steady_cursors(pilot.app)
         await pilot.pause(0.2)
 
     assert snap_compare(make_app(settings, [], score=None), terminal_size=size, run_before=run_before)
@@ -52,7 +64,7 @@ def test_picker(snap_compare, settings: Settings, size: tuple[int, int]) -> None
 def test_sessions_browser(snap_compare, settings: Settings, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         app = pilot.app
-        await wait_for(pilot, lambda: app.chat_screen.chat is not None)
+        await wait_for(pilot, lambda: is_open(app))
         app.chat_screen.query_one(PromptInput).load_text("add a Refund Promise class")
         await pilot.press("enter")
         await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
@@ -60,6 +72,7 @@ def test_sessions_browser(snap_compare, settings: Settings, size: tuple[int, int
         await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
         await pilot.press(*"refund")
         await wait_for(pilot, lambda: len(app.screen.rows) >= 1)
+        steady_cursors(pilot.app)
         await pilot.pause(0.2)
 
     app = make_app(settings, [[text("Added the Refund Promise class.")]])
@@ -69,9 +82,10 @@ def test_sessions_browser(snap_compare, settings: Settings, size: tuple[int, int
 @pytest.mark.parametrize("size", SIZES, ids=["120x40", "80x24"])
 def test_help(snap_compare, settings: Settings, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
-        await wait_for(pilot, lambda: pilot.app.chat_screen.chat is not None)
+        await wait_for(pilot, lambda: is_open(pilot.app))
         await pilot.press("f1")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+        steady_cursors(pilot.app)
         await pilot.pause(0.2)
 
     assert snap_compare(make_app(settings, []), terminal_size=size, run_before=run_before)

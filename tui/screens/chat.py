@@ -82,6 +82,8 @@ class ChatScreen(Screen[None]):
         self._turn: Worker[None] | None = None
         self._known_text: str | None = None
         self._loading_older = False
+        self.opened_id: str | None = None
+        """The id of the session once it is fully shown (its messages, diff and list)."""
 
     @property
     def scorechat(self) -> ScoreChatApp:
@@ -143,6 +145,7 @@ class ChatScreen(Screen[None]):
         await self.refresh_sessions()
         self.watch_score()
         self.query_one(PromptInput).focus()
+        self.opened_id = chat.id
 
     async def _empty_hint(self) -> None:
         conversation = self.query_one(Conversation)
