@@ -147,7 +147,10 @@ class ChatSession:
         await store.mark_partial_messages(record.id)
         if record.status != "active":
             await store.set_session_status(record.id, "active")
-        if provider is not None and (record.provider, record.model) != (provider.name, provider.model):
+        if provider is not None and (record.provider, record.model) != (
+            provider.name,
+            provider.model,
+        ):
             await store.update_session(record.id, provider=provider.name, model=provider.model)
         record = await store.get_session(record.id) or record
         return cls(
@@ -184,7 +187,9 @@ class ChatSession:
 
     async def _file_changed(self, result: EditorResult) -> FileChanged:
         state = await self.file_state()
-        return FileChanged(result.path or self.record.path, state.diff, state.key_paths, result.edit_id)
+        return FileChanged(
+            result.path or self.record.path, state.diff, state.key_paths, result.edit_id
+        )
 
     # ---- undo ------------------------------------------------------------------------
 
@@ -339,7 +344,9 @@ class ChatSession:
             status="interrupted",
         )
 
-    async def _stream_round(self, history: list[dict[str, Any]], current: _Round) -> AsyncIterator[Event]:
+    async def _stream_round(
+        self, history: list[dict[str, Any]], current: _Round
+    ) -> AsyncIterator[Event]:
         """One model response, retried on transient failures; fills ``current``."""
         assert self.provider is not None
         attempts = self.settings.retry_attempts
@@ -374,8 +381,10 @@ class ChatSession:
                     raise ProviderError(
                         f"The model did not answer: {exc} (tried {attempts} times)."
                     ) from None
-                wait = exc.retry_after if exc.retry_after is not None else (
-                    self.settings.retry_base_delay * 2 ** (attempt - 1)
+                wait = (
+                    exc.retry_after
+                    if exc.retry_after is not None
+                    else (self.settings.retry_base_delay * 2 ** (attempt - 1))
                 )
                 wait = min(wait, 60.0)
                 yield Retrying(attempt + 1, wait, str(exc))
@@ -398,8 +407,7 @@ class ChatSession:
     async def _run_tool(self, call: ToolCall) -> EditorResult:
         if call.name not in EDITOR_NAMES:
             return EditorResult(
-                f"Unknown tool {call.name!r}: the only tool is the editor "
-                "(str_replace_editor).",
+                f"Unknown tool {call.name!r}: the only tool is the editor (str_replace_editor).",
                 is_error=True,
             )
         if call.input is None:
@@ -491,7 +499,10 @@ def _pair_tool_calls(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if not previous or previous["role"] != "assistant" or not previous["tool_calls"]:
                 continue  # results without their calls cannot be replayed
             wanted = {c["id"] for c in previous["tool_calls"]}
-            item = {**item, "results": [r for r in item["results"] if r.get("tool_use_id") in wanted]}
+            item = {
+                **item,
+                "results": [r for r in item["results"] if r.get("tool_use_id") in wanted],
+            }
             have = {r["tool_use_id"] for r in item["results"]}
             for call in previous["tool_calls"]:
                 if call["id"] not in have:
@@ -502,9 +513,7 @@ def _pair_tool_calls(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if item["role"] == "assistant" and item["tool_calls"]:
             following = history[index + 1] if index + 1 < len(history) else None
             if following is None or following["role"] != "tool":
-                out.append(
-                    {"role": "tool", "results": [_not_run(c) for c in item["tool_calls"]]}
-                )
+                out.append({"role": "tool", "results": [_not_run(c) for c in item["tool_calls"]]})
     return out
 
 

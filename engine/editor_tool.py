@@ -223,11 +223,7 @@ def _match_whitespace(raw: list[str], old: str, new: str) -> list[_Match]:
         return []
     have = [_strip_eol(line).rstrip() for line in raw]
     n = len(wanted)
-    return [
-        _Match(i, i + n, new)
-        for i in range(len(have) - n + 1)
-        if have[i : i + n] == wanted
-    ]
+    return [_Match(i, i + n, new) for i in range(len(have) - n + 1) if have[i : i + n] == wanted]
 
 
 def _match_indent(raw: list[str], old: str, new: str) -> list[_Match]:
@@ -268,10 +264,7 @@ def _apply(raw: list[str], match: _Match, nl: str) -> tuple[str, int, int]:
     block = to_newline(match.new_text, nl)
     if block.endswith(nl):
         block = block[: -len(nl)]
-    if match.new_text == "":
-        replacement = ""
-    else:
-        replacement = block + (ending or "")
+    replacement = "" if match.new_text == "" else block + (ending or "")
     result = "".join(raw[: match.start_line]) + replacement + "".join(raw[match.end_line :])
     start = match.start_line + 1
     return result, start, start + max(replacement.count("\n") - 1, 0)
@@ -518,7 +511,9 @@ class EditorTool:
         if after == text:
             raise EditError("No replacement was performed: the edit would not change the file.")
         note = self._changed_note(rel, text)
-        return await self._write("str_replace", path, rel, text, after, tool_input, first, last, note)
+        return await self._write(
+            "str_replace", path, rel, text, after, tool_input, first, last, note
+        )
 
     async def _insert(self, tool_input: dict[str, Any]) -> ToolResult:
         path, rel = self._path(tool_input, "insert")
@@ -578,7 +573,10 @@ class EditorTool:
         return await self.undo(path, rel, tool_input)
 
     async def undo(
-        self, path: Path, rel: str, tool_input: dict[str, Any] | None = None,
+        self,
+        path: Path,
+        rel: str,
+        tool_input: dict[str, Any] | None = None,
         session_id: str | None = None,
     ) -> ToolResult:
         """Undo the newest edit of ``rel`` (of one session, when given)."""
@@ -600,9 +598,7 @@ class EditorTool:
             self._seen[rel] = edit.before
             message = f"Undid the last {edit.command} of {rel}; the file is as it was before it."
         await self._mark_undone(edit.id)
-        return ToolResult(
-            message, path=rel, before=current, after=edit.before, edit_id=edit.id
-        )
+        return ToolResult(message, path=rel, before=current, after=edit.before, edit_id=edit.id)
 
     async def _last_edit(self, rel: str, session_id: str | None) -> Any:
         if self.store is not None:

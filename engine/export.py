@@ -68,4 +68,6 @@ def session_to_dict(session: Session, messages: list[Message], edits: list[Edit]
 
 
 def session_to_json(session: Session, messages: list[Message], edits: list[Edit]) -> str:
-    return redact(json.dumps(session_to_dict(session, messages, edits), indent=2, ensure_ascii=False))
+    return redact(
+        json.dumps(session_to_dict(session, messages, edits), indent=2, ensure_ascii=False)
+    )

@@ -42,9 +42,7 @@ def score_reference() -> str:
     return _reference(bundled_data_dir() / "docs" / "score-yaml-format.md")
 
 
-def build_system_prompt(
-    *, scorecard: str, score: str, rel_path: str, file_text: str | None
-) -> str:
+def build_system_prompt(*, scorecard: str, score: str, rel_path: str, file_text: str | None) -> str:
     parts = [
         ROLE,
         f"Scorecard: {scorecard}\nScore: {score}\nFile (use this path with the tool): {rel_path}\n",

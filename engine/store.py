@@ -302,7 +302,7 @@ class Store:
                 f"The database {self.path} was written by a newer scorechat (schema {version})."
             )
         for index in range(version, target):
-            name, sql = MIGRATIONS[index]
+            _name, sql = MIGRATIONS[index]
             statements = [s for s in _split_sql(sql) if s.strip()]
             await self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -726,9 +726,7 @@ class Store:
 
     async def prompt_history(self, limit: int = 500) -> list[str]:
         """Earlier prompts, oldest first."""
-        rows = await self._all(
-            "SELECT text FROM prompt_history ORDER BY id DESC LIMIT ?", (limit,)
-        )
+        rows = await self._all("SELECT text FROM prompt_history ORDER BY id DESC LIMIT ?", (limit,))
         return [r["text"] for r in reversed(rows)]
 
 

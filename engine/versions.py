@@ -10,7 +10,12 @@ from engine.workspace import Workspace, atomic_write, read_text
 
 
 async def save_version(
-    store: Store, workspace: Workspace, rel_path: str, *, note: str = "", session_id: str | None = None
+    store: Store,
+    workspace: Workspace,
+    rel_path: str,
+    *,
+    note: str = "",
+    session_id: str | None = None,
 ) -> Version:
     path = workspace.resolve_path(rel_path, must_exist=True)
     ref = workspace.ref_for_path(path)

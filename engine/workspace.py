@@ -266,12 +266,13 @@ def _pick(query, items, names, kind, label=None):  # type: ignore[no-untyped-def
         return exact[0]
     if len(exact) > 1:
         raise AmbiguousError(
-            f"The {kind} {query!r} is ambiguous: did you mean "
-            f"{_or_list(label(i) for i in exact)}?"
+            f"The {kind} {query!r} is ambiguous: did you mean {_or_list(label(i) for i in exact)}?"
         )
     scored = []
     for item in items:
-        best = max((s for n in names(item) if n and (s := fuzzy_score(q, n)) is not None), default=None)
+        best = max(
+            (s for n in names(item) if n and (s := fuzzy_score(q, n)) is not None), default=None
+        )
         if best is not None:
             scored.append((best, item))
     if not scored:
@@ -388,7 +389,9 @@ def parse_yaml(text: str) -> Any:
         for number, line in enumerate(text.splitlines(), 1):
             stripped = line.lstrip(" ")
             if stripped.startswith("\t") and stripped.strip():
-                raise YamlError("a tab character is used for indentation", number, len(line) - len(stripped) + 1)
+                raise YamlError(
+                    "a tab character is used for indentation", number, len(line) - len(stripped) + 1
+                )
     try:
         return _yaml().load(text)
     except MarkedYAMLError as exc:
@@ -414,7 +417,9 @@ def score_warnings(data: Any) -> list[str]:
     if data is None:
         return ["The file is empty: a score needs at least `name` and `class`."]
     if not isinstance(data, dict):
-        return ["The top level is not a mapping of keys: a score is a mapping with `name` and `class`."]
+        return [
+            "The top level is not a mapping of keys: a score is a mapping with `name` and `class`."
+        ]
     warnings: list[str] = []
     for key in ("name", "class"):
         if key not in data or data.get(key) in (None, ""):
@@ -436,9 +441,7 @@ def score_warnings(data: Any) -> list[str]:
             warnings.append(f"{where} has no `name`.")
         else:
             if name in names:
-                warnings.append(
-                    f"{where} reuses the node name {name!r} of graph[{names[name]}]."
-                )
+                warnings.append(f"{where} reuses the node name {name!r} of graph[{names[name]}].")
             else:
                 names[str(name)] = index
             where = f"{where} ({name})"

@@ -129,7 +129,9 @@ class ScoreChatApp(App[int]):
         """Open a new session on ``ref``; an untouched empty session of it is reused."""
         assert self.store is not None
         if reuse_empty:
-            latest = await self.store.list_sessions(limit=1, scorecard=ref.scorecard, score=ref.score)
+            latest = await self.store.list_sessions(
+                limit=1, scorecard=ref.scorecard, score=ref.score
+            )
             if latest and latest[0].message_count == 0 and latest[0].status == "active":
                 if self.chat_screen.chat is not None and self.chat_screen.chat.id == latest[0].id:
                     self.notify("This session is new already: type a message to start.")
@@ -149,7 +151,10 @@ class ScoreChatApp(App[int]):
             provider=self.provider, session_id=session_id, approver=self._approver(),
         )  # fmt: skip
         if not chat.path.exists():
-            self.notify(f"{chat.record.path} no longer exists; the session is read-only until it is back.", severity="warning")
+            self.notify(
+                f"{chat.record.path} no longer exists; the session is read-only until it is back.",
+                severity="warning",
+            )
         await self.chat_screen.open_chat(chat)
 
     def remember_prompt(self, text: str) -> None:
@@ -168,7 +173,10 @@ class ScoreChatApp(App[int]):
             self.notify(str(exc), severity="error")
             return
         if not refs:
-            self.notify(f"No scores in {self.workspace.root}: add <Scorecard>/<Score>.yaml files.", severity="warning")
+            self.notify(
+                f"No scores in {self.workspace.root}: add <Scorecard>/<Score>.yaml files.",
+                severity="warning",
+            )
             return
         picker = PickerScreen(refs, self.workspace.root.name)
         ref = await self.push_screen_wait(picker)
@@ -203,7 +211,9 @@ class ScoreChatApp(App[int]):
         for binding in [*ChatScreen.BINDINGS, *self.BINDINGS]:
             if isinstance(binding, Binding) and binding.action not in seen:
                 seen.add(binding.action)
-                keys = ", ".join(self.get_key_display(Binding(k, "")) for k in binding.key.split(","))
+                keys = ", ".join(
+                    self.get_key_display(Binding(k, "")) for k in binding.key.split(",")
+                )
                 rows.append((keys, binding.description))
         rows.append(("Ctrl+P", "Command palette: every action by name"))
         self.push_screen(HelpScreen(rows))
@@ -215,7 +225,9 @@ class ScoreChatApp(App[int]):
 
         assert self.store is not None
         fmt = await self.push_screen_wait(
-            ChoiceModal("Export the session as", [("md", "Markdown (.md)"), ("json", "JSON (.json)")])
+            ChoiceModal(
+                "Export the session as", [("md", "Markdown (.md)"), ("json", "JSON (.json)")]
+            )
         )
         if fmt is None:
             return
@@ -247,7 +259,9 @@ class ScoreChatApp(App[int]):
         if self.settings.anthropic_api_key:
             from engine.providers.anthropic import AnthropicProvider
 
-            listing = AnthropicProvider(api_key=self.settings.anthropic_api_key, base_url=self.settings.anthropic_base_url)
+            listing = AnthropicProvider(
+                api_key=self.settings.anthropic_api_key, base_url=self.settings.anthropic_base_url
+            )
             try:
                 names = await listing.list_models()
             except ScoreChatError:
@@ -258,7 +272,9 @@ class ScoreChatApp(App[int]):
         if self.settings.script is not None:
             choices.append(("scripted\t", f"scripted · {self.settings.script.name} (demo)"))
         if not choices:
-            self.notify("No provider answers: start Ollama or set ANTHROPIC_API_KEY.", severity="warning")
+            self.notify(
+                "No provider answers: start Ollama or set ANTHROPIC_API_KEY.", severity="warning"
+            )
             return
         chosen = await self.push_screen_wait(ChoiceModal("Choose a model", choices))
         if chosen is None:
@@ -291,18 +307,38 @@ class ScoreChatApp(App[int]):
             ("Browse sessions", "Search and resume any session (Ctrl+B)", self.action_browse),
             ("Undo last edit", "Undo the newest edit of the file (Ctrl+Z)", chat.action_undo),
             ("Undo all edits", "Undo every edit of this session (Ctrl+U)", chat.action_undo_all),
-            ("Save version", "Save the file as a version with a note (Ctrl+S)", chat.action_save_version),
+            (
+                "Save version",
+                "Save the file as a version with a note (Ctrl+S)",
+                chat.action_save_version,
+            ),
             ("Versions", "List and restore saved versions (F3)", chat.action_versions),
             ("Switch model", "Choose the provider and model (F4)", chat.action_switch_model),
             ("Rename session", "Give this session a title (F2)", chat.action_rename),
-            ("Delete session", "Delete this session and its messages (F8)", chat.action_delete_session),
+            (
+                "Delete session",
+                "Delete this session and its messages (F8)",
+                chat.action_delete_session,
+            ),
             ("Export session", "Write the session as Markdown or JSON (F5)", chat.action_export),
             ("Open in $EDITOR", "Edit the score in your editor (F7)", chat.action_external_editor),
             ("Toggle diff / file", "Show the diff or the whole file (F6)", chat.action_toggle_view),
-            ("Toggle sessions pane", "Show or hide the session list (F9)", chat.action_toggle_sessions),
+            (
+                "Toggle sessions pane",
+                "Show or hide the session list (F9)",
+                chat.action_toggle_sessions,
+            ),
             ("Toggle diff pane", "Show or hide the diff pane (F10)", chat.action_toggle_diff),
-            ("Toggle approval mode", "Apply edits at once, or ask first (Ctrl+A)", chat.action_toggle_approval),
-            ("Stop the turn", "Cancel the running reply, keeping what arrived (Esc)", chat.action_cancel_turn),
+            (
+                "Toggle approval mode",
+                "Apply edits at once, or ask first (Ctrl+A)",
+                chat.action_toggle_approval,
+            ),
+            (
+                "Stop the turn",
+                "Cancel the running reply, keeping what arrived (Esc)",
+                chat.action_cancel_turn,
+            ),
             ("Help", "Every key (F1)", self.action_help),
         ]
         for title, help_text, callback in commands:

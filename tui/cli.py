@@ -124,28 +124,50 @@ def main_callback(
     ctx: typer.Context,
     workspace: Annotated[
         Path | None,
-        typer.Option("--workspace", "-w", envvar="SCORECHAT_WORKSPACE", help="Folder of <Scorecard>/<Score>.yaml files."),
+        typer.Option(
+            "--workspace",
+            "-w",
+            envvar="SCORECHAT_WORKSPACE",
+            help="Folder of <Scorecard>/<Score>.yaml files.",
+        ),
     ] = None,
     home: Annotated[
         Path | None,
-        typer.Option("--home", envvar="SCORECHAT_HOME", help="Keep the database, config and logs under this folder."),
+        typer.Option(
+            "--home",
+            envvar="SCORECHAT_HOME",
+            help="Keep the database, config and logs under this folder.",
+        ),
     ] = None,
     db: Annotated[
         Path | None, typer.Option("--db", envvar="SCORECHAT_DB", help="The SQLite database file.")
     ] = None,
-    scorecard: Annotated[str | None, typer.Option("--scorecard", "-c", help="Open this scorecard.")] = None,
-    score: Annotated[str | None, typer.Option("--score", "-s", help="Open this score (name, key, id or a fragment).")] = None,
+    scorecard: Annotated[
+        str | None, typer.Option("--scorecard", "-c", help="Open this scorecard.")
+    ] = None,
+    score: Annotated[
+        str | None,
+        typer.Option("--score", "-s", help="Open this score (name, key, id or a fragment)."),
+    ] = None,
     session: Annotated[str | None, typer.Option("--session", help="Resume this session.")] = None,
     provider: Annotated[
         str | None,
-        typer.Option("--provider", "-p", envvar="SCORECHAT_PROVIDER", help="ollama, anthropic or scripted."),
+        typer.Option(
+            "--provider", "-p", envvar="SCORECHAT_PROVIDER", help="ollama, anthropic or scripted."
+        ),
     ] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="The model to use.")] = None,
     script: Annotated[
-        Path | None, typer.Option("--script", envvar="SCORECHAT_SCRIPT", help="JSON script for --provider scripted.")
+        Path | None,
+        typer.Option(
+            "--script", envvar="SCORECHAT_SCRIPT", help="JSON script for --provider scripted."
+        ),
     ] = None,
     approval: Annotated[
-        str | None, typer.Option("--approval", envvar="SCORECHAT_APPROVAL", help="auto (apply edits at once) or ask.")
+        str | None,
+        typer.Option(
+            "--approval", envvar="SCORECHAT_APPROVAL", help="auto (apply edits at once) or ask."
+        ),
     ] = None,
 ) -> None:
     """Open the app, or run a subcommand (see COMMANDS below)."""
@@ -159,7 +181,9 @@ def main_callback(
 
 
 @handle_errors
-def _open_app(context: Context, *, scorecard: str | None, score: str | None, session: str | None) -> None:
+def _open_app(
+    context: Context, *, scorecard: str | None, score: str | None, session: str | None
+) -> None:
     settings = context.settings()
     from engine.workspace import Workspace
 
@@ -195,7 +219,9 @@ async def _check_session(settings: Settings, session_id: str) -> None:
 @handle_errors
 def scores_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    scorecard: Annotated[str | None, typer.Option("--scorecard", "-c", help="Only this scorecard.")] = None,
+    scorecard: Annotated[
+        str | None, typer.Option("--scorecard", "-c", help="Only this scorecard.")
+    ] = None,
 ) -> None:
     """List every score of the workspace."""
     from engine.workspace import Workspace
@@ -232,7 +258,9 @@ def scores_show(
 @app.command("check")
 @handle_errors
 def check(
-    target: Annotated[str, typer.Argument(help="A score (name, key, id, fragment) or a path to a YAML file.")],
+    target: Annotated[
+        str, typer.Argument(help="A score (name, key, id, fragment) or a path to a YAML file.")
+    ],
     scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -260,7 +288,10 @@ def check(
     for warning in result.warnings:
         typer.echo(f"warning: {warning}")
     count = len(result.warnings)
-    typer.echo(f"{path.name}: valid YAML" + (f", {count} warning{'s' * (count != 1)}." if count else ", no warnings."))
+    typer.echo(
+        f"{path.name}: valid YAML"
+        + (f", {count} warning{'s' * (count != 1)}." if count else ", no warnings.")
+    )
 
 
 # ---- sessions ---------------------------------------------------------------------------------
@@ -421,7 +452,9 @@ def sessions_delete(
 def sessions_export(
     session_id: str,
     fmt: Annotated[str, typer.Option("--format", "-f", help="md or json.")] = "md",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file.")
+    ] = None,
 ) -> None:
     """Export a session as Markdown or JSON."""
     from engine.export import session_to_json, session_to_markdown
@@ -477,7 +510,9 @@ def sessions_end(session_id: str) -> None:
 @handle_errors
 def undo(
     session_id: Annotated[str, typer.Option("--session", help="The session whose edit to undo.")],
-    all_edits: Annotated[bool, typer.Option("--all", help="Undo every edit of the session.")] = False,
+    all_edits: Annotated[
+        bool, typer.Option("--all", help="Undo every edit of the session.")
+    ] = False,
 ) -> None:
     """Undo the last edit of a session (or all of them) on its score file."""
     from engine.agent import ChatSession
@@ -593,7 +628,9 @@ def versions_show(version_id: int) -> None:
 @handle_errors
 def versions_restore(
     version_id: int,
-    session_id: Annotated[str | None, typer.Option("--session", help="Record the restore as an edit of this session.")] = None,
+    session_id: Annotated[
+        str | None, typer.Option("--session", help="Record the restore as an edit of this session.")
+    ] = None,
 ) -> None:
     """Write a saved version back to its score file (recorded as an edit, so it can be undone)."""
     from engine.versions import restore_version
@@ -622,10 +659,16 @@ def message(
     text: Annotated[str, typer.Argument(help="What to ask the assistant.")],
     scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
     score: Annotated[str | None, typer.Option("--score", "-s")] = None,
-    session_id: Annotated[str | None, typer.Option("--session", help="Continue this session.")] = None,
-    provider: Annotated[str | None, typer.Option("--provider", "-p", help="ollama, anthropic or scripted.")] = None,
+    session_id: Annotated[
+        str | None, typer.Option("--session", help="Continue this session.")
+    ] = None,
+    provider: Annotated[
+        str | None, typer.Option("--provider", "-p", help="ollama, anthropic or scripted.")
+    ] = None,
     model: Annotated[str | None, typer.Option("--model", "-m")] = None,
-    script: Annotated[Path | None, typer.Option("--script", help="JSON script for the scripted provider.")] = None,
+    script: Annotated[
+        Path | None, typer.Option("--script", help="JSON script for the scripted provider.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Run one turn headless: the assistant answers and may edit the score."""
@@ -634,7 +677,9 @@ def message(
     if not text.strip():
         raise UsageError("The message is empty: give the text to send.")
     if not session_id and not score:
-        raise UsageError("Name the score with --score (and --scorecard), or continue one with --session.")
+        raise UsageError(
+            "Name the score with --score (and --scorecard), or continue one with --session."
+        )
     settings = _ctx().settings(provider=provider, model=model, script=script)
     if provider and settings.provider != provider:
         settings = settings.with_overrides(provider=provider)
@@ -653,7 +698,9 @@ def message(
 @app.command("models")
 @handle_errors
 def models(
-    provider: Annotated[str | None, typer.Option("--provider", "-p", help="ollama or anthropic.")] = None,
+    provider: Annotated[
+        str | None, typer.Option("--provider", "-p", help="ollama or anthropic.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the models a provider offers."""
@@ -692,7 +739,9 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
             mark = "ok  " if check_["ok"] else ("--  " if check_.get("optional") else "FAIL")
             typer.echo(f"[{mark}] {check_['name']}: {check_['detail']}")
         if not can_answer:
-            typer.echo("No model can answer: start Ollama and pull a model, or set ANTHROPIC_API_KEY.")
+            typer.echo(
+                "No model can answer: start Ollama and pull a model, or set ANTHROPIC_API_KEY."
+            )
     if not can_answer or not all(c["ok"] or c.get("optional") for c in checks):
         raise typer.Exit(1)
 

@@ -171,7 +171,10 @@ async def _consume(chat: ChatSession, text: str, out: dict[str, Any], as_json: b
                 code = 1
             elif isinstance(event, TurnCancelled):
                 out["responses"].append(
-                    {"type": "error", "content": "The turn was cancelled; the partial reply was kept."}
+                    {
+                        "type": "error",
+                        "content": "The turn was cancelled; the partial reply was kept.",
+                    }
                 )
                 code = 130
             elif isinstance(event, TurnDone) and not as_json:
@@ -196,7 +199,9 @@ async def run_doctor(settings: Settings) -> tuple[list[dict[str, Any]], bool]:
     checks: list[dict[str, Any]] = []
     try:
         count = len(Workspace(settings.workspace).scores())
-        checks.append({"name": "workspace", "ok": True, "detail": f"{settings.workspace} ({count} scores)"})
+        checks.append(
+            {"name": "workspace", "ok": True, "detail": f"{settings.workspace} ({count} scores)"}
+        )
     except Exception as exc:
         checks.append({"name": "workspace", "ok": False, "detail": str(exc)})
     try:
@@ -212,13 +217,24 @@ async def run_doctor(settings: Settings) -> tuple[list[dict[str, Any]], bool]:
     models = await ollama_models(settings.ollama_host)
     wanted = settings.model or settings.ollama_model or DEFAULT_OLLAMA_MODEL
     if models is None:
-        checks.append({"name": "ollama", "ok": False, "optional": True, "detail": f"not reachable at {settings.ollama_host}"})
+        checks.append(
+            {
+                "name": "ollama",
+                "ok": False,
+                "optional": True,
+                "detail": f"not reachable at {settings.ollama_host}",
+            }
+        )
         ollama_ok = False
     else:
         present = wanted in models or f"{wanted}:latest" in models
         ollama_ok = bool(models)
         detail = f"reachable at {settings.ollama_host}; {len(models)} model(s)"
-        detail += f"; {wanted} is present" if present else f"; {wanted} is not pulled (`ollama pull {wanted}`)"
+        detail += (
+            f"; {wanted} is present"
+            if present
+            else f"; {wanted} is not pulled (`ollama pull {wanted}`)"
+        )
         checks.append({"name": "ollama", "ok": ollama_ok, "optional": True, "detail": detail})
     key_ok = bool(settings.anthropic_api_key)
     checks.append(

@@ -34,7 +34,9 @@ def make_provider(settings: Settings, name: str, model: str | None = None) -> Pr
         from engine.providers.ollama import OllamaProvider
 
         return OllamaProvider(
-            model or settings.ollama_model, host=settings.ollama_host, timeout=settings.ollama_timeout
+            model or settings.ollama_model,
+            host=settings.ollama_host,
+            timeout=settings.ollama_timeout,
         )
     if name == "anthropic":
         from engine.providers.anthropic import AnthropicProvider
@@ -74,7 +76,9 @@ async def choose_provider(settings: Settings) -> Provider:
         if wanted is None:
             from engine.settings import DEFAULT_OLLAMA_MODEL
 
-            wanted = DEFAULT_OLLAMA_MODEL if DEFAULT_OLLAMA_MODEL in models or not models else models[0]
+            wanted = (
+                DEFAULT_OLLAMA_MODEL if DEFAULT_OLLAMA_MODEL in models or not models else models[0]
+            )
         if models or settings.model:
             return make_provider(settings, "ollama", wanted)
     if settings.anthropic_api_key:

@@ -221,7 +221,9 @@ def _tool_call(tool: dict[str, Any]) -> ToolCall:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        return ToolCall(tool["id"], tool["name"], None, f"the arguments are not valid JSON ({exc.msg})")
+        return ToolCall(
+            tool["id"], tool["name"], None, f"the arguments are not valid JSON ({exc.msg})"
+        )
     if not isinstance(data, dict):
         return ToolCall(tool["id"], tool["name"], None, "the arguments must be a JSON object")
     return ToolCall(tool["id"], tool["name"], data)
@@ -252,7 +254,9 @@ def _translate(exc: Exception, model: str) -> ProviderError:
         if status == 403:
             return ProviderError("The Anthropic API key may not use this model (403).")
         if status == 404:
-            return ProviderError(f"Anthropic does not know the model {model!r} (404): choose another with --model.")
+            return ProviderError(
+                f"Anthropic does not know the model {model!r} (404): choose another with --model."
+            )
         return ProviderError(f"Anthropic refused the request ({status}): {detail or exc.message}.")
     if isinstance(exc, anthropic.APITimeoutError | httpx.TimeoutException):
         return TransientError("the request to Anthropic timed out")

@@ -191,7 +191,9 @@ def _translate(exc: Exception, model: str, host: str) -> ProviderError:
     if isinstance(exc, httpx.TransportError):
         return TransientError(f"the connection to Ollama at {host} broke")
     if type(exc).__name__ == "ValidationError":  # pydantic: a chunk of the wrong shape
-        return TransientError("Ollama sent a reply that could not be read (malformed tool arguments)")
+        return TransientError(
+            "Ollama sent a reply that could not be read (malformed tool arguments)"
+        )
     if isinstance(exc, ValueError):  # a malformed stream line
         return TransientError(f"Ollama sent a malformed stream line ({exc})")
     return ProviderError(f"Ollama request failed: {exc}.")

@@ -34,7 +34,9 @@ def load_script(path: Path) -> tuple[list[list[dict[str, Any]]], float]:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"The script {path} cannot be read: {exc}.") from None
     except json.JSONDecodeError as exc:
-        raise UsageError(f"The script {path} is not valid JSON (line {exc.lineno}: {exc.msg}).") from None
+        raise UsageError(
+            f"The script {path} is not valid JSON (line {exc.lineno}: {exc.msg})."
+        ) from None
     delay = 0.0
     if isinstance(data, dict):
         delay = float(data.get("chunk_delay", 0.0))

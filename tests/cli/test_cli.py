@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 GREETING = "Customer Service QA/Greeting.yaml"
 
 
-def cli(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, env: dict[str, str] | None = None, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
     full_env["PYTHONPATH"] = str(ROOT)
     return subprocess.run(
@@ -57,7 +59,9 @@ def test_workspace_env_twin(workspace: Path) -> None:
 def test_scores_show(workspace: Path) -> None:
     result = cli("-w", str(workspace), "scores", "show", "senti")
     assert result.returncode == 0
-    assert result.stdout == (workspace / "Customer Service QA" / "Sentiment Analysis.yaml").read_text()
+    assert (
+        result.stdout == (workspace / "Customer Service QA" / "Sentiment Analysis.yaml").read_text()
+    )
 
 
 def test_check_ok_warning_and_broken(workspace: Path, corpus: Path) -> None:
@@ -69,7 +73,10 @@ def test_check_ok_warning_and_broken(workspace: Path, corpus: Path) -> None:
     warn = workspace / "w.yaml"
     warn.write_text("name: W\nclass: LangGraphScore\ngraph:\n  - name: a\n    class: Classifier\n")
     warned = cli("-w", str(workspace), "check", str(warn))
-    assert warned.returncode == 0 and "warning: graph[0] (a) is a Classifier without `valid_classes`" in warned.stdout
+    assert (
+        warned.returncode == 0
+        and "warning: graph[0] (a) is a Classifier without `valid_classes`" in warned.stdout
+    )
     broken = workspace / "Customer Service QA" / "Broken.yaml"
     broken.write_text("name: Broken\ngraph:\n  - name: a\n   class: X\n")
     result = cli("-w", str(workspace), "check", str(broken))
@@ -102,7 +109,9 @@ def test_check_ok_warning_and_broken(workspace: Path, corpus: Path) -> None:
      (["--session", "nope"], "No session has the id 'nope'"),
      (["bogus-command"], "No such command")],
 )  # fmt: skip
-def test_bad_input_is_one_sentence_and_exit_2(workspace: Path, args: list[str], message: str) -> None:
+def test_bad_input_is_one_sentence_and_exit_2(
+    workspace: Path, args: list[str], message: str
+) -> None:
     result = cli("-w", str(workspace), *args) if "--workspace" not in args else cli(*args)
     assert result.returncode == 2, (result.returncode, result.stderr)
     assert message in one_sentence(result)
@@ -116,7 +125,9 @@ def test_corrupt_database_is_one_sentence(workspace: Path, tmp_path: Path) -> No
     assert "damaged" in one_sentence(result)
 
 
-def message(workspace: Path, server: Any, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def message(
+    workspace: Path, server: Any, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return cli(
         "-w", str(workspace), "message", "set model_name to gpt-4o", "--scorecard", "customer",
         "--score", "greeting", *extra, env={"OLLAMA_HOST": server.url, **(env or {})},
@@ -132,22 +143,38 @@ def test_message_json_with_ollama(workspace: Path, ollama_server: Any) -> None:
     kinds = [r["type"] for r in out["responses"]]
     assert kinds == ["ai_message", "tool_result", "ai_message"]
     tool = out["responses"][1]
-    assert tool["tool"] == "str_replace_editor" and tool["command"] == "str_replace" and tool["is_error"] is False
+    assert (
+        tool["tool"] == "str_replace_editor"
+        and tool["command"] == "str_replace"
+        and tool["is_error"] is False
+    )
     assert tool["input"]["new_str"] == "model_name: gpt-4o"
-    assert out["changes"][0]["path"] == GREETING and out["changes"][0]["key_paths"] == ["model_name"]
+    assert out["changes"][0]["path"] == GREETING and out["changes"][0]["key_paths"] == [
+        "model_name"
+    ]
     assert "+model_name: gpt-4o" in out["changes"][0]["diff"]
     assert out["usage"]["input_tokens"] > 0
     assert "model_name: gpt-4o\n" in (workspace / GREETING).read_text()
     shown = cli("sessions", "show", out["chat_id"])
     assert shown.returncode == 0
-    assert "set model_name to gpt-4o" in shown.stdout and "tool `str_replace`" in shown.stdout and "Done." in shown.stdout
+    assert (
+        "set model_name to gpt-4o" in shown.stdout
+        and "tool `str_replace`" in shown.stdout
+        and "Done." in shown.stdout
+    )
     as_json = json.loads(cli("sessions", "show", out["chat_id"], "--json").stdout)
     assert [m["role"] for m in as_json["messages"]] == ["user", "assistant", "tool", "assistant"]
 
 
 def test_message_json_with_anthropic(workspace: Path, anthropic_server: Any) -> None:
-    result = message(workspace, anthropic_server, "--provider", "anthropic", "--json",
-                     env={"ANTHROPIC_BASE_URL": anthropic_server.url, "ANTHROPIC_API_KEY": "test-key"})
+    result = message(
+        workspace,
+        anthropic_server,
+        "--provider",
+        "anthropic",
+        "--json",
+        env={"ANTHROPIC_BASE_URL": anthropic_server.url, "ANTHROPIC_API_KEY": "test-key"},
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert [r["type"] for r in out["responses"]] == ["ai_message", "tool_result", "ai_message"]
@@ -165,10 +192,15 @@ def test_message_for_a_person_streams_text(workspace: Path, ollama_server: Any) 
 
 
 def test_message_failed_turn_exits_1_with_error_json(workspace: Path, ollama_server: Any) -> None:
-    result = message(workspace, ollama_server, "--provider", "ollama", "--model", "missing:7b", "--json")
+    result = message(
+        workspace, ollama_server, "--provider", "ollama", "--model", "missing:7b", "--json"
+    )
     assert result.returncode == 1
     out = json.loads(result.stdout)
-    assert out["responses"][-1]["type"] == "error" and "ollama pull missing:7b" in out["responses"][-1]["content"]
+    assert (
+        out["responses"][-1]["type"] == "error"
+        and "ollama pull missing:7b" in out["responses"][-1]["content"]
+    )
 
 
 def test_message_without_any_model(workspace: Path) -> None:
@@ -186,7 +218,19 @@ def test_scripted_provider_and_session_commands(workspace: Path, tmp_path: Path)
         [{"type": "text", "text": "The refund limit is now 250."}],
     ]))  # fmt: skip
     original = (workspace / GREETING).read_bytes()
-    result = cli("-w", str(workspace), "message", "raise the limit", "--score", "greeting", "--provider", "scripted", "--script", str(script), "--json")
+    result = cli(
+        "-w",
+        str(workspace),
+        "message",
+        "raise the limit",
+        "--score",
+        "greeting",
+        "--provider",
+        "scripted",
+        "--script",
+        str(script),
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     chat_id = json.loads(result.stdout)["chat_id"]
     base = ["-w", str(workspace)]
@@ -200,7 +244,10 @@ def test_scripted_provider_and_session_commands(workspace: Path, tmp_path: Path)
 
     out_md = tmp_path / "s.md"
     assert cli(*base, "sessions", "export", chat_id, "-o", str(out_md)).returncode == 0
-    assert out_md.read_text().startswith("# Limit work") and "The refund limit is now 250." in out_md.read_text()
+    assert (
+        out_md.read_text().startswith("# Limit work")
+        and "The refund limit is now 250." in out_md.read_text()
+    )
     exported = json.loads(cli(*base, "sessions", "export", chat_id, "--format", "json").stdout)
     assert exported["edits"][0]["command"] == "str_replace"
 
@@ -220,7 +267,10 @@ def test_scripted_provider_and_session_commands(workspace: Path, tmp_path: Path)
     assert cli(*base, "versions", "show", "1").stdout == (workspace / GREETING).read_text()
 
     assert cli(*base, "sessions", "end", chat_id).returncode == 0
-    assert json.loads(cli(*base, "sessions", "list", "--status", "ended", "--json").stdout)[0]["id"] == chat_id
+    assert (
+        json.loads(cli(*base, "sessions", "list", "--status", "ended", "--json").stdout)[0]["id"]
+        == chat_id
+    )
     refused = cli(*base, "sessions", "delete", chat_id)
     assert refused.returncode == 2 and "--yes" in one_sentence(refused)
     assert cli(*base, "sessions", "delete", chat_id, "--yes").returncode == 0
@@ -235,7 +285,21 @@ def test_undo_all(workspace: Path, tmp_path: Path) -> None:
         [{"type": "text", "text": "ok"}],
     ]))  # fmt: skip
     original = (workspace / GREETING).read_bytes()
-    chat_id = json.loads(cli("-w", str(workspace), "message", "x", "--score", "greeting", "-p", "scripted", "--script", str(script), "--json").stdout)["chat_id"]
+    chat_id = json.loads(
+        cli(
+            "-w",
+            str(workspace),
+            "message",
+            "x",
+            "--score",
+            "greeting",
+            "-p",
+            "scripted",
+            "--script",
+            str(script),
+            "--json",
+        ).stdout
+    )["chat_id"]
     result = cli("-w", str(workspace), "undo", "--session", chat_id, "--all")
     assert result.returncode == 0 and "Undid 2 edits" in result.stdout
     assert (workspace / GREETING).read_bytes() == original
@@ -254,7 +318,10 @@ def test_doctor(workspace: Path, ollama_server: Any) -> None:
 
 def test_models(ollama_server: Any) -> None:
     result = cli("models", "--provider", "ollama", "--json", env={"OLLAMA_HOST": ollama_server.url})
-    assert json.loads(result.stdout) == {"provider": "ollama", "models": ["qwen3:8b", "llama3.2:1b"]}
+    assert json.loads(result.stdout) == {
+        "provider": "ollama",
+        "models": ["qwen3:8b", "llama3.2:1b"],
+    }
 
 
 def test_api_key_never_written(workspace: Path, tmp_path: Path, anthropic_server: Any) -> None:

@@ -39,10 +39,16 @@ def text(value: str) -> dict[str, Any]:
     return {"type": "text", "text": value}
 
 
-async def start(settings: Settings, store: Store, provider: Any, score: str = "greeting") -> ChatSession:
+async def start(
+    settings: Settings, store: Store, provider: Any, score: str = "greeting"
+) -> ChatSession:
     ws = Workspace(settings.workspace)
     return await ChatSession.start(
-        store=store, workspace=ws, settings=settings, provider=provider, score=ws.resolve_score(score)
+        store=store,
+        workspace=ws,
+        settings=settings,
+        provider=provider,
+        score=ws.resolve_score(score),
     )
 
 
@@ -61,14 +67,21 @@ async def test_two_round_edit_turn(settings: Settings, store: Store, workspace: 
     assert kinds[0] is TurnStarted and kinds[-1] is TurnDone
     assert ToolCallStarted in kinds and ToolResult in kinds and Usage in kinds
     changed = next(e for e in events if isinstance(e, FileChanged))
-    assert changed.path == GREETING and "+  limit: 300" in changed.diff and changed.key_paths == ["data.limit"]
+    assert (
+        changed.path == GREETING
+        and "+  limit: 300" in changed.diff
+        and changed.key_paths == ["data.limit"]
+    )
     assert "limit: 300" in (workspace / GREETING).read_text()
     done = events[-1]
     assert done.text == "Raising the limit.Done: the limit is 300."
     messages = await store.messages(chat.id)
     assert [m.role for m in messages] == ["user", "assistant", "tool", "assistant"]
     assert all(m.status == "complete" for m in messages)
-    assert messages[1].parts[1]["type"] == "tool_use" and messages[2].parts[0]["tool_use_id"] == messages[1].parts[1]["id"]
+    assert (
+        messages[1].parts[1]["type"] == "tool_use"
+        and messages[2].parts[0]["tool_use_id"] == messages[1].parts[1]["id"]
+    )
     edits = await store.edits(chat.id)
     assert len(edits) == 1 and edits[0].message_id == messages[1].id
     session = await store.get_session(chat.id)
@@ -76,7 +89,9 @@ async def test_two_round_edit_turn(settings: Settings, store: Store, workspace: 
     assert session.output_tokens > 0
 
 
-async def test_user_message_saved_before_the_model_is_called(settings: Settings, store: Store) -> None:
+async def test_user_message_saved_before_the_model_is_called(
+    settings: Settings, store: Store
+) -> None:
     provider = ScriptedProvider([[{"type": "error", "message": "The model exploded."}]])
     chat = await start(settings, store, provider)
     events = await collect(chat, "keep me")
@@ -95,7 +110,16 @@ async def test_no_provider_says_how_to_connect(settings: Settings, store: Store)
 
 async def test_tool_loop_is_capped(settings: Settings, store: Store) -> None:
     settings = settings.with_overrides(max_tool_rounds=3)
-    views = [[{"type": "tool_use", "name": "str_replace_editor", "input": {"command": "view", "path": GREETING, "view_range": [1, i + 1]}}] for i in range(10)]
+    views = [
+        [
+            {
+                "type": "tool_use",
+                "name": "str_replace_editor",
+                "input": {"command": "view", "path": GREETING, "view_range": [1, i + 1]},
+            }
+        ]
+        for i in range(10)
+    ]
     provider = ScriptedProvider(views)
     chat = await start(settings, store, provider)
     events = await collect(chat, "look around")
@@ -106,7 +130,9 @@ async def test_tool_loop_is_capped(settings: Settings, store: Store) -> None:
     assert len(provider.calls) == 4  # three tool rounds and one whose calls are not run
 
 
-async def test_repeated_failing_edit_is_stopped(settings: Settings, store: Store, workspace: Path) -> None:
+async def test_repeated_failing_edit_is_stopped(
+    settings: Settings, store: Store, workspace: Path
+) -> None:
     bad = edit("no such text", "x")
     provider = ScriptedProvider([[bad], [bad], [text("never reached")]])
     chat = await start(settings, store, provider)
@@ -116,7 +142,9 @@ async def test_repeated_failing_edit_is_stopped(settings: Settings, store: Store
     assert len(provider.calls) == 2
 
 
-async def test_unknown_tool_and_malformed_arguments_go_back_to_the_model(settings: Settings, store: Store) -> None:
+async def test_unknown_tool_and_malformed_arguments_go_back_to_the_model(
+    settings: Settings, store: Store
+) -> None:
     provider = ScriptedProvider([
         [{"type": "tool_use", "name": "bash", "input": {"cmd": "rm -rf /"}}],
         [{"type": "tool_use", "name": "str_replace_editor", "input": "not an object"}],
@@ -130,7 +158,9 @@ async def test_unknown_tool_and_malformed_arguments_go_back_to_the_model(setting
     assert isinstance(events[-1], TurnDone)
 
 
-async def test_system_prompt_is_refreshed_every_turn(settings: Settings, store: Store, workspace: Path) -> None:
+async def test_system_prompt_is_refreshed_every_turn(
+    settings: Settings, store: Store, workspace: Path
+) -> None:
     provider = ScriptedProvider([[text("one")], [text("two")]])
     chat = await start(settings, store, provider)
     await collect(chat, "first")
@@ -159,7 +189,9 @@ async def test_text_is_persisted_while_streaming(settings: Settings, store: Stor
     assert final.status == "complete" and final.text == words
 
 
-async def test_cancel_keeps_partial_text_marked_interrupted(settings: Settings, store: Store) -> None:
+async def test_cancel_keeps_partial_text_marked_interrupted(
+    settings: Settings, store: Store
+) -> None:
     words = " ".join(f"w{i}" for i in range(400))
     provider = ScriptedProvider([[text(words)]], chunk_delay=0.01)
     chat = await start(settings, store, provider)
@@ -183,7 +215,11 @@ async def test_resume_replays_tool_calls_into_history(settings: Settings, store:
     chat = await start(settings, store, provider)
     await collect(chat, "first")
     resumed = await ChatSession.resume(
-        store=store, workspace=Workspace(settings.workspace), settings=settings, provider=provider, session_id=chat.id[:6]
+        store=store,
+        workspace=Workspace(settings.workspace),
+        settings=settings,
+        provider=provider,
+        session_id=chat.id[:6],
     )
     await collect(resumed, "second")
     history = provider.calls[-1]["messages"]
@@ -192,11 +228,19 @@ async def test_resume_replays_tool_calls_into_history(settings: Settings, store:
     assert history[2]["results"][0]["tool_use_id"] == history[1]["tool_calls"][0]["id"]
 
 
-async def test_resume_marks_crashed_partial_messages_interrupted(settings: Settings, store: Store) -> None:
+async def test_resume_marks_crashed_partial_messages_interrupted(
+    settings: Settings, store: Store
+) -> None:
     chat = await start(settings, store, ScriptedProvider([]))
     await store.add_message(chat.id, "user", "before the crash")
     await store.add_message(chat.id, "assistant", "half a rep", status="partial")
-    resumed = await ChatSession.resume(store=store, workspace=Workspace(settings.workspace), settings=settings, provider=None, session_id=chat.id)
+    resumed = await ChatSession.resume(
+        store=store,
+        workspace=Workspace(settings.workspace),
+        settings=settings,
+        provider=None,
+        session_id=chat.id,
+    )
     statuses = [m.status for m in await store.messages(resumed.id)]
     assert statuses == ["complete", "interrupted"]
 
@@ -205,10 +249,34 @@ async def test_history_is_bounded_with_200_earlier_turns(settings: Settings, sto
     chat = await start(settings, store, ScriptedProvider([[text("latest")]]))
     for i in range(200):
         await store.add_message(chat.id, "user", f"question {i}")
-        await store.add_message(chat.id, "assistant", f"answer {i}", parts=[
-            {"type": "text", "text": f"answer {i}"},
-            {"type": "tool_use", "id": f"t{i}", "name": "str_replace_editor", "input": {"command": "view", "path": GREETING}}])
-        await store.add_message(chat.id, "tool", "", parts=[{"type": "tool_result", "tool_use_id": f"t{i}", "name": "str_replace_editor", "content": "line one\n" + "long line\n" * 500, "is_error": False}])
+        await store.add_message(
+            chat.id,
+            "assistant",
+            f"answer {i}",
+            parts=[
+                {"type": "text", "text": f"answer {i}"},
+                {
+                    "type": "tool_use",
+                    "id": f"t{i}",
+                    "name": "str_replace_editor",
+                    "input": {"command": "view", "path": GREETING},
+                },
+            ],
+        )
+        await store.add_message(
+            chat.id,
+            "tool",
+            "",
+            parts=[
+                {
+                    "type": "tool_result",
+                    "tool_use_id": f"t{i}",
+                    "name": "str_replace_editor",
+                    "content": "line one\n" + "long line\n" * 500,
+                    "is_error": False,
+                }
+            ],
+        )
     provider = chat.provider
     await collect(chat, "the newest question")
     history = provider.calls[-1]["messages"]  # type: ignore[union-attr]
@@ -235,9 +303,13 @@ def test_build_history_pairs_orphan_tool_calls() -> None:
     assert history[2]["results"][0]["tool_use_id"] == "a" and history[2]["results"][0]["is_error"]
 
 
-async def test_undo_all_restores_the_baseline(settings: Settings, store: Store, workspace: Path) -> None:
+async def test_undo_all_restores_the_baseline(
+    settings: Settings, store: Store, workspace: Path
+) -> None:
     original = (workspace / GREETING).read_bytes()
-    provider = ScriptedProvider([[edit("limit: 100", "limit: 1")], [edit("days: 90", "days: 2")], [text("ok")]])
+    provider = ScriptedProvider(
+        [[edit("limit: 100", "limit: 1")], [edit("days: 90", "days: 2")], [text("ok")]]
+    )
     chat = await start(settings, store, provider)
     await collect(chat, "two edits")
     assert await chat.undo_all() == 2

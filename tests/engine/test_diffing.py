@@ -31,9 +31,9 @@ def test_key_paths() -> None:
     )
     assert changed_key_paths(BEFORE, after) == ["model_name", "graph[1].valid_classes"]
     assert changed_key_paths(BEFORE, BEFORE + "new_key: 1\n") == ["new_key"]
-    assert changed_key_paths(BEFORE, BEFORE.replace('"Yes", "No"]\n  - name: b', '"Yes", "Maybe"]\n  - name: b')) == [
-        "graph[0].valid_classes[1]"
-    ]
+    assert changed_key_paths(
+        BEFORE, BEFORE.replace('"Yes", "No"]\n  - name: b', '"Yes", "Maybe"]\n  - name: b')
+    ) == ["graph[0].valid_classes[1]"]
     assert changed_key_paths(BEFORE, "not: [valid") == []
 
 

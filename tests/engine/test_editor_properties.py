@@ -60,7 +60,9 @@ def test_replace_a_unique_substring_then_undo_restores_bytes(doc: str, data: st.
         return
     new = data.draw(scalars)
     tool = EditorTool(root)
-    result = run(tool.run({"command": "str_replace", "path": "c/s.yaml", "old_str": old, "new_str": new}))
+    result = run(
+        tool.run({"command": "str_replace", "path": "c/s.yaml", "old_str": old, "new_str": new})
+    )
     if result.is_error:
         assert path.read_bytes() == original  # refused: untouched
         return
@@ -71,14 +73,18 @@ def test_replace_a_unique_substring_then_undo_restores_bytes(doc: str, data: st.
 
 
 @settings(max_examples=40, deadline=None)
-@given(doc=yaml_docs(), junk=st.sampled_from(["key: [open", ": : :", "\t- tab", "a: 'unclosed", "{x"]))
+@given(
+    doc=yaml_docs(), junk=st.sampled_from(["key: [open", ": : :", "\t- tab", "a: 'unclosed", "{x"])
+)
 def test_an_edit_that_breaks_yaml_leaves_the_file_identical(doc: str, junk: str) -> None:
     root, path = _setup(doc)
     original = path.read_bytes()
     first_line = doc.splitlines()[0]
-    result = run(EditorTool(root).run(
-        {"command": "str_replace", "path": "c/s.yaml", "old_str": first_line, "new_str": junk}
-    ))
+    result = run(
+        EditorTool(root).run(
+            {"command": "str_replace", "path": "c/s.yaml", "old_str": first_line, "new_str": junk}
+        )
+    )
     if result.is_error:
         assert path.read_bytes() == original
     else:
@@ -86,8 +92,16 @@ def test_an_edit_that_breaks_yaml_leaves_the_file_identical(doc: str, junk: str)
 
 
 @settings(max_examples=25, deadline=None)
-@given(doc=yaml_docs(), steps=st.lists(st.tuples(st.sampled_from(["replace", "insert", "undo"]), st.integers(0, 20), scalars), max_size=12))
-def test_random_command_sequences_keep_invariants(doc: str, steps: list[tuple[str, int, str]]) -> None:
+@given(
+    doc=yaml_docs(),
+    steps=st.lists(
+        st.tuples(st.sampled_from(["replace", "insert", "undo"]), st.integers(0, 20), scalars),
+        max_size=12,
+    ),
+)
+def test_random_command_sequences_keep_invariants(
+    doc: str, steps: list[tuple[str, int, str]]
+) -> None:
     root, path = _setup(doc)
     tool = EditorTool(root)
     states = [path.read_bytes()]
@@ -95,9 +109,19 @@ def test_random_command_sequences_keep_invariants(doc: str, steps: list[tuple[st
         lines = path.read_text().splitlines()
         if kind == "replace" and lines:
             line = lines[number % len(lines)]
-            command = {"command": "str_replace", "path": "c/s.yaml", "old_str": line, "new_str": f"{line} {value}"}
+            command = {
+                "command": "str_replace",
+                "path": "c/s.yaml",
+                "old_str": line,
+                "new_str": f"{line} {value}",
+            }
         elif kind == "insert":
-            command = {"command": "insert", "path": "c/s.yaml", "insert_line": number % (len(lines) + 1), "insert_text": f"# {value}"}
+            command = {
+                "command": "insert",
+                "path": "c/s.yaml",
+                "insert_line": number % (len(lines) + 1),
+                "insert_text": f"# {value}",
+            }
         else:
             command = {"command": "undo_edit", "path": "c/s.yaml"}
         result = run(tool.run(command))

@@ -68,7 +68,12 @@ async def test_view_truncates_long_output(workspace: Path) -> None:
 async def test_str_replace_unique_match(tool: EditorTool, workspace: Path) -> None:
     before = data(workspace)
     result = await tool.run(
-        {"command": "str_replace", "path": GREETING, "old_str": "  limit: 100", "new_str": "  limit: 300"}
+        {
+            "command": "str_replace",
+            "path": GREETING,
+            "old_str": "  limit: 100",
+            "new_str": "  limit: 300",
+        }
     )
     assert not result.is_error, result.text
     after = data(workspace)
@@ -83,20 +88,35 @@ async def test_str_replace_errors_leave_file_identical(tool: EditorTool, workspa
         ({"old_str": "nothing like this"}, "old_str was not found"),
         ({"old_str": '"Yes"', "new_str": "'Yes'"}, None),  # unique: applies (checked below)
     ]
-    missing = await tool.run({"command": "str_replace", "path": GREETING, **cases[0][0], "new_str": "x"})
+    missing = await tool.run(
+        {"command": "str_replace", "path": GREETING, **cases[0][0], "new_str": "x"}
+    )
     assert missing.is_error and cases[0][1] in missing.text
-    several = await tool.run({"command": "str_replace", "path": GREETING, "old_str": "class", "new_str": "klass"})
+    several = await tool.run(
+        {"command": "str_replace", "path": GREETING, "old_str": "class", "new_str": "klass"}
+    )
     assert several.is_error and "occurs" in several.text and "at lines 5, 10" in several.text
-    same = await tool.run({"command": "str_replace", "path": GREETING, "old_str": "name", "new_str": "name"})
+    same = await tool.run(
+        {"command": "str_replace", "path": GREETING, "old_str": "name", "new_str": "name"}
+    )
     assert same.is_error and "identical" in same.text
     no_old = await tool.run({"command": "str_replace", "path": GREETING, "new_str": "x"})
     assert no_old.is_error and "Missing required parameter `old_str`" in no_old.text
     no_path = await tool.run({"command": "str_replace", "old_str": "a", "new_str": "b"})
     assert no_path.is_error and "Missing required parameter `path`" in no_path.text
     bad_yaml = await tool.run(
-        {"command": "str_replace", "path": GREETING, "old_str": "key: greeting", "new_str": "key: [greeting"}
+        {
+            "command": "str_replace",
+            "path": GREETING,
+            "old_str": "key: greeting",
+            "new_str": "key: [greeting",
+        }
     )
-    assert bad_yaml.is_error and "not be valid YAML (line" in bad_yaml.text and "unchanged" in bad_yaml.text
+    assert (
+        bad_yaml.is_error
+        and "not be valid YAML (line" in bad_yaml.text
+        and "unchanged" in bad_yaml.text
+    )
     texts = {missing.text, several.text, same.text, no_old.text, bad_yaml.text}
     assert len(texts) == 5
     assert data(workspace) == before
@@ -104,10 +124,18 @@ async def test_str_replace_errors_leave_file_identical(tool: EditorTool, workspa
 
 async def test_no_match_error_shows_closest_lines(tool: EditorTool) -> None:
     result = await tool.run(
-        {"command": "str_replace", "path": GREETING, "old_str": "model_name: gpt-4o-mimi", "new_str": "x: y"}
+        {
+            "command": "str_replace",
+            "path": GREETING,
+            "old_str": "model_name: gpt-4o-mimi",
+            "new_str": "x: y",
+        }
     )
     assert result.is_error
-    assert "closest text is at line 7" in result.text and "     7\tmodel_name: gpt-4o-mini" in result.text
+    assert (
+        "closest text is at line 7" in result.text
+        and "     7\tmodel_name: gpt-4o-mini" in result.text
+    )
 
 
 async def test_missing_new_str_deletes(tool: EditorTool, workspace: Path) -> None:
@@ -120,24 +148,39 @@ async def test_fallback_trailing_whitespace(tmp_path: Path) -> None:
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "s.yaml").write_text("name: A   \nclass: B\n")
     tool = EditorTool(tmp_path)
-    result = await tool.run({"command": "str_replace", "path": "c/s.yaml", "old_str": "name: A\nclass: B", "new_str": "name: Z\nclass: B"})
+    result = await tool.run(
+        {
+            "command": "str_replace",
+            "path": "c/s.yaml",
+            "old_str": "name: A\nclass: B",
+            "new_str": "name: Z\nclass: B",
+        }
+    )
     assert not result.is_error, result.text
     assert (tmp_path / "c" / "s.yaml").read_text() == "name: Z\nclass: B\n"
 
 
-async def test_fallback_indentation_offset_reindents_new_str(tool: EditorTool, workspace: Path) -> None:
-    old = "valid_classes:\n  - \"Yes\"\n  - \"No\""
-    new = "valid_classes:\n  - \"Yes\"\n  - \"No\"\n  - \"NA\""
-    result = await tool.run({"command": "str_replace", "path": GREETING, "old_str": old, "new_str": new})
+async def test_fallback_indentation_offset_reindents_new_str(
+    tool: EditorTool, workspace: Path
+) -> None:
+    old = 'valid_classes:\n  - "Yes"\n  - "No"'
+    new = 'valid_classes:\n  - "Yes"\n  - "No"\n  - "NA"'
+    result = await tool.run(
+        {"command": "str_replace", "path": GREETING, "old_str": old, "new_str": new}
+    )
     assert not result.is_error, result.text
     text = data(workspace).decode()
-    assert '    valid_classes:\n      - "Yes"\n      - "No"\n      - "NA"\n    system_message' in text
+    assert (
+        '    valid_classes:\n      - "Yes"\n      - "No"\n      - "NA"\n    system_message' in text
+    )
 
 
 async def test_fallback_line_number_prefixes(tool: EditorTool, workspace: Path) -> None:
     old = "     7\tmodel_name: gpt-4o-mini\n     8\tgraph:"
     new = "     7\tmodel_name: gpt-4o\n     8\tgraph:"
-    result = await tool.run({"command": "str_replace", "path": GREETING, "old_str": old, "new_str": new})
+    result = await tool.run(
+        {"command": "str_replace", "path": GREETING, "old_str": old, "new_str": new}
+    )
     assert not result.is_error, result.text
     assert b"model_name: gpt-4o\ngraph:" in data(workspace)
     assert b"\t" not in data(workspace)
@@ -147,7 +190,9 @@ async def test_fallback_refuses_when_ambiguous(tmp_path: Path) -> None:
     (tmp_path / "c").mkdir()
     text = "a:\n  x: 1\nb:\n  x: 1\n"
     (tmp_path / "c" / "s.yaml").write_text(text)
-    result = await EditorTool(tmp_path).run({"command": "str_replace", "path": "c/s.yaml", "old_str": "x: 1 ", "new_str": "x: 2"})
+    result = await EditorTool(tmp_path).run(
+        {"command": "str_replace", "path": "c/s.yaml", "old_str": "x: 1 ", "new_str": "x: 2"}
+    )
     assert result.is_error
     assert (tmp_path / "c" / "s.yaml").read_text() == text
 
@@ -157,10 +202,19 @@ async def test_crlf_file_keeps_crlf_inside_and_outside(tmp_path: Path) -> None:
     path = tmp_path / "c" / "s.yaml"
     path.write_bytes(b"name: A\r\nclass: B\r\nkey: k\r\n")
     tool = EditorTool(tmp_path)
-    result = await tool.run({"command": "str_replace", "path": "c/s.yaml", "old_str": "name: A\nclass: B", "new_str": "name: A\nclass: C\nid: '1'"})
+    result = await tool.run(
+        {
+            "command": "str_replace",
+            "path": "c/s.yaml",
+            "old_str": "name: A\nclass: B",
+            "new_str": "name: A\nclass: C\nid: '1'",
+        }
+    )
     assert not result.is_error, result.text
     assert path.read_bytes() == b"name: A\r\nclass: C\r\nid: '1'\r\nkey: k\r\n"
-    inserted = await tool.run({"command": "insert", "path": "c/s.yaml", "insert_line": 1, "insert_text": "x: 1\ny: 2"})
+    inserted = await tool.run(
+        {"command": "insert", "path": "c/s.yaml", "insert_line": 1, "insert_text": "x: 1\ny: 2"}
+    )
     assert not inserted.is_error
     assert path.read_bytes() == b"name: A\r\nx: 1\r\ny: 2\r\nclass: C\r\nid: '1'\r\nkey: k\r\n"
 
@@ -168,36 +222,62 @@ async def test_crlf_file_keeps_crlf_inside_and_outside(tmp_path: Path) -> None:
 async def test_unicode_tabs_in_values_and_block_scalars(tmp_path: Path) -> None:
     (tmp_path / "c").mkdir()
     path = tmp_path / "c" / "s.yaml"
-    original = "name: Café ☕\nprompt: |\n  Héllo\n  wörld\t(tab in a value)\nfolded: >\n  one\n  two\n"
+    original = (
+        "name: Café ☕\nprompt: |\n  Héllo\n  wörld\t(tab in a value)\nfolded: >\n  one\n  two\n"
+    )
     path.write_text(original, encoding="utf-8")
     tool = EditorTool(tmp_path)
-    result = await tool.run({"command": "str_replace", "path": "c/s.yaml", "old_str": "  wörld", "new_str": "  Welt"})
+    result = await tool.run(
+        {"command": "str_replace", "path": "c/s.yaml", "old_str": "  wörld", "new_str": "  Welt"}
+    )
     assert not result.is_error, result.text
     assert path.read_text(encoding="utf-8") == original.replace("  wörld", "  Welt")
 
 
 async def test_tab_indentation_is_refused(tool: EditorTool, workspace: Path) -> None:
     before = data(workspace)
-    result = await tool.run({"command": "str_replace", "path": GREETING, "old_str": "  days: 90", "new_str": "\tdays: 90"})
+    result = await tool.run(
+        {
+            "command": "str_replace",
+            "path": GREETING,
+            "old_str": "  days: 90",
+            "new_str": "\tdays: 90",
+        }
+    )
     assert result.is_error and "tab" in result.text
     assert data(workspace) == before
 
 
 async def test_warnings_are_appended(tool: EditorTool, workspace: Path) -> None:
-    result = await tool.run({"command": "str_replace", "path": GREETING, "old_str": "    class: Classifier", "new_str": "    class: Clasifier"})
+    result = await tool.run(
+        {
+            "command": "str_replace",
+            "path": GREETING,
+            "old_str": "    class: Classifier",
+            "new_str": "    class: Clasifier",
+        }
+    )
     assert not result.is_error
-    assert "Score check warnings:" in result.text and "unknown node class 'Clasifier'" in result.text
+    assert (
+        "Score check warnings:" in result.text and "unknown node class 'Clasifier'" in result.text
+    )
     assert result.warnings
 
 
 async def test_insert(tool: EditorTool, workspace: Path) -> None:
-    top = await tool.run({"command": "insert", "path": GREETING, "insert_line": 0, "insert_text": "# top comment"})
+    top = await tool.run(
+        {"command": "insert", "path": GREETING, "insert_line": 0, "insert_text": "# top comment"}
+    )
     assert not top.is_error
     assert data(workspace).startswith(b"# top comment\n# Checks")
-    end = await tool.run({"command": "insert", "path": GREETING, "insert_line": 30, "new_str": "description: added"})
+    end = await tool.run(
+        {"command": "insert", "path": GREETING, "insert_line": 30, "new_str": "description: added"}
+    )
     assert not end.is_error, end.text
     assert data(workspace).endswith(b"  limit: 100\ndescription: added\n")
-    out = await tool.run({"command": "insert", "path": GREETING, "insert_line": 99, "insert_text": "x: 1"})
+    out = await tool.run(
+        {"command": "insert", "path": GREETING, "insert_line": 99, "insert_text": "x: 1"}
+    )
     assert out.is_error and "out of range" in out.text
     missing = await tool.run({"command": "insert", "path": GREETING, "insert_text": "x: 1"})
     assert missing.is_error and "insert_line" in missing.text
@@ -208,16 +288,28 @@ async def test_insert(tool: EditorTool, workspace: Path) -> None:
 async def test_insert_into_file_without_final_newline(tmp_path: Path) -> None:
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "s.yaml").write_text("a: 1")
-    result = await EditorTool(tmp_path).run({"command": "insert", "path": "c/s.yaml", "insert_line": 1, "insert_text": "b: 2"})
+    result = await EditorTool(tmp_path).run(
+        {"command": "insert", "path": "c/s.yaml", "insert_line": 1, "insert_text": "b: 2"}
+    )
     assert not result.is_error
     assert (tmp_path / "c" / "s.yaml").read_text() == "a: 1\nb: 2\n"
 
 
 async def test_create(tool: EditorTool, workspace: Path) -> None:
-    result = await tool.run({"command": "create", "path": "New Card/New Score.yaml", "file_text": "name: New\nclass: LangGraphScore\n"})
+    result = await tool.run(
+        {
+            "command": "create",
+            "path": "New Card/New Score.yaml",
+            "file_text": "name: New\nclass: LangGraphScore\n",
+        }
+    )
     assert not result.is_error, result.text
-    assert (workspace / "New Card" / "New Score.yaml").read_text() == "name: New\nclass: LangGraphScore\n"
-    again = await tool.run({"command": "create", "path": "New Card/New Score.yaml", "file_text": "name: X\n"})
+    assert (
+        workspace / "New Card" / "New Score.yaml"
+    ).read_text() == "name: New\nclass: LangGraphScore\n"
+    again = await tool.run(
+        {"command": "create", "path": "New Card/New Score.yaml", "file_text": "name: X\n"}
+    )
     assert again.is_error and "already exists" in again.text
     wrong = await tool.run({"command": "create", "path": "notes.txt", "file_text": "x"})
     assert wrong.is_error and ".yaml or .yml" in wrong.text
@@ -229,9 +321,18 @@ async def test_create(tool: EditorTool, workspace: Path) -> None:
 
 async def test_undo_multi_level_in_memory(tool: EditorTool, workspace: Path) -> None:
     original = data(workspace)
-    await tool.run({"command": "str_replace", "path": GREETING, "old_str": "limit: 100", "new_str": "limit: 200"})
+    await tool.run(
+        {
+            "command": "str_replace",
+            "path": GREETING,
+            "old_str": "limit: 100",
+            "new_str": "limit: 200",
+        }
+    )
     second = data(workspace)
-    await tool.run({"command": "str_replace", "path": GREETING, "old_str": "days: 90", "new_str": "days: 30"})
+    await tool.run(
+        {"command": "str_replace", "path": GREETING, "old_str": "days: 90", "new_str": "days: 30"}
+    )
     assert not (await tool.run({"command": "undo_edit", "path": GREETING})).is_error
     assert data(workspace) == second
     assert not (await tool.run({"command": "undo_edit", "path": GREETING})).is_error
@@ -242,7 +343,9 @@ async def test_undo_multi_level_in_memory(tool: EditorTool, workspace: Path) -> 
 
 async def test_undo_persists_across_restart(workspace: Path, store: Store) -> None:
     original = data(workspace)
-    await EditorTool(workspace, store).run({"command": "str_replace", "path": GREETING, "old_str": "limit: 100", "new_str": "limit: 5"})
+    await EditorTool(workspace, store).run(
+        {"command": "str_replace", "path": GREETING, "old_str": "limit: 100", "new_str": "limit: 5"}
+    )
     fresh = EditorTool(workspace, store)  # a new tool, as after a restart
     result = await fresh.run({"command": "undo_edit", "path": GREETING})
     assert not result.is_error, result.text
@@ -256,7 +359,9 @@ async def test_undo_of_create_removes_the_file(tool: EditorTool, workspace: Path
 
 
 async def test_undo_refuses_when_file_changed_since(tool: EditorTool, workspace: Path) -> None:
-    await tool.run({"command": "str_replace", "path": GREETING, "old_str": "limit: 100", "new_str": "limit: 5"})
+    await tool.run(
+        {"command": "str_replace", "path": GREETING, "old_str": "limit: 100", "new_str": "limit: 5"}
+    )
     (workspace / GREETING).write_bytes(data(workspace) + b"# edited elsewhere\n")
     changed = data(workspace)
     result = await tool.run({"command": "undo_edit", "path": GREETING})
@@ -265,10 +370,18 @@ async def test_undo_refuses_when_file_changed_since(tool: EditorTool, workspace:
 
 
 async def test_unknown_command_and_bad_input_never_raise(tool: EditorTool) -> None:
-    for bad in [None, [], "view", {}, {"command": "delete", "path": GREETING}, {"command": "view", "path": 3},
-                {"command": "str_replace", "path": GREETING, "old_str": 1, "new_str": "x"},
-                {"command": "insert", "path": GREETING, "insert_line": "two", "insert_text": "a: 1"},
-                {"command": "view", "path": "missing.yaml"}, {"command": "view", "path": "../../etc/passwd"}]:
+    for bad in [
+        None,
+        [],
+        "view",
+        {},
+        {"command": "delete", "path": GREETING},
+        {"command": "view", "path": 3},
+        {"command": "str_replace", "path": GREETING, "old_str": 1, "new_str": "x"},
+        {"command": "insert", "path": GREETING, "insert_line": "two", "insert_text": "a: 1"},
+        {"command": "view", "path": "missing.yaml"},
+        {"command": "view", "path": "../../etc/passwd"},
+    ]:
         result = await tool.run(bad)
         assert result.is_error and result.text
 
@@ -282,7 +395,9 @@ async def test_approver_can_reject_with_reason(workspace: Path) -> None:
 
     before = data(workspace)
     tool = EditorTool(workspace, approver=reject)
-    result = await tool.run({"command": "str_replace", "path": GREETING, "old_str": "limit: 100", "new_str": "limit: 7"})
+    result = await tool.run(
+        {"command": "str_replace", "path": GREETING, "old_str": "limit: 100", "new_str": "limit: 7"}
+    )
     assert result.is_error and "rejected this edit: keep 100" in result.text
     assert data(workspace) == before
     assert seen[0].path == GREETING and "limit: 7" in seen[0].after
@@ -295,9 +410,18 @@ async def test_corpus_edits_are_lossless(corpus: Path) -> None:
         original = path.read_bytes()
         text = original.decode()
         first_key = next(line for line in text.splitlines() if line.startswith("name:"))
-        result = await tool.run({"command": "str_replace", "path": rel, "old_str": first_key, "new_str": first_key + " (edited)"})
+        result = await tool.run(
+            {
+                "command": "str_replace",
+                "path": rel,
+                "old_str": first_key,
+                "new_str": first_key + " (edited)",
+            }
+        )
         assert not result.is_error, (rel, result.text)
-        assert path.read_bytes() == original.replace(first_key.encode(), (first_key + " (edited)").encode(), 1)
+        assert path.read_bytes() == original.replace(
+            first_key.encode(), (first_key + " (edited)").encode(), 1
+        )
         await tool.run({"command": "undo_edit", "path": rel})
         assert path.read_bytes() == original
 
@@ -306,15 +430,34 @@ async def test_large_file_edit(tmp_path: Path) -> None:
     (tmp_path / "c").mkdir()
     lines = ["name: Big", "class: LangGraphScore", "graph:"]
     for i in range(1000):
-        lines += [f"  - name: node_{i}", "    class: Classifier", "    valid_classes: [\"Yes\", \"No\"]",
-                  "    system_message: >", f"      Prompt number {i}."]
+        lines += [
+            f"  - name: node_{i}",
+            "    class: Classifier",
+            '    valid_classes: ["Yes", "No"]',
+            "    system_message: >",
+            f"      Prompt number {i}.",
+        ]
     path = tmp_path / "c" / "big.yaml"
     path.write_text("\n".join(lines) + "\n")
     assert len(lines) > 5000
     tool = EditorTool(tmp_path)
-    result = await tool.run({"command": "str_replace", "path": "c/big.yaml", "old_str": "Prompt number 4321.", "new_str": "Prompt 4321."})
+    result = await tool.run(
+        {
+            "command": "str_replace",
+            "path": "c/big.yaml",
+            "old_str": "Prompt number 4321.",
+            "new_str": "Prompt 4321.",
+        }
+    )
     assert result.is_error  # no such node: only 1000
-    result = await tool.run({"command": "str_replace", "path": "c/big.yaml", "old_str": "Prompt number 999.", "new_str": "Last prompt."})
+    result = await tool.run(
+        {
+            "command": "str_replace",
+            "path": "c/big.yaml",
+            "old_str": "Prompt number 999.",
+            "new_str": "Last prompt.",
+        }
+    )
     assert not result.is_error
     assert path.read_text().count("Last prompt.") == 1
 

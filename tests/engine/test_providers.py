@@ -23,15 +23,28 @@ GREETING = "Customer Service QA/Greeting.yaml"
 
 
 def edit_call(old: str, new: str) -> dict[str, Any]:
-    return {"name": "", "input": {"command": "str_replace", "path": GREETING, "old_str": old, "new_str": new}}
+    return {
+        "name": "",
+        "input": {"command": "str_replace", "path": GREETING, "old_str": old, "new_str": new},
+    }
 
 
-async def run_turn(settings: Settings, store: Store, provider: Any, message: str, session_id: str | None = None) -> tuple[ChatSession, list[Any]]:
+async def run_turn(
+    settings: Settings, store: Store, provider: Any, message: str, session_id: str | None = None
+) -> tuple[ChatSession, list[Any]]:
     ws = Workspace(settings.workspace)
     if session_id:
-        chat = await ChatSession.resume(store=store, workspace=ws, settings=settings, provider=provider, session_id=session_id)
+        chat = await ChatSession.resume(
+            store=store, workspace=ws, settings=settings, provider=provider, session_id=session_id
+        )
     else:
-        chat = await ChatSession.start(store=store, workspace=ws, settings=settings, provider=provider, score=ws.resolve_score("greeting"))
+        chat = await ChatSession.start(
+            store=store,
+            workspace=ws,
+            settings=settings,
+            provider=provider,
+            score=ws.resolve_score("greeting"),
+        )
     events = [e async for e in chat.send(message)]
     return chat, events
 
@@ -40,21 +53,30 @@ def ollama(server: Any, model: str = "qwen3:8b") -> OllamaProvider:
     return OllamaProvider(model, host=server.url, timeout=5)
 
 
-def claude(server: Any, model: str = "claude-sonnet-4-6", key: str = "test-key") -> AnthropicProvider:
+def claude(
+    server: Any, model: str = "claude-sonnet-4-6", key: str = "test-key"
+) -> AnthropicProvider:
     return AnthropicProvider(model, api_key=key, base_url=server.url, timeout=5)
 
 
 # ---- Ollama -----------------------------------------------------------------------------------
 
 
-async def test_ollama_two_round_edit(settings: Settings, store: Store, workspace: Path, ollama_server: Any) -> None:
-    chat, events = await run_turn(settings, store, ollama(ollama_server), "set model_name to gpt-4o")
+async def test_ollama_two_round_edit(
+    settings: Settings, store: Store, workspace: Path, ollama_server: Any
+) -> None:
+    chat, events = await run_turn(
+        settings, store, ollama(ollama_server), "set model_name to gpt-4o"
+    )
     assert "model_name: gpt-4o\n" in (workspace / GREETING).read_text()
     assert any(isinstance(e, FileChanged) and e.key_paths == ["model_name"] for e in events)
     assert isinstance(events[-1], TurnDone) and "Done." in events[-1].text
     request = ollama_server.chat_requests[0]
     assert request["tools"][0]["function"]["name"] == "str_replace_editor"
-    assert request["messages"][0]["role"] == "system" and "model_name: gpt-4o-mini" in request["messages"][0]["content"]
+    assert (
+        request["messages"][0]["role"] == "system"
+        and "model_name: gpt-4o-mini" in request["messages"][0]["content"]
+    )
     second = ollama_server.chat_requests[1]["messages"]
     assert second[-2]["tool_calls"][0]["function"]["arguments"]["new_str"] == "model_name: gpt-4o"
     assert second[-1]["role"] == "tool" and "has been edited" in second[-1]["content"]
@@ -63,18 +85,27 @@ async def test_ollama_two_round_edit(settings: Settings, store: Store, workspace
     assert len(await store.edits(chat.id)) == 1
 
 
-async def test_ollama_resume_and_continue(settings: Settings, store: Store, ollama_server: Any) -> None:
+async def test_ollama_resume_and_continue(
+    settings: Settings, store: Store, ollama_server: Any
+) -> None:
     chat, _ = await run_turn(settings, store, ollama(ollama_server), "set model_name to gpt-4o")
-    _, events = await run_turn(settings, store, ollama(ollama_server), "hello again", session_id=chat.id)
+    _, events = await run_turn(
+        settings, store, ollama(ollama_server), "hello again", session_id=chat.id
+    )
     assert isinstance(events[-1], TurnDone) and "You said: hello again" in events[-1].text
     replay = ollama_server.chat_requests[-1]["messages"]
     roles = [m["role"] for m in replay]
     assert roles == ["system", "user", "assistant", "tool", "assistant", "user"]
 
 
-async def test_ollama_retries_then_succeeds(settings: Settings, store: Store, ollama_server: Any) -> None:
-    ollama_server.queue(Step(status=500, error="boom"), Step(status=429, error="slow down", headers={"retry-after": "0"}),
-                        Step(text="finally here"))
+async def test_ollama_retries_then_succeeds(
+    settings: Settings, store: Store, ollama_server: Any
+) -> None:
+    ollama_server.queue(
+        Step(status=500, error="boom"),
+        Step(status=429, error="slow down", headers={"retry-after": "0"}),
+        Step(text="finally here"),
+    )
     chat, events = await run_turn(settings, store, ollama(ollama_server), "hi")
     retries = [e for e in events if isinstance(e, Retrying)]
     assert [r.attempt for r in retries] == [2, 3]
@@ -85,25 +116,36 @@ async def test_ollama_retries_then_succeeds(settings: Settings, store: Store, ol
     assert messages[1].text == "finally here"
 
 
-async def test_ollama_dropped_stream_is_retried_and_not_duplicated(settings: Settings, store: Store, ollama_server: Any) -> None:
-    ollama_server.queue(Step(text="partial words that will be lost", drop_after=3), Step(text="whole reply"))
+async def test_ollama_dropped_stream_is_retried_and_not_duplicated(
+    settings: Settings, store: Store, ollama_server: Any
+) -> None:
+    ollama_server.queue(
+        Step(text="partial words that will be lost", drop_after=3), Step(text="whole reply")
+    )
     chat, events = await run_turn(settings, store, ollama(ollama_server), "hi")
     assert any(isinstance(e, Retrying) for e in events)
     assert events[-1].text == "whole reply"
     assert (await store.messages(chat.id))[-1].text == "whole reply"
 
 
-async def test_ollama_gives_up_with_one_sentence(settings: Settings, store: Store, ollama_server: Any) -> None:
+async def test_ollama_gives_up_with_one_sentence(
+    settings: Settings, store: Store, ollama_server: Any
+) -> None:
     ollama_server.queue(*[Step(status=503, error="overloaded") for _ in range(3)])
     chat, events = await run_turn(settings, store, ollama(ollama_server), "hi")
     failure = events[-1]
     assert isinstance(failure, TurnFailed)
-    assert failure.message.startswith("The model did not answer") and "tried 3 times" in failure.message
+    assert (
+        failure.message.startswith("The model did not answer")
+        and "tried 3 times" in failure.message
+    )
     assert "\n" not in failure.message
     assert [m.role for m in await store.messages(chat.id)] == ["user", "assistant"]
 
 
-async def test_ollama_unknown_model_is_not_retried(settings: Settings, store: Store, ollama_server: Any) -> None:
+async def test_ollama_unknown_model_is_not_retried(
+    settings: Settings, store: Store, ollama_server: Any
+) -> None:
     _, events = await run_turn(settings, store, ollama(ollama_server, "nope:1b"), "hi")
     assert isinstance(events[-1], TurnFailed)
     assert "ollama pull nope:1b" in events[-1].message
@@ -113,14 +155,21 @@ async def test_ollama_unknown_model_is_not_retried(settings: Settings, store: St
 async def test_ollama_connection_refused(settings: Settings, store: Store) -> None:
     provider = OllamaProvider("qwen3:8b", host="http://127.0.0.1:9", timeout=2)
     _, events = await run_turn(settings, store, provider, "hi")
-    assert isinstance(events[-1], TurnFailed) and "not reachable at http://127.0.0.1:9" in events[-1].message
+    assert (
+        isinstance(events[-1], TurnFailed)
+        and "not reachable at http://127.0.0.1:9" in events[-1].message
+    )
 
 
-async def test_ollama_text_protocol_for_models_without_tools(settings: Settings, store: Store, workspace: Path, ollama_server: Any) -> None:
+async def test_ollama_text_protocol_for_models_without_tools(
+    settings: Settings, store: Store, workspace: Path, ollama_server: Any
+) -> None:
     provider = ollama(ollama_server, "llama3.2:1b")
-    chat, events = await run_turn(settings, store, provider, "set model_name to gpt-4.1")
+    _chat, events = await run_turn(settings, store, provider, "set model_name to gpt-4.1")
     assert provider.uses_text_protocol
-    assert "tools" not in ollama_server.chat_requests[0] or not ollama_server.chat_requests[0].get("tools")
+    assert "tools" not in ollama_server.chat_requests[0] or not ollama_server.chat_requests[0].get(
+        "tools"
+    )
     assert "```edit" in ollama_server.chat_requests[0]["messages"][0]["content"]
     assert "model_name: gpt-4.1\n" in (workspace / GREETING).read_text()
     results = [e for e in events if isinstance(e, ToolResult)]
@@ -129,30 +178,40 @@ async def test_ollama_text_protocol_for_models_without_tools(settings: Settings,
     assert follow_up["role"] == "user" and follow_up["content"].startswith("[edit result: ok]")
 
 
-async def test_ollama_malformed_tool_arguments_are_retried(settings: Settings, store: Store, ollama_server: Any) -> None:
+async def test_ollama_malformed_tool_arguments_are_retried(
+    settings: Settings, store: Store, ollama_server: Any
+) -> None:
     # The SDK cannot read a tool call whose arguments are not an object: the reply is asked for again.
-    ollama_server.queue(Step(tool_calls=[{"name": "str_replace_editor", "input": "{broken"}]), Step(text="sorry"))
+    ollama_server.queue(
+        Step(tool_calls=[{"name": "str_replace_editor", "input": "{broken"}]), Step(text="sorry")
+    )
     _, events = await run_turn(settings, store, ollama(ollama_server), "hi")
     retry = next(e for e in events if isinstance(e, Retrying))
     assert "malformed tool arguments" in retry.reason
     assert isinstance(events[-1], TurnDone) and events[-1].text == "sorry"
 
 
-async def test_ollama_malformed_stream_line_is_retried(settings: Settings, store: Store, ollama_server: Any) -> None:
+async def test_ollama_malformed_stream_line_is_retried(
+    settings: Settings, store: Store, ollama_server: Any
+) -> None:
     ollama_server.queue(Step(text="a b c d", malformed_after=2), Step(text="clean"))
     _, events = await run_turn(settings, store, ollama(ollama_server), "hi")
     assert any(isinstance(e, Retrying) for e in events)
     assert events[-1].text == "clean"
 
 
-async def test_ollama_models_and_choice(settings: Settings, ollama_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_ollama_models_and_choice(
+    settings: Settings, ollama_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert await ollama(ollama_server).list_models() == ["qwen3:8b", "llama3.2:1b"]
     monkeypatch.setenv("OLLAMA_HOST", ollama_server.url)
     chosen = await choose_provider(load_settings(workspace=settings.workspace))
     assert (chosen.name, chosen.model) == ("ollama", "qwen3:8b")
 
 
-async def test_choice_falls_back_to_anthropic_then_says_how_to_connect(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_choice_falls_back_to_anthropic_then_says_how_to_connect(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(NoModelError, match="ollama pull"):
         await choose_provider(settings)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-123456789")
@@ -166,34 +225,51 @@ async def test_choice_falls_back_to_anthropic_then_says_how_to_connect(settings:
 # ---- Anthropic --------------------------------------------------------------------------------
 
 
-async def test_anthropic_two_round_edit(settings: Settings, store: Store, workspace: Path, anthropic_server: Any) -> None:
-    chat, events = await run_turn(settings, store, claude(anthropic_server), "set model_name to gpt-4o")
+async def test_anthropic_two_round_edit(
+    settings: Settings, store: Store, workspace: Path, anthropic_server: Any
+) -> None:
+    chat, events = await run_turn(
+        settings, store, claude(anthropic_server), "set model_name to gpt-4o"
+    )
     assert "model_name: gpt-4o\n" in (workspace / GREETING).read_text()
     first = anthropic_server.message_requests[0]
-    assert first["tools"] == [{"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}]
+    assert first["tools"] == [
+        {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}
+    ]
     assert first["stream"] is True and "model_name: gpt-4o-mini" in first["system"]
     second = anthropic_server.message_requests[1]["messages"]
     assert second[1]["content"][-1]["type"] == "tool_use"
     assert second[2]["content"][0]["type"] == "tool_result"
     assert second[2]["content"][0]["tool_use_id"] == second[1]["content"][-1]["id"]
     usage = [e for e in events if isinstance(e, Usage)][-1]
-    assert usage.cost_usd == pytest.approx(cost_usd("claude-sonnet-4-6", usage.input_tokens, usage.output_tokens))
+    assert usage.cost_usd == pytest.approx(
+        cost_usd("claude-sonnet-4-6", usage.input_tokens, usage.output_tokens)
+    )
     assert usage.cost_usd > 0
     session = await store.get_session(chat.id)
     assert session is not None and session.cost_usd == pytest.approx(usage.cost_usd)
 
 
-async def test_anthropic_resume_and_continue(settings: Settings, store: Store, anthropic_server: Any) -> None:
+async def test_anthropic_resume_and_continue(
+    settings: Settings, store: Store, anthropic_server: Any
+) -> None:
     chat, _ = await run_turn(settings, store, claude(anthropic_server), "set model_name to gpt-4o")
-    _, events = await run_turn(settings, store, claude(anthropic_server), "and now?", session_id=chat.id)
+    _, events = await run_turn(
+        settings, store, claude(anthropic_server), "and now?", session_id=chat.id
+    )
     assert isinstance(events[-1], TurnDone)
     replay = anthropic_server.message_requests[-1]["messages"]
     assert [m["role"] for m in replay] == ["user", "assistant", "user", "assistant", "user"]
 
 
-async def test_anthropic_overloaded_mid_stream_then_success(settings: Settings, store: Store, anthropic_server: Any) -> None:
-    anthropic_server.queue(Step(text="one two three four five", mid_stream_error="overloaded_error"),
-                           Step(status=529, error="Overloaded"), Step(text="recovered"))
+async def test_anthropic_overloaded_mid_stream_then_success(
+    settings: Settings, store: Store, anthropic_server: Any
+) -> None:
+    anthropic_server.queue(
+        Step(text="one two three four five", mid_stream_error="overloaded_error"),
+        Step(status=529, error="Overloaded"),
+        Step(text="recovered"),
+    )
     chat, events = await run_turn(settings, store, claude(anthropic_server), "hi")
     retries = [e for e in events if isinstance(e, Retrying)]
     assert len(retries) == 2 and all("overloaded" in r.reason for r in retries)
@@ -201,45 +277,75 @@ async def test_anthropic_overloaded_mid_stream_then_success(settings: Settings, 
     assert (await store.messages(chat.id))[-1].text == "recovered"
 
 
-async def test_anthropic_honours_retry_after(settings: Settings, store: Store, anthropic_server: Any) -> None:
-    anthropic_server.queue(Step(status=429, error="rate", headers={"retry-after": "0.2"}), Step(text="ok"))
+async def test_anthropic_honours_retry_after(
+    settings: Settings, store: Store, anthropic_server: Any
+) -> None:
+    anthropic_server.queue(
+        Step(status=429, error="rate", headers={"retry-after": "0.2"}), Step(text="ok")
+    )
     _, events = await run_turn(settings, store, claude(anthropic_server), "hi")
     retry = next(e for e in events if isinstance(e, Retrying))
     assert retry.wait == pytest.approx(0.2) and "rate limit" in retry.reason
 
 
-async def test_anthropic_bad_key_is_one_sentence(settings: Settings, store: Store, anthropic_server: Any) -> None:
+async def test_anthropic_bad_key_is_one_sentence(
+    settings: Settings, store: Store, anthropic_server: Any
+) -> None:
     _, events = await run_turn(settings, store, claude(anthropic_server, key="wrong"), "hi")
     assert isinstance(events[-1], TurnFailed)
     assert events[-1].message == "Anthropic rejected the API key (401): check ANTHROPIC_API_KEY."
 
 
-async def test_anthropic_malformed_tool_json_goes_back_to_the_model(settings: Settings, store: Store, anthropic_server: Any) -> None:
-    anthropic_server.queue(Step(tool_calls=[{"name": "str_replace_based_edit_tool", "input": '{"command": "view", "path": '}]),
-                           Step(text="let me try again"))
+async def test_anthropic_malformed_tool_json_goes_back_to_the_model(
+    settings: Settings, store: Store, anthropic_server: Any
+) -> None:
+    anthropic_server.queue(
+        Step(
+            tool_calls=[
+                {"name": "str_replace_based_edit_tool", "input": '{"command": "view", "path": '}
+            ]
+        ),
+        Step(text="let me try again"),
+    )
     _, events = await run_turn(settings, store, claude(anthropic_server), "hi")
     result = next(e for e in events if isinstance(e, ToolResult))
     assert result.is_error and "not valid JSON" in result.text
     assert events[-1].text == "let me try again"
 
 
-async def test_anthropic_streams_text_deltas(settings: Settings, store: Store, anthropic_server: Any) -> None:
+async def test_anthropic_streams_text_deltas(
+    settings: Settings, store: Store, anthropic_server: Any
+) -> None:
     anthropic_server.queue(Step(text="a b c d e f"))
     _, events = await run_turn(settings, store, claude(anthropic_server), "hi")
-    assert [e.text for e in events if isinstance(e, TextDelta)] == ["a ", "b ", "c ", "d ", "e ", "f"]
+    assert [e.text for e in events if isinstance(e, TextDelta)] == [
+        "a ",
+        "b ",
+        "c ",
+        "d ",
+        "e ",
+        "f",
+    ]
 
 
 async def test_anthropic_accepts_bearer_auth_on_the_wire(anthropic_server: Any) -> None:
     async with httpx.AsyncClient() as client:
-        ok = await client.post(anthropic_server.url + "/v1/models", headers={"Authorization": "Bearer test-key"})
-        bad = await client.post(anthropic_server.url + "/v1/models", headers={"Authorization": "Bearer nope"})
+        ok = await client.post(
+            anthropic_server.url + "/v1/models", headers={"Authorization": "Bearer test-key"}
+        )
+        bad = await client.post(
+            anthropic_server.url + "/v1/models", headers={"Authorization": "Bearer nope"}
+        )
     assert ok.status_code == 200 and bad.status_code == 401
 
 
 def test_editor_tool_version_matches_model() -> None:
     assert editor_tool_for("claude-sonnet-4-6")["type"] == "text_editor_20250728"
     assert editor_tool_for("claude-opus-4-1")["name"] == "str_replace_based_edit_tool"
-    assert editor_tool_for("claude-3-7-sonnet-latest") == {"type": "text_editor_20250124", "name": "str_replace_editor"}
+    assert editor_tool_for("claude-3-7-sonnet-latest") == {
+        "type": "text_editor_20250124",
+        "name": "str_replace_editor",
+    }
 
 
 async def test_anthropic_without_key_is_one_sentence(settings: Settings, store: Store) -> None:

@@ -11,7 +11,9 @@ from engine.errors import AmbiguousError, NotFoundError, StoreError
 from engine.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 
-async def _session(store: Store, title: str = "", score: str = "Greeting", card: str = "Customer Service QA"):  # type: ignore[no-untyped-def]
+async def _session(
+    store: Store, title: str = "", score: str = "Greeting", card: str = "Customer Service QA"
+):  # type: ignore[no-untyped-def]
     return await store.create_session(
         scorecard=card, score=score, path=f"{card}/{score}.yaml", baseline="name: x\n", title=title
     )
@@ -34,7 +36,7 @@ async def test_upgrade_from_every_earlier_version(tmp_path: Path, start: int) ->
     path = tmp_path / "old.db"
     # Build a database as an older release left it, with data in it.
     db = sqlite3.connect(path)
-    for name, sql in MIGRATIONS[:start]:
+    for _name, sql in MIGRATIONS[:start]:
         db.executescript(sql)
     db.execute(f"PRAGMA user_version = {start}")
     if start >= 1:
@@ -79,7 +81,10 @@ async def test_corrupt_database_is_one_sentence(tmp_path: Path) -> None:
 
 async def test_sessions_messages_paging_and_counts(store: Store) -> None:
     session = await _session(store)
-    ids = [await store.add_message(session.id, "user" if i % 2 == 0 else "assistant", f"message {i}") for i in range(10)]
+    ids = [
+        await store.add_message(session.id, "user" if i % 2 == 0 else "assistant", f"message {i}")
+        for i in range(10)
+    ]
     await store.add_message(session.id, "tool", "", parts=[{"type": "tool_result", "content": "x"}])
     last = await store.last_messages(session.id, 4)
     assert [m.id for m in last] == [*ids[7:], last[-1].id]
@@ -124,15 +129,24 @@ async def test_search_snippets_and_triggers(store: Store) -> None:
     assert "<Refund>" in hits[0].snippet and hits[0].title == "refund talk"
     await store.update_message(mid, text="nothing to see")
     assert await store.search("refund") == []
-    assert await store.search("\"unbalanced AND (") == []  # user input never breaks the query syntax
+    assert await store.search('"unbalanced AND (') == []  # user input never breaks the query syntax
     assert await store.search("   ") == []
 
 
 async def test_cascade_delete(store: Store) -> None:
     session = await _session(store)
     mid = await store.add_message(session.id, "assistant", "hello searchable")
-    await store.record_edit(path="C/S.yaml", command="str_replace", before="a", after="b", session_id=session.id, message_id=mid)
-    version = await store.save_version(path="C/S.yaml", scorecard="C", score="S", content="a", session_id=session.id)
+    await store.record_edit(
+        path="C/S.yaml",
+        command="str_replace",
+        before="a",
+        after="b",
+        session_id=session.id,
+        message_id=mid,
+    )
+    version = await store.save_version(
+        path="C/S.yaml", scorecard="C", score="S", content="a", session_id=session.id
+    )
     await store.delete_session(session.id)
     assert await store.get_session(session.id) is None
     assert await store.count_messages(session.id) == 0
@@ -154,8 +168,17 @@ async def test_rename(store: Store) -> None:
 
 async def test_edits_and_undo_records(store: Store) -> None:
     session = await _session(store)
-    first = await store.record_edit(path="p.yaml", command="str_replace", before="1", after="2", session_id=session.id)
-    second = await store.record_edit(path="p.yaml", command="insert", before="2", after="3", session_id=session.id, tool_input={"command": "insert"})
+    first = await store.record_edit(
+        path="p.yaml", command="str_replace", before="1", after="2", session_id=session.id
+    )
+    second = await store.record_edit(
+        path="p.yaml",
+        command="insert",
+        before="2",
+        after="3",
+        session_id=session.id,
+        tool_input={"command": "insert"},
+    )
     edit = await store.last_undoable_edit("p.yaml")
     assert edit is not None and edit.id == second and edit.tool_input == {"command": "insert"}
     await store.mark_edit_undone(second)
@@ -164,8 +187,12 @@ async def test_edits_and_undo_records(store: Store) -> None:
 
 
 async def test_versions_chain(store: Store) -> None:
-    v1 = await store.save_version(path="p.yaml", scorecard="C", score="S", content="a: 1\n", note="first")
-    v2 = await store.save_version(path="p.yaml", scorecard="C", score="S", content="a: 2\n", note="second")
+    v1 = await store.save_version(
+        path="p.yaml", scorecard="C", score="S", content="a: 1\n", note="first"
+    )
+    v2 = await store.save_version(
+        path="p.yaml", scorecard="C", score="S", content="a: 2\n", note="second"
+    )
     assert v1.parent_id is None and v2.parent_id == v1.id
     assert [v.id for v in await store.list_versions("p.yaml")] == [v2.id, v1.id]
 

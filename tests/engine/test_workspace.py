@@ -24,7 +24,9 @@ def test_discovers_the_samples(workspace: Path) -> None:
     assert len({r.scorecard for r in refs}) >= 3
     assert len(refs) >= 12
     greeting = next(r for r in refs if r.score == "Greeting")
-    assert greeting.key == "greeting" and greeting.id == "10401" and greeting.cls == "LangGraphScore"
+    assert (
+        greeting.key == "greeting" and greeting.id == "10401" and greeting.cls == "LangGraphScore"
+    )
     assert greeting.rel_path == "Customer Service QA/Greeting.yaml"
     assert max(r.lines for r in refs) > 300
 
@@ -43,7 +45,9 @@ def test_every_sample_is_valid_yaml_without_warnings(workspace: Path) -> None:
      ("10402", "Sentiment Analysis"), ("refund-policy-disclosure", "Refund Policy Disclosure"),
      ("product claims", "Product Claims"), ("mini", "Mini-Miranda Disclosure")],
 )  # fmt: skip
-def test_resolve_score_by_name_key_id_or_fragment(workspace: Path, query: str, expected: str) -> None:
+def test_resolve_score_by_name_key_id_or_fragment(
+    workspace: Path, query: str, expected: str
+) -> None:
     assert Workspace(workspace).resolve_score(query).score == expected
 
 
@@ -55,7 +59,9 @@ def test_ambiguous_and_unknown_names(workspace: Path) -> None:
         ws.resolve_score("zzzz")
     with pytest.raises(NotFoundError):
         ws.resolve_score("greeting", scorecard="Sales Compliance")
-    assert ws.resolve_score("disclosure", scorecard="collections").score == "Mini-Miranda Disclosure"
+    assert (
+        ws.resolve_score("disclosure", scorecard="collections").score == "Mini-Miranda Disclosure"
+    )
 
 
 def test_fuzzy_score_ranks_substring_over_scattered_letters() -> None:
@@ -129,7 +135,10 @@ def test_score_warnings() -> None:
     assert "reuses the node name 'a'" in joined
     assert "unknown node class 'Wizard'" in joined
     assert "graph[2] has no `name`" in joined
-    assert score_warnings(parse_yaml("graph: []\n")) == ["The score has no `name`.", "The score has no `class`."]
+    assert score_warnings(parse_yaml("graph: []\n")) == [
+        "The score has no `name`.",
+        "The score has no `class`.",
+    ]
 
 
 def test_corpus_is_accepted(corpus: Path) -> None:
@@ -185,13 +194,17 @@ def test_process_killed_before_rename_leaves_original(tmp_path: Path) -> None:
     assert target.read_text() == original
 
 
-def test_settings_precedence_and_samples_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_precedence_and_samples_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = load_settings()
     assert settings.workspace == (tmp_path / "home" / "data" / "scorecards").resolve()
     assert (settings.workspace / "Customer Service QA" / "Greeting.yaml").is_file()
     (settings.workspace / "Customer Service QA" / "Greeting.yaml").write_text("name: changed\n")
     again = load_settings()  # a second run never overwrites the user's copy
-    assert (again.workspace / "Customer Service QA" / "Greeting.yaml").read_text() == "name: changed\n"
+    assert (
+        again.workspace / "Customer Service QA" / "Greeting.yaml"
+    ).read_text() == "name: changed\n"
     (tmp_path / "scorecards").mkdir()
     assert load_settings().workspace == (tmp_path / "scorecards").resolve()
     monkeypatch.setenv("SCORECHAT_WORKSPACE", str(settings.workspace))
@@ -205,9 +218,15 @@ def test_settings_precedence_and_samples_copy(tmp_path: Path, monkeypatch: pytes
 def test_config_file_is_read(tmp_path: Path) -> None:
     config = tmp_path / "home" / "config"
     config.mkdir(parents=True)
-    (config / "config.toml").write_text('provider = "anthropic"\nmodel = "claude-haiku-4-5"\nmax_tool_rounds = 3\n')
+    (config / "config.toml").write_text(
+        'provider = "anthropic"\nmodel = "claude-haiku-4-5"\nmax_tool_rounds = 3\n'
+    )
     settings = load_settings()
-    assert (settings.provider, settings.model, settings.max_tool_rounds) == ("anthropic", "claude-haiku-4-5", 3)
+    assert (settings.provider, settings.model, settings.max_tool_rounds) == (
+        "anthropic",
+        "claude-haiku-4-5",
+        3,
+    )
     assert load_settings(model="other").model == "other"
     (config / "config.toml").write_text("provider = [\n")
     with pytest.raises(UsageError, match="config file"):

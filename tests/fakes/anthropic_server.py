@@ -37,18 +37,46 @@ class AnthropicFake(ServerThread):
 
     async def _handle(self, request: Request, response: Response) -> None:
         path = request.path.split("?")[0]
-        key = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+        key = request.headers.get("x-api-key") or request.headers.get(
+            "authorization", ""
+        ).removeprefix("Bearer ")
         if self.api_key is not None and key != self.api_key:
-            await response.send(401, {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}})
+            await response.send(
+                401,
+                {
+                    "type": "error",
+                    "error": {"type": "authentication_error", "message": "invalid x-api-key"},
+                },
+            )
             return
         if path == "/v1/models":
-            await response.send(200, {"data": [
-                {"type": "model", "id": "claude-sonnet-4-6", "display_name": "Claude Sonnet 4.6", "created_at": "2026-02-17T00:00:00Z"},
-                {"type": "model", "id": "claude-haiku-4-5", "display_name": "Claude Haiku 4.5", "created_at": "2025-10-01T00:00:00Z"},
-            ], "has_more": False, "first_id": "claude-sonnet-4-6", "last_id": "claude-haiku-4-5"})
+            await response.send(
+                200,
+                {
+                    "data": [
+                        {
+                            "type": "model",
+                            "id": "claude-sonnet-4-6",
+                            "display_name": "Claude Sonnet 4.6",
+                            "created_at": "2026-02-17T00:00:00Z",
+                        },
+                        {
+                            "type": "model",
+                            "id": "claude-haiku-4-5",
+                            "display_name": "Claude Haiku 4.5",
+                            "created_at": "2025-10-01T00:00:00Z",
+                        },
+                    ],
+                    "has_more": False,
+                    "first_id": "claude-sonnet-4-6",
+                    "last_id": "claude-haiku-4-5",
+                },
+            )
             return
         if path != "/v1/messages":
-            await response.send(404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}})
+            await response.send(
+                404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}}
+            )
             return
         body = request.json() or {}
         self.message_requests.append(body)
@@ -56,64 +84,154 @@ class AnthropicFake(ServerThread):
         if step.first_byte_delay:
             await asyncio.sleep(step.first_byte_delay)
         if step.status != 200:
-            kind = {429: "rate_limit_error", 529: "overloaded_error", 401: "authentication_error",
-                    404: "not_found_error", 400: "invalid_request_error"}.get(step.status, step.error_type)
-            await response.send(step.status, {"type": "error", "error": {"type": kind, "message": step.error}},
-                                headers=step.headers)
+            kind = {
+                429: "rate_limit_error",
+                529: "overloaded_error",
+                401: "authentication_error",
+                404: "not_found_error",
+                400: "invalid_request_error",
+            }.get(step.status, step.error_type)
+            await response.send(
+                step.status,
+                {"type": "error", "error": {"type": kind, "message": step.error}},
+                headers=step.headers,
+            )
             return
         await self._stream(body, step, response)
 
     async def _stream(self, body: dict[str, Any], step: Step, response: Response) -> None:
         self._ids += 1
         model = body.get("model", "claude-sonnet-4-6")
-        await response.start_stream(content_type="text/event-stream", headers={"request-id": f"req_{self._ids}"})
+        await response.start_stream(
+            content_type="text/event-stream", headers={"request-id": f"req_{self._ids}"}
+        )
         pieces = split_words(step.text, step.words_per_chunk)
-        await response.chunk(sse("message_start", {"type": "message_start", "message": {
-            "id": f"msg_{self._ids}", "type": "message", "role": "assistant", "content": [], "model": model,
-            "stop_reason": None, "stop_sequence": None,
-            "usage": {"input_tokens": step.input_tokens, "output_tokens": 1}}}))
+        await response.chunk(
+            sse(
+                "message_start",
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": f"msg_{self._ids}",
+                        "type": "message",
+                        "role": "assistant",
+                        "content": [],
+                        "model": model,
+                        "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": {"input_tokens": step.input_tokens, "output_tokens": 1},
+                    },
+                },
+            )
+        )
         index = 0
         sent = 0
         if pieces:
-            await response.chunk(sse("content_block_start", {"type": "content_block_start", "index": 0,
-                                                             "content_block": {"type": "text", "text": ""}}))
+            await response.chunk(
+                sse(
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": 0,
+                        "content_block": {"type": "text", "text": ""},
+                    },
+                )
+            )
             await response.chunk(sse("ping", {"type": "ping"}))
             for piece in pieces:
                 if step.drop_after is not None and sent >= step.drop_after:
                     response.drop()
                     return
                 if step.mid_stream_error and sent == 2:
-                    await response.chunk(sse("error", {"type": "error", "error": {"type": step.mid_stream_error, "message": "Overloaded"}}))
+                    await response.chunk(
+                        sse(
+                            "error",
+                            {
+                                "type": "error",
+                                "error": {"type": step.mid_stream_error, "message": "Overloaded"},
+                            },
+                        )
+                    )
                     await response.end_stream()
                     return
                 if step.malformed_after is not None and sent == step.malformed_after:
                     await response.chunk("event: content_block_delta\ndata: {not json\n\n")
                 if step.stall and sent == 1:
                     await asyncio.sleep(step.stall)
-                await response.chunk(sse("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                                                 "delta": {"type": "text_delta", "text": piece}}))
+                await response.chunk(
+                    sse(
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": 0,
+                            "delta": {"type": "text_delta", "text": piece},
+                        },
+                    )
+                )
                 sent += 1
                 if step.delay:
                     await asyncio.sleep(step.delay)
-            await response.chunk(sse("content_block_stop", {"type": "content_block_stop", "index": 0}))
+            await response.chunk(
+                sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+            )
             index = 1
         for call in step.tool_calls:
             self._ids += 1
             name = call.get("name") or "str_replace_based_edit_tool"
-            await response.chunk(sse("content_block_start", {"type": "content_block_start", "index": index,
-                "content_block": {"type": "tool_use", "id": f"toolu_{self._ids:04d}", "name": name, "input": {}}}))
+            await response.chunk(
+                sse(
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": index,
+                        "content_block": {
+                            "type": "tool_use",
+                            "id": f"toolu_{self._ids:04d}",
+                            "name": name,
+                            "input": {},
+                        },
+                    },
+                )
+            )
             raw = call.get("input")
             text = json.dumps(raw) if isinstance(raw, dict) else str(raw)
             size = max(len(text) // 3, 1)
             for start in range(0, len(text), size):
-                await response.chunk(sse("content_block_delta", {"type": "content_block_delta", "index": index,
-                    "delta": {"type": "input_json_delta", "partial_json": text[start:start + size]}}))
-            await response.chunk(sse("content_block_stop", {"type": "content_block_stop", "index": index}))
+                await response.chunk(
+                    sse(
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": index,
+                            "delta": {
+                                "type": "input_json_delta",
+                                "partial_json": text[start : start + size],
+                            },
+                        },
+                    )
+                )
+            await response.chunk(
+                sse("content_block_stop", {"type": "content_block_stop", "index": index})
+            )
             index += 1
-        out_tokens = step.output_tokens if step.output_tokens is not None else len(pieces) + 10 * len(step.tool_calls)
-        await response.chunk(sse("message_delta", {"type": "message_delta",
-            "delta": {"stop_reason": "tool_use" if step.tool_calls else "end_turn", "stop_sequence": None},
-            "usage": {"output_tokens": out_tokens}}))
+        out_tokens = (
+            step.output_tokens
+            if step.output_tokens is not None
+            else len(pieces) + 10 * len(step.tool_calls)
+        )
+        await response.chunk(
+            sse(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {
+                        "stop_reason": "tool_use" if step.tool_calls else "end_turn",
+                        "stop_sequence": None,
+                    },
+                    "usage": {"output_tokens": out_tokens},
+                },
+            )
+        )
         await response.chunk(sse("message_stop", {"type": "message_stop"}))
         await response.end_stream()
 
@@ -130,12 +248,16 @@ class AnthropicFake(ServerThread):
             results = [b for b in content if b.get("type") == "tool_result"]
             if results:
                 raw = results[-1].get("content", "")
-                tool_result = raw if isinstance(raw, str) else " ".join(b.get("text", "") for b in raw)
+                tool_result = (
+                    raw if isinstance(raw, str) else " ".join(b.get("text", "") for b in raw)
+                )
             else:
                 last_user = " ".join(b.get("text", "") for b in content if b.get("type") == "text")
         else:
             last_user = str(content)
-        tool_name = next((t.get("name") for t in body.get("tools") or []), "str_replace_based_edit_tool")
+        tool_name = next(
+            (t.get("name") for t in body.get("tools") or []), "str_replace_based_edit_tool"
+        )
         reply = respond(system, last_user, tool_result)
         calls = [{"name": tool_name, "input": c["input"]} for c in reply.tool_calls]
         return Step(text=reply.text, tool_calls=calls)

@@ -31,16 +31,21 @@ def markdown_tokens(count: int) -> str:
         n += 1
         kind = n % 4
         if kind == 1:
-            block = (f"Paragraph {n} explains the threshold for the classifier and why "
-                     "the valid classes should stay in step with the prompt text, which "
-                     "keeps the score easy to read for every reviewer on the team.")
+            block = (
+                f"Paragraph {n} explains the threshold for the classifier and why "
+                "the valid classes should stay in step with the prompt text, which "
+                "keeps the score easy to read for every reviewer on the team."
+            )
         elif kind == 2:
-            block = "\n".join(f"- item {n}.{i} keeps the `valid_classes` list tidy" for i in range(4))
+            block = "\n".join(
+                f"- item {n}.{i} keeps the `valid_classes` list tidy" for i in range(4)
+            )
         elif kind == 3:
             block = "```yaml\n" + "\n".join(f"key_{n}_{i}: value {i}" for i in range(4)) + "\n```"
         else:
             block = "| node | class | classes |\n|---|---|---|\n" + "\n".join(
-                f"| node_{n}_{i} | Classifier | {i + 2} |" for i in range(3))
+                f"| node_{n}_{i} | Classifier | {i + 2} |" for i in range(3)
+            )
         blocks.append(block)
         words += len(block.split())
     return "\n\n".join(blocks) + "\n"
@@ -53,7 +58,11 @@ _WRITE = re.compile(r"\bwrite\s+(\d+)\s+tokens\b", re.IGNORECASE)
 def respond(system: str, last_user: str, last_tool_result: str | None) -> Reply:
     if last_tool_result is not None:
         first = last_tool_result.strip().splitlines()[0] if last_tool_result.strip() else ""
-        if "error" in first.lower() or "refused" in first.lower() or "no replacement" in first.lower():
+        if (
+            "error" in first.lower()
+            or "refused" in first.lower()
+            or "no replacement" in first.lower()
+        ):
             return Reply(f"The edit did not apply: {first}")
         return Reply(f"Done. {first}")
     match = _WRITE.search(last_user)
@@ -71,6 +80,16 @@ def respond(system: str, last_user: str, last_tool_result: str | None) -> Reply:
         new = f"{line.group(1)}{key}: {value}"
         return Reply(
             f"I'll set `{key}` to `{value}`.\n",
-            [{"name": "", "input": {"command": "str_replace", "path": path, "old_str": old, "new_str": new}}],
+            [
+                {
+                    "name": "",
+                    "input": {
+                        "command": "str_replace",
+                        "path": path,
+                        "old_str": old,
+                        "new_str": new,
+                    },
+                }
+            ],
         )
     return Reply(f"You said: {last_user.strip()[:200]}")

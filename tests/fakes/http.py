@@ -33,19 +33,32 @@ class Response:
         self._writer = writer
         self.started = False
 
-    async def send(self, status: int, body: bytes | str | dict | list, headers: dict[str, str] | None = None,
-                   content_type: str = "application/json") -> None:
+    async def send(
+        self,
+        status: int,
+        body: bytes | str | dict | list,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
         if isinstance(body, dict | list):
             body = json.dumps(body)
         data = body.encode() if isinstance(body, str) else body
-        head = {"Content-Type": content_type, "Content-Length": str(len(data)), "Connection": "close"}
+        head = {
+            "Content-Type": content_type,
+            "Content-Length": str(len(data)),
+            "Connection": "close",
+        }
         head.update(headers or {})
         await self._head(status, head)
         self._writer.write(data)
         await self._writer.drain()
 
-    async def start_stream(self, status: int = 200, content_type: str = "application/x-ndjson",
-                           headers: dict[str, str] | None = None) -> None:
+    async def start_stream(
+        self,
+        status: int = 200,
+        content_type: str = "application/x-ndjson",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         head = {"Content-Type": content_type, "Transfer-Encoding": "chunked", "Connection": "close"}
         head.update(headers or {})
         await self._head(status, head)
@@ -68,9 +81,16 @@ class Response:
 
     async def _head(self, status: int, headers: dict[str, str]) -> None:
         self.started = True
-        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-                  429: "Too Many Requests", 500: "Internal Server Error", 529: "Overloaded",
-                  503: "Service Unavailable"}.get(status, "Status")
+        reason = {
+            200: "OK",
+            400: "Bad Request",
+            401: "Unauthorized",
+            404: "Not Found",
+            429: "Too Many Requests",
+            500: "Internal Server Error",
+            529: "Overloaded",
+            503: "Service Unavailable",
+        }.get(status, "Status")
         lines = [f"HTTP/1.1 {status} {reason}"] + [f"{k}: {v}" for k, v in headers.items()]
         self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
         await self._writer.drain()

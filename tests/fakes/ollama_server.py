@@ -57,15 +57,30 @@ class OllamaFake(ServerThread):
 
     def _model_entry(self, name: str) -> dict[str, Any]:
         return {
-            "name": name, "model": name, "modified_at": "2026-01-01T00:00:00Z", "size": 5_000_000_000,
+            "name": name,
+            "model": name,
+            "modified_at": "2026-01-01T00:00:00Z",
+            "size": 5_000_000_000,
             "digest": "0" * 64,
-            "details": {"format": "gguf", "family": "qwen3", "parameter_size": "8.2B", "quantization_level": "Q4_K_M"},
+            "details": {
+                "format": "gguf",
+                "family": "qwen3",
+                "parameter_size": "8.2B",
+                "quantization_level": "Q4_K_M",
+            },
         }
 
     def _show(self, name: str) -> dict[str, Any]:
         return {
-            "modelfile": f"FROM {name}", "parameters": "", "template": "{{ .Prompt }}",
-            "details": {"format": "gguf", "family": "qwen3", "parameter_size": "8.2B", "quantization_level": "Q4_K_M"},
+            "modelfile": f"FROM {name}",
+            "parameters": "",
+            "template": "{{ .Prompt }}",
+            "details": {
+                "format": "gguf",
+                "family": "qwen3",
+                "parameter_size": "8.2B",
+                "quantization_level": "Q4_K_M",
+            },
             "model_info": {"general.architecture": "qwen3", "qwen3.context_length": 40960},
             "capabilities": self.models[name],
         }
@@ -87,14 +102,27 @@ class OllamaFake(ServerThread):
         created = "2026-01-01T00:00:00.000Z"
         pieces = split_words(step.text, step.words_per_chunk)
         calls = [
-            {"function": {"name": c.get("name") or "str_replace_editor", "arguments": c.get("input")}}
+            {
+                "function": {
+                    "name": c.get("name") or "str_replace_editor",
+                    "arguments": c.get("input"),
+                }
+            }
             for c in step.tool_calls
         ]
         final = {
-            "model": model, "created_at": created, "message": {"role": "assistant", "content": ""},
-            "done": True, "done_reason": "stop", "total_duration": 1000, "load_duration": 10,
-            "prompt_eval_count": step.input_tokens, "prompt_eval_duration": 100,
-            "eval_count": step.output_tokens if step.output_tokens is not None else len(pieces) + len(calls),
+            "model": model,
+            "created_at": created,
+            "message": {"role": "assistant", "content": ""},
+            "done": True,
+            "done_reason": "stop",
+            "total_duration": 1000,
+            "load_duration": 10,
+            "prompt_eval_count": step.input_tokens,
+            "prompt_eval_duration": 100,
+            "eval_count": step.output_tokens
+            if step.output_tokens is not None
+            else len(pieces) + len(calls),
             "eval_duration": 900,
         }
         if not stream:
@@ -116,16 +144,27 @@ class OllamaFake(ServerThread):
                 return
             if step.stall and index == 1:
                 await asyncio.sleep(step.stall)
-            chunk = {"model": model, "created_at": created,
-                     "message": {"role": "assistant", "content": piece}, "done": False}
+            chunk = {
+                "model": model,
+                "created_at": created,
+                "message": {"role": "assistant", "content": piece},
+                "done": False,
+            }
             await response.chunk(json.dumps(chunk) + "\n")
             if step.delay:
                 await asyncio.sleep(step.delay)
         if calls:
-            await response.chunk(json.dumps({
-                "model": model, "created_at": created,
-                "message": {"role": "assistant", "content": "", "tool_calls": calls}, "done": False,
-            }) + "\n")
+            await response.chunk(
+                json.dumps(
+                    {
+                        "model": model,
+                        "created_at": created,
+                        "message": {"role": "assistant", "content": "", "tool_calls": calls},
+                        "done": False,
+                    }
+                )
+                + "\n"
+            )
         await response.chunk(json.dumps(final) + "\n")
         await response.end_stream()
 

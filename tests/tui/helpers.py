@@ -23,9 +23,19 @@ def text(value: str) -> dict[str, Any]:
     return {"type": "text", "text": value}
 
 
-def make_app(settings: Settings, responses: list[list[dict[str, Any]]] | None = None, *,
-             score: str | None = "greeting", chunk_delay: float = 0.0, **kwargs: Any) -> ScoreChatApp:
-    provider = ScriptedProvider(responses or [], chunk_delay=chunk_delay) if responses is not None else None
+def make_app(
+    settings: Settings,
+    responses: list[list[dict[str, Any]]] | None = None,
+    *,
+    score: str | None = "greeting",
+    chunk_delay: float = 0.0,
+    **kwargs: Any,
+) -> ScoreChatApp:
+    provider = (
+        ScriptedProvider(responses or [], chunk_delay=chunk_delay)
+        if responses is not None
+        else None
+    )
     ref = Workspace(settings.workspace).resolve_score(score) if score else None
     app = build_app(settings, provider=provider, score=ref, **kwargs)
     if provider is None:

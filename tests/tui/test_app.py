@@ -10,7 +10,13 @@ from tests.tui.helpers import GREETING, edit, is_open, make_app, text, wait_for
 from tui.screens.modals import ApprovalModal, HelpScreen
 from tui.screens.picker import PickerScreen, filter_scores
 from tui.screens.sessions import SessionsScreen, highlight
-from tui.widgets.conversation import AssistantMessage, Conversation, Notice, ToolCallRow, UserMessage
+from tui.widgets.conversation import (
+    AssistantMessage,
+    Conversation,
+    Notice,
+    ToolCallRow,
+    UserMessage,
+)
 from tui.widgets.diff_pane import DiffPane
 from tui.widgets.prompt import PromptInput
 from tui.widgets.status_bar import StatusBar
@@ -29,7 +35,10 @@ async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
 
 async def test_send_stream_diff_and_undo(settings: Settings, workspace: Path) -> None:
     original = (workspace / GREETING).read_bytes()
-    app = make_app(settings, [[text("Raising the **limit**."), edit("limit: 100", "limit: 300")], [text("Done: 300.")]])
+    app = make_app(
+        settings,
+        [[text("Raising the **limit**."), edit("limit: 100", "limit: 300")], [text("Done: 300.")]],
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         await type_and_send(pilot, "raise the limit")
@@ -41,7 +50,11 @@ async def test_send_stream_diff_and_undo(settings: Settings, workspace: Path) ->
         row = app.chat_screen.query_one(ToolCallRow)
         assert row.title == "✓ str_replace Greeting.yaml — edited"
         diff = app.chat_screen.query_one(DiffPane)
-        assert diff.state is not None and "+  limit: 300" in diff.state.diff and diff.state.key_paths == ["data.limit"]
+        assert (
+            diff.state is not None
+            and "+  limit: 300" in diff.state.diff
+            and diff.state.key_paths == ["data.limit"]
+        )
         assert app.chat_screen.query_one(PromptInput).text == ""
         await pilot.press("ctrl+z")
         await wait_for(pilot, lambda: (workspace / GREETING).read_bytes() == original)
@@ -56,7 +69,9 @@ async def test_external_change_updates_the_diff(settings: Settings, workspace: P
         path = workspace / GREETING
         path.write_text(path.read_text().replace("days: 90", "days: 45"))
         diff = app.chat_screen.query_one(DiffPane)
-        await wait_for(pilot, lambda: diff.state is not None and "+  days: 45" in diff.state.diff, timeout=15)
+        await wait_for(
+            pilot, lambda: diff.state is not None and "+  days: 45" in diff.state.diff, timeout=15
+        )
 
 
 async def test_escape_cancels_and_keeps_partial_reply(settings: Settings, store: Store) -> None:
@@ -65,7 +80,9 @@ async def test_escape_cancels_and_keeps_partial_reply(settings: Settings, store:
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         await type_and_send(pilot, "a long answer please")
-        await wait_for(pilot, lambda: any(len(w.text) > 50 for w in app.chat_screen.query(AssistantMessage)))
+        await wait_for(
+            pilot, lambda: any(len(w.text) > 50 for w in app.chat_screen.query(AssistantMessage))
+        )
         await pilot.press("escape")
         screen = app.chat_screen
         await wait_for(pilot, lambda: not screen._turn.is_running)
@@ -96,12 +113,16 @@ def test_filter_scores_ranks_fragments(settings: Settings) -> None:
     assert len(filter_scores(refs, "")) == len(refs)
 
 
-async def test_browser_finds_a_session_by_a_word_and_resumes_it(settings: Settings, store: Store) -> None:
+async def test_browser_finds_a_session_by_a_word_and_resumes_it(
+    settings: Settings, store: Store
+) -> None:
     from engine.workspace import Workspace
 
     ws = Workspace(settings.workspace)
     ref = ws.resolve_score("senti")
-    old = await store.create_session(scorecard=ref.scorecard, score=ref.score, path=ref.rel_path, baseline="", title="Old chat")
+    old = await store.create_session(
+        scorecard=ref.scorecard, score=ref.score, path=ref.rel_path, baseline="", title="Old chat"
+    )
     await store.add_message(old.id, "user", "please add a Refund Promise class")
     app = make_app(settings, [], store=store)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -110,10 +131,17 @@ async def test_browser_finds_a_session_by_a_word_and_resumes_it(settings: Settin
         await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
         await pilot.press(*"refund")
         browser = app.screen
-        await wait_for(pilot, lambda: len(browser.rows) == 1 and getattr(browser.rows[0], "message_id", None) is not None)
+        await wait_for(
+            pilot,
+            lambda: (
+                len(browser.rows) == 1 and getattr(browser.rows[0], "message_id", None) is not None
+            ),
+        )
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.chat_screen.opened_id == old.id)
-        assert [w.render().plain for w in app.chat_screen.query(UserMessage)] == ["please add a Refund Promise class"]
+        assert [w.render().plain for w in app.chat_screen.query(UserMessage)] == [
+            "please add a Refund Promise class"
+        ]
         assert app.chat_screen.chat.record.score == "Sentiment Analysis"
 
 
@@ -133,7 +161,12 @@ async def test_approval_mode_ask_applies_and_rejects(settings: Settings, workspa
         await wait_for(pilot, lambda: isinstance(app.screen, ApprovalModal))
         assert "limit: 1" in app.screen.proposal.after
         await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalModal) and "days: 2" in app.screen.proposal.after)
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ApprovalModal) and "days: 2" in app.screen.proposal.after
+            ),
+        )
         app.screen.query_one("#reason").value = "keep 90 days"
         await pilot.press("r")
         await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
@@ -143,24 +176,42 @@ async def test_approval_mode_ask_applies_and_rejects(settings: Settings, workspa
         assert rows[1].title.startswith("✗") and "keep 90 days" in rows[1].body.render().plain
 
 
-async def test_no_model_says_how_to_connect_and_the_rest_works(settings: Settings, workspace: Path) -> None:
+async def test_no_model_says_how_to_connect_and_the_rest_works(
+    settings: Settings, workspace: Path
+) -> None:
     app = make_app(settings, None)  # Ollama is down (port 9) and no key is set
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         await wait_for(pilot, lambda: app.provider_checked)
-        await wait_for(pilot, lambda: any("No model is available" in n.render().plain for n in app.chat_screen.query(Notice)))
+        await wait_for(
+            pilot,
+            lambda: any(
+                "No model is available" in n.render().plain for n in app.chat_screen.query(Notice)
+            ),
+        )
         assert app.chat_screen.query_one(StatusBar).connection == "no model"
         await type_and_send(pilot, "hello?")
-        await wait_for(pilot, lambda: any("ollama pull" in n.render().plain for n in app.chat_screen.query(Notice) if "✗" in n.render().plain))
+        await wait_for(
+            pilot,
+            lambda: any(
+                "ollama pull" in n.render().plain
+                for n in app.chat_screen.query(Notice)
+                if "✗" in n.render().plain
+            ),
+        )
         app.chat_screen.query_one(DiffPane).toggle()
         assert app.chat_screen.query_one(DiffPane).mode == "file"
 
 
-async def test_long_session_mounts_recent_messages_and_loads_older(settings: Settings, store: Store) -> None:
+async def test_long_session_mounts_recent_messages_and_loads_older(
+    settings: Settings, store: Store
+) -> None:
     from engine.workspace import Workspace
 
     ref = Workspace(settings.workspace).resolve_score("greeting")
-    session = await store.create_session(scorecard=ref.scorecard, score=ref.score, path=ref.rel_path, baseline="", title="Long")
+    session = await store.create_session(
+        scorecard=ref.scorecard, score=ref.score, path=ref.rel_path, baseline="", title="Long"
+    )
     for i in range(500):
         await store.add_message(session.id, "user", f"question {i}")
         await store.add_message(session.id, "assistant", f"answer {i} " + "word " * 60)
@@ -169,11 +220,21 @@ async def test_long_session_mounts_recent_messages_and_loads_older(settings: Set
         await wait_for(pilot, lambda: is_open(app))
         conversation = app.chat_screen.query_one(Conversation)
         await wait_for(pilot, lambda: len(app.chat_screen.query(AssistantMessage)) > 0)
-        assert len(app.chat_screen.query(UserMessage)) + len(app.chat_screen.query(AssistantMessage)) == 40
+        assert (
+            len(app.chat_screen.query(UserMessage)) + len(app.chat_screen.query(AssistantMessage))
+            == 40
+        )
         assert app.chat_screen.query(AssistantMessage).last().text.startswith("answer 499")
         conversation.scroll_to(y=0, animate=False)
-        await wait_for(pilot, lambda: len(app.chat_screen.query(UserMessage)) + len(app.chat_screen.query(AssistantMessage)) == 80)
-        first = [w.render().plain for w in app.chat_screen.query(UserMessage)][0]
+        await wait_for(
+            pilot,
+            lambda: (
+                len(app.chat_screen.query(UserMessage))
+                + len(app.chat_screen.query(AssistantMessage))
+                == 80
+            ),
+        )
+        first = next(w.render().plain for w in app.chat_screen.query(UserMessage))
         assert first == "question 460"
 
 
@@ -204,8 +265,20 @@ async def test_help_lists_every_key(settings: Settings) -> None:
         await pilot.press("f1")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         rows = dict((d, k) for k, d in app.screen.rows)
-        for action in ("Undo edit", "Undo all edits", "Save version", "Versions", "Model", "Export",
-                       "Open in $EDITOR", "Delete session", "Rename session", "Sessions", "Open score", "Stop"):
+        for action in (
+            "Undo edit",
+            "Undo all edits",
+            "Save version",
+            "Versions",
+            "Model",
+            "Export",
+            "Open in $EDITOR",
+            "Delete session",
+            "Rename session",
+            "Sessions",
+            "Open score",
+            "Stop",
+        ):
             assert action in rows, action
 
 
@@ -248,6 +321,9 @@ async def test_narrow_terminal_collapses_side_panes(settings: Settings) -> None:
     app = make_app(settings, [])
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
-        assert not app.chat_screen.query_one("#left").display and not app.chat_screen.query_one("#diff").display
+        assert (
+            not app.chat_screen.query_one("#left").display
+            and not app.chat_screen.query_one("#diff").display
+        )
         await pilot.press("f10")
         assert app.chat_screen.query_one("#diff").display

@@ -57,9 +57,17 @@ def scorechat_command() -> str:
     return str(candidate)
 
 
-def test_chat_with_loopback_ollama_in_a_real_terminal(workspace: Path, tmp_path: Path, ollama_server: Any) -> None:
-    env = {**os.environ, "OLLAMA_HOST": ollama_server.url, "TERM": "xterm-256color",
-           "SCORECHAT_WORKSPACE": str(workspace), "COLUMNS": str(COLS), "LINES": str(ROWS)}
+def test_chat_with_loopback_ollama_in_a_real_terminal(
+    workspace: Path, tmp_path: Path, ollama_server: Any
+) -> None:
+    env = {
+        **os.environ,
+        "OLLAMA_HOST": ollama_server.url,
+        "TERM": "xterm-256color",
+        "SCORECHAT_WORKSPACE": str(workspace),
+        "COLUMNS": str(COLS),
+        "LINES": str(ROWS),
+    }
     term = Terminal([scorechat_command(), "--score", "greeting"], env)
     try:
         term.wait_for("qwen3:8b")

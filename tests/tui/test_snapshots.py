@@ -40,7 +40,10 @@ def test_chat_mid_conversation(snap_compare, settings: Settings, size: tuple[int
         prompt = app.chat_screen.query_one(PromptInput)
         prompt.load_text("raise the limit to 300 and add a 'Refund Promise' class")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.chat_screen._turn is not None and not app.chat_screen._turn.is_running)
+        await wait_for(
+            pilot,
+            lambda: app.chat_screen._turn is not None and not app.chat_screen._turn.is_running,
+        )
         if size[0] < 100:
             await pilot.press("f10")
         steady_cursors(pilot.app)
@@ -57,7 +60,9 @@ def test_picker(snap_compare, settings: Settings, size: tuple[int, int]) -> None
         steady_cursors(pilot.app)
         await pilot.pause(0.2)
 
-    assert snap_compare(make_app(settings, [], score=None), terminal_size=size, run_before=run_before)
+    assert snap_compare(
+        make_app(settings, [], score=None), terminal_size=size, run_before=run_before
+    )
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["120x40", "80x24"])

@@ -35,7 +35,6 @@ from engine.events import (
     Usage,
 )
 from engine.providers import HOW_TO_CONNECT
-from engine.workspace import ScoreRef
 from tui.widgets.conversation import Conversation, WorkingIndicator
 from tui.widgets.diff_pane import DiffPane
 from tui.widgets.prompt import PromptInput
@@ -133,7 +132,9 @@ class ChatScreen(Screen[None]):
         total = await chat.store.count_messages(chat.id)
         conversation.has_older = total > len(messages)
         if conversation.has_older:
-            await conversation.add_notice("▲ Older messages load when you scroll to the top.", "hint")
+            await conversation.add_notice(
+                "▲ Older messages load when you scroll to the top.", "hint"
+            )
         await conversation.show_messages(messages)
         if not messages:
             await self._empty_hint()
@@ -219,7 +220,10 @@ class ChatScreen(Screen[None]):
             self.notify("Open a score first: Ctrl+O.", severity="warning")
             return
         if self._turn is not None and self._turn.is_running:
-            self.notify("The assistant is still answering: wait, or press Esc to stop it.", severity="warning")
+            self.notify(
+                "The assistant is still answering: wait, or press Esc to stop it.",
+                severity="warning",
+            )
             return
         text = event.text
         event.prompt.clear()
@@ -272,7 +276,8 @@ class ChatScreen(Screen[None]):
             if streaming is not None:
                 await streaming.reset()
             await conversation.add_notice(
-                f"↻ {event.reason}; retrying in {event.wait:.0f}s (attempt {event.attempt}).", "warning"
+                f"↻ {event.reason}; retrying in {event.wait:.0f}s (attempt {event.attempt}).",
+                "warning",
             )
         elif isinstance(event, Notice):
             await conversation.add_notice(event.text, "info")
@@ -416,7 +421,9 @@ class ChatScreen(Screen[None]):
 
         if self.chat is None:
             return
-        title = await self.app.push_screen_wait(TextModal("Rename the session:", self.chat.record.title))
+        title = await self.app.push_screen_wait(
+            TextModal("Rename the session:", self.chat.record.title)
+        )
         if title:
             await self.chat.store.rename_session(self.chat.id, title)
             await self.chat.refresh()
@@ -471,7 +478,9 @@ class ChatScreen(Screen[None]):
         if self.chat is not None:
             self.chat.tool.approver = self.approve if app.approval == "ask" else None
         self.notify(
-            "Edits now wait for your approval." if app.approval == "ask" else "Edits now apply at once (undo with Ctrl+Z)."
+            "Edits now wait for your approval."
+            if app.approval == "ask"
+            else "Edits now apply at once (undo with Ctrl+Z)."
         )
         self._update_status()
 
@@ -492,7 +501,9 @@ class ChatScreen(Screen[None]):
             self.notify("Open a score first: Ctrl+O.", severity="warning")
             return False
         if self._turn is not None and self._turn.is_running:
-            self.notify(f"Wait for the turn to finish (or press Esc) before you {what}.", severity="warning")
+            self.notify(
+                f"Wait for the turn to finish (or press Esc) before you {what}.", severity="warning"
+            )
             return False
         return True
 
@@ -514,12 +525,16 @@ class ChatScreen(Screen[None]):
             return
         self._loading_older = True
         try:
-            older = await self.chat.store.last_messages(self.chat.id, OLDER_PAGE, before_id=conversation.oldest_id)
+            older = await self.chat.store.last_messages(
+                self.chat.id, OLDER_PAGE, before_id=conversation.oldest_id
+            )
             conversation.has_older = len(older) == OLDER_PAGE
             height_before = conversation.virtual_size.height
             await conversation.show_messages(older, older=True)
             await asyncio.sleep(0)
-            conversation.scroll_to(y=max(conversation.virtual_size.height - height_before, 0), animate=False)
+            conversation.scroll_to(
+                y=max(conversation.virtual_size.height - height_before, 0), animate=False
+            )
         finally:
             self._loading_older = False
 

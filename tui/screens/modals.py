@@ -51,7 +51,9 @@ class TextModal(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, question: str, value: str = "", placeholder: str = "", allow_empty: bool = False) -> None:
+    def __init__(
+        self, question: str, value: str = "", placeholder: str = "", allow_empty: bool = False
+    ) -> None:
         super().__init__()
         self.question = question
         self.value = value
@@ -101,7 +103,9 @@ class ApprovalModal(ModalScreen[Approval]):
             )
             with VerticalScroll(classes="approval-diff"):
                 yield Static(render_diff(diff) if diff else Text("(no change)"))
-            yield Input(placeholder="Reason to reject (optional), sent to the assistant", id="reason")
+            yield Input(
+                placeholder="Reason to reject (optional), sent to the assistant", id="reason"
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Apply (a)", variant="success", id="apply")
                 yield Button("Reject (r)", variant="error", id="reject")

@@ -65,12 +65,16 @@ class SessionsScreen(Screen[BrowserResult | None]):
         with Vertical(id="browser"):
             yield Label("Sessions", classes="screen-title")
             with Horizontal(id="browser-filters"):
-                yield Input(placeholder="Search every message (words, prefixes)…", id="browser-query")
+                yield Input(
+                    placeholder="Search every message (words, prefixes)…", id="browser-query"
+                )
                 yield Select(
                     [(c, c) for c in self.scorecards], prompt="All scorecards", id="browser-card"
                 )
                 yield Select(
-                    [("Active", "active"), ("Ended", "ended")], prompt="Any status", id="browser-status"
+                    [("Active", "active"), ("Ended", "ended")],
+                    prompt="Any status",
+                    id="browser-status",
                 )
             yield OptionList(id="browser-list")
             yield Static(id="browser-hint")
@@ -100,9 +104,7 @@ class SessionsScreen(Screen[BrowserResult | None]):
         options = self.query_one("#browser-list", OptionList)
         if query:
             hits = await self.store.search(query, limit=200, mark=MARK)
-            rows: list[Session | SearchHit] = [
-                h for h in hits if (not card or h.scorecard == card)
-            ]
+            rows: list[Session | SearchHit] = [h for h in hits if (not card or h.scorecard == card)]
             self.total = len(rows)
         else:
             offset = len(self.rows) if append else 0
@@ -161,7 +163,10 @@ class SessionsScreen(Screen[BrowserResult | None]):
             self.action_more()
 
     def action_more(self) -> None:
-        if not self.query_one("#browser-query", Input).value.strip() and len(self.rows) < self.total:
+        if (
+            not self.query_one("#browser-query", Input).value.strip()
+            and len(self.rows) < self.total
+        ):
             self.reload(append=True)
 
     @on(Input.Submitted, "#browser-query")

@@ -26,7 +26,14 @@ class UserMessage(Static):
 class AssistantMessage(Markdown):
     """An assistant reply; streams through ``Markdown.get_stream``."""
 
-    def __init__(self, text: str = "", *, message_id: int | None = None, status: str = "complete", **kwargs: object) -> None:
+    def __init__(
+        self,
+        text: str = "",
+        *,
+        message_id: int | None = None,
+        status: str = "complete",
+        **kwargs: object,
+    ) -> None:
         super().__init__(text, **kwargs)  # type: ignore[arg-type]
         self.message_id = message_id
         self.chunks: list[str] = [text] if text else []
@@ -233,7 +240,11 @@ class Conversation(VerticalScroll):
                 for part in message.parts:
                     if part.get("type") == "tool_use":
                         args = part.get("input") or {}
-                        row = ToolCallRow(part.get("id", ""), str(args.get("command", "?")), str(args.get("path", "")))
+                        row = ToolCallRow(
+                            part.get("id", ""),
+                            str(args.get("command", "?")),
+                            str(args.get("path", "")),
+                        )
                         rows[part.get("id", "")] = row
                         widgets.append(row)
             elif message.role == "tool":

@@ -12,6 +12,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from engine.agent import FileState
+from engine.diffing import diff_stat
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 
@@ -93,16 +94,22 @@ class DiffPane(VerticalScroll):
             return
         if self.mode == "file":
             header.update(Text(f"{len((state.text or '').splitlines())} lines", style="dim"))
-            body.update(Syntax(state.text or "", "yaml", line_numbers=True, word_wrap=False, theme="ansi_dark"))
+            body.update(
+                Syntax(
+                    state.text or "", "yaml", line_numbers=True, word_wrap=False, theme="ansi_dark"
+                )
+            )
             return
         if not state.diff:
             header.update(Text("No changes since the session started.", style="dim"))
             body.update("")
             return
-        added = sum(1 for l in state.diff.splitlines() if l.startswith("+") and not l.startswith("+++"))
-        removed = sum(1 for l in state.diff.splitlines() if l.startswith("-") and not l.startswith("---"))
+        stat = diff_stat(state.diff)
+        added, removed = stat.added, stat.removed
         parts: list[RenderableType] = [
-            Text.assemble(("+" + str(added), "green"), " ", ("-" + str(removed), "red"), "  changed keys:")
+            Text.assemble(
+                ("+" + str(added), "green"), " ", ("-" + str(removed), "red"), "  changed keys:"
+            )
         ]
         for key in state.key_paths or ["(formatting only)"]:
             parts.append(Text(f"  • {key}", style="yellow"))

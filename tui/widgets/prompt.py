@@ -64,12 +64,12 @@ class PromptInput(TextArea):
             event.prevent_default()
             self._walk(-1)
             return
-        if key == "down" and self.cursor_location[0] == self.document.line_count - 1:
-            if self._history_index is not None:
-                event.stop()
-                event.prevent_default()
-                self._walk(1)
-                return
+        at_last_line = self.cursor_location[0] == self.document.line_count - 1
+        if key == "down" and at_last_line and self._history_index is not None:
+            event.stop()
+            event.prevent_default()
+            self._walk(1)
+            return
         await super()._on_key(event)
 
     def _walk(self, step: int) -> None:
