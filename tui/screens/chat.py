@@ -103,7 +103,7 @@ class ChatScreen(Screen[None]):
 
     def on_mount(self) -> None:
         prompt = self.query_one(PromptInput)
-        prompt.border_title = "Message · Enter send · Shift+Enter/Ctrl+J new line · ↑↓ history"
+        prompt.border_title = "Message · Enter send · Ctrl+J new line · ↑↓ history"
         self.query_one("#conversation", Conversation).border_title = "Conversation"
         self._apply_width(self.size.width)
         self._update_status()
