@@ -31,7 +31,7 @@ class ScoreChatApp(App[int]):
     TITLE = "scorechat"
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("f1", "help", "Help", show=False),
+        Binding("f1", "help", "Help", priority=True),
     ]
 
     def __init__(
@@ -206,6 +206,9 @@ class ScoreChatApp(App[int]):
     def action_help(self) -> None:
         from tui.screens.modals import HelpScreen
 
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
         rows: list[tuple[str, str]] = []
         seen = set()
         for binding in [*ChatScreen.BINDINGS, *self.BINDINGS]:

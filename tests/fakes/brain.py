@@ -48,7 +48,7 @@ def markdown_tokens(count: int) -> str:
             )
         blocks.append(block)
         words += len(block.split())
-    return "\n\n".join(blocks) + "\n"
+    return "\n\n".join(blocks) + "\n\nEND-OF-REPLY\n"
 
 
 _SET = re.compile(r"\bset\s+([A-Za-z_][\w.-]*)\s+to\s+(\S+)", re.IGNORECASE)

@@ -61,7 +61,6 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+z", "undo", "Undo edit", priority=True),
         Binding("ctrl+s", "save_version", "Save version", priority=True),
         Binding("f6", "toggle_view", "Diff/File"),
-        Binding("f1", "help", "Help"),
         Binding("ctrl+u", "undo_all", "Undo all edits", show=False, priority=True),
         Binding("f2", "rename", "Rename session", show=False),
         Binding("f3", "versions", "Versions", show=False),
@@ -316,9 +315,6 @@ class ChatScreen(Screen[None]):
 
     def action_browse(self) -> None:
         self.scorechat.action_browse()
-
-    def action_help(self) -> None:
-        self.scorechat.action_help()
 
     @work(group="action", exit_on_error=False)
     async def action_new_session(self) -> None:

@@ -8,8 +8,13 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.message import Message as TextualMessage
-from textual.widgets import Collapsible, Markdown, Static
-from textual.widgets._markdown import MarkdownStream
+from textual.timer import Timer
+from textual.widget import Widget
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.markdown import Markdown as RichMarkdown
+from rich.segment import Segment
+from textual.containers import Vertical
+from textual.widgets import Collapsible, Static
 
 from engine.events import ToolCallStarted, ToolResult
 from engine.store import Message
@@ -23,49 +28,173 @@ class UserMessage(Static):
         self.border_title = "You"
 
 
-class AssistantMessage(Markdown):
-    """An assistant reply; streams through ``Markdown.get_stream``."""
+def split_blocks(text: str) -> tuple[list[str], str]:
+    """Markdown ``text`` as its complete blocks and the unfinished tail.
 
-    def __init__(
-        self,
-        text: str = "",
-        *,
-        message_id: int | None = None,
-        status: str = "complete",
-        **kwargs: object,
-    ) -> None:
-        super().__init__(text, **kwargs)  # type: ignore[arg-type]
+    A block ends at a blank line outside a code fence; the tail is what follows the
+    last such line (it may still grow).
+    """
+    blocks: list[str] = []
+    start = 0
+    fence = False
+    position = 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")):
+            fence = not fence
+        position += len(line)
+        if not fence and not stripped and line.endswith("\n"):
+            block = text[start:position].strip("\n")
+            if block.strip():
+                blocks.append(block)
+            start = position
+    return blocks, text[start:]
+
+
+class _Trimmed:
+    """A renderable without the blank lines Rich puts before and after some blocks."""
+
+    def __init__(self, renderable: RichMarkdown) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = console.render_lines(self.renderable, options.reset_height(), pad=False)
+        blank = lambda line: not "".join(segment.text for segment in line).strip()  # noqa: E731
+        while lines and blank(lines[0]):
+            lines.pop(0)
+        while lines and blank(lines[-1]):
+            lines.pop()
+        newline = Segment.line()
+        for line in lines:
+            yield from line
+            yield newline
+
+
+def render_markdown(source: str) -> _Trimmed:
+    return _Trimmed(RichMarkdown(source, code_theme="monokai"))
+
+
+class MarkdownBlock(Static):
+    """One finished block of a reply, rendered once."""
+
+    DEFAULT_CSS = """
+    MarkdownBlock {
+        height: auto;
+        margin: 1 0 0 0;
+    }
+    MarkdownBlock.-first {
+        margin: 0;
+    }
+    """
+
+    def __init__(self, source: str, first: bool = False) -> None:
+        super().__init__(render_markdown(source), classes="-first" if first else "")
+        self.source = source
+
+    def set_source(self, source: str) -> None:
+        if source != self.source:
+            self.source = source
+            self.update(render_markdown(source))
+
+
+class AssistantMessage(Vertical):
+    """An assistant reply, streamed block by block.
+
+    Finished blocks (text up to a blank line outside a code fence) become one
+    ``MarkdownBlock`` each and are never touched again; only the unfinished tail is
+    re-rendered, at most every ``FLUSH_INTERVAL`` seconds. A token therefore costs
+    the same at the 8,000th as at the 10th, and a long reply stays a few hundred
+    light widgets instead of thousands (docs/performance.md).
+    """
+
+    DEFAULT_CSS = """
+    AssistantMessage {
+        height: auto;
+        layout: stream;
+    }
+    """
+
+    FLUSH_INTERVAL = 1 / 30
+
+    def __init__(self, text: str = "", *, message_id: int | None = None, status: str = "complete", **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
         self.message_id = message_id
         self.chunks: list[str] = [text] if text else []
-        self._stream: MarkdownStream | None = None
+        self._pending: list[str] = []
+        self._tail = ""
+        self._live: MarkdownBlock | None = None
+        self._last_flush = 0.0
+        self._timer: Timer | None = None
         self.border_title = "Assistant" + ("" if status == "complete" else f" · {status}")
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        blocks, tail = split_blocks(self.text)
+        for index, block in enumerate(blocks + ([tail] if tail.strip() else [])):
+            yield MarkdownBlock(block, first=index == 0)
 
     @property
     def text(self) -> str:
         return "".join(self.chunks)
 
+    @property
+    def source(self) -> str:
+        """The Markdown shown (for tests and export)."""
+        return self.text
+
     async def write(self, fragment: str) -> None:
-        if self._stream is None:
-            self._stream = Markdown.get_stream(self)
         self.chunks.append(fragment)
-        await self._stream.write(fragment)
+        self._pending.append(fragment)
+        wait = self.FLUSH_INTERVAL - (time.monotonic() - self._last_flush)
+        if wait <= 0:
+            await self._flush()
+        elif self._timer is None:
+            self._timer = self.set_timer(wait, self._flush)
+
+    async def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._last_flush = time.monotonic()
+        if not self._pending:
+            return
+        self._tail += "".join(self._pending)
+        self._pending.clear()
+        blocks, self._tail = split_blocks(self._tail)
+        new: list[MarkdownBlock] = []
+        count = len(self.children)
+        for block in blocks:
+            if self._live is not None:
+                self._live.set_source(block)
+                self._live = None
+            else:
+                new.append(MarkdownBlock(block, first=count + len(new) == 0))
+        if self._tail.strip():
+            if self._live is not None:
+                self._live.set_source(self._tail)
+            else:
+                self._live = MarkdownBlock(self._tail, first=count + len(new) == 0)
+                new.append(self._live)
+        if new:
+            await self.mount_all(new)
 
     async def finish(self, status: str | None = None) -> None:
-        """Stop streaming; one final ``update`` makes the rendering exact."""
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
-            await self.update(self.text)
+        """Stop streaming: render what is pending; the tail becomes a finished block."""
+        await self._flush()
+        self._live = None
+        self._tail = ""
         if status and status != "complete":
             self.border_title = f"Assistant · {status}"
 
     async def reset(self) -> None:
         """Forget streamed text (a retry starts the reply afresh)."""
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._pending.clear()
+        self._tail = ""
+        self._live = None
         self.chunks.clear()
-        await self.update("")
+        await self.remove_children()
 
 
 class ToolCallRow(Collapsible):
@@ -101,45 +230,57 @@ class Notice(Static):
         super().__init__(Text(text), classes=f"notice -{kind}", **kwargs)  # type: ignore[arg-type]
 
 
-class WorkingIndicator(Static):
-    """Elapsed time and a live token count while a turn runs."""
+class WorkingIndicator(Widget):
+    """Elapsed time and a live token count while a turn runs.
+
+    It repaints itself without asking for a layout: a ticking ``Static.update`` would
+    re-arrange the whole screen ten times a second while a reply streams.
+    """
+
+    DEFAULT_CSS = """
+    WorkingIndicator {
+        height: 1;
+    }
+    """
 
     SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)  # type: ignore[arg-type]
         self.started: float | None = None
         self.tokens = 0
         self.label = "Thinking"
         self._frame = 0
 
     def on_mount(self) -> None:
-        self.display = False
+        self.visible = False
         self.set_interval(0.1, self._tick)
 
     def begin(self) -> None:
         self.started = time.monotonic()
         self.tokens = 0
         self.label = "Thinking"
-        self.display = True
-        self._tick()
+        self.visible = True
+        self.refresh()
 
     def end(self) -> None:
         self.started = None
-        self.display = False
+        self.visible = False
 
     def _tick(self) -> None:
+        if self.started is not None:
+            self._frame = (self._frame + 1) % len(self.SPINNER)
+            self.refresh()
+
+    def render(self) -> Text:
         if self.started is None:
-            return
-        self._frame = (self._frame + 1) % len(self.SPINNER)
+            return Text("")
         elapsed = time.monotonic() - self.started
-        self.update(
-            Text.assemble(
-                (self.SPINNER[self._frame] + " ", "bold yellow"),
-                f"{self.label} {elapsed:4.1f}s · {self.tokens} tokens · ",
-                ("Esc", "bold"),
-                " to stop",
-            )
+        return Text.assemble(
+            (self.SPINNER[self._frame] + " ", "bold yellow"),
+            f"{self.label} {elapsed:4.1f}s · {self.tokens} tokens · ",
+            ("Esc", "bold"),
+            " to stop",
         )
 
 
