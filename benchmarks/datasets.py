@@ -15,11 +15,37 @@ from engine.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "scorecards"
-WORDS = (
-    "agent customer refund policy threshold classifier valid classes prompt greeting "
-    "compliance disclosure sentiment escalation transcript score node graph limit days "
-    "confidence promise callback verification identity payment arrangement recorded line"
-).split()
+WORDS = [
+    "agent",
+    "customer",
+    "refund",
+    "policy",
+    "threshold",
+    "classifier",
+    "valid",
+    "classes",
+    "prompt",
+    "greeting",
+    "compliance",
+    "disclosure",
+    "sentiment",
+    "escalation",
+    "transcript",
+    "score",
+    "node",
+    "graph",
+    "limit",
+    "days",
+    "confidence",
+    "promise",
+    "callback",
+    "verification",
+    "identity",
+    "payment",
+    "arrangement",
+    "recorded",
+    "line",
+]
 
 
 def build_workspace(target: Path, cards: int = 50, per_card: int = 10) -> Path:
@@ -45,7 +71,9 @@ async def _migrate(path: Path) -> None:
     await store.close()
 
 
-def build_database(path: Path, sessions: int = 2000, messages: int = 100_000, seed: int = 7) -> Path:
+def build_database(
+    path: Path, sessions: int = 2000, messages: int = 100_000, seed: int = 7
+) -> Path:
     asyncio.run(_migrate(path))
     rng = random.Random(seed)
     db = sqlite3.connect(path)
@@ -55,30 +83,66 @@ def build_database(path: Path, sessions: int = 2000, messages: int = 100_000, se
     next_id = 1
     for i in range(sessions):
         sid = f"s{i:011d}"
-        session_rows.append((sid, f"Session {i}: {sentence(rng, 4)}", f"Scorecard {i % 50:02d}",
-                             f"Score {i % 500}", f"Scorecard {i % 50:02d}/Score.yaml", "ollama",
-                             "qwen3:8b", "active", "name: x\n", now - i * 60, now - i * 60, per))
+        session_rows.append(
+            (
+                sid,
+                f"Session {i}: {sentence(rng, 4)}",
+                f"Scorecard {i % 50:02d}",
+                f"Score {i % 500}",
+                f"Scorecard {i % 50:02d}/Score.yaml",
+                "ollama",
+                "qwen3:8b",
+                "active",
+                "name: x\n",
+                now - i * 60,
+                now - i * 60,
+                per,
+            )
+        )
         for m in range(per):
             role = "user" if m % 2 == 0 else "assistant"
-            message_rows.append((next_id, sid, role, sentence(rng, 40), None, "complete", now - i * 60 + m, now - i * 60 + m))
+            message_rows.append(
+                (
+                    next_id,
+                    sid,
+                    role,
+                    sentence(rng, 40),
+                    None,
+                    "complete",
+                    now - i * 60 + m,
+                    now - i * 60 + m,
+                )
+            )
             next_id += 1
     db.executemany(
         "INSERT INTO sessions (id, title, scorecard, score, path, provider, model, status, baseline,"
-        " created_at, updated_at, message_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", session_rows)
+        " created_at, updated_at, message_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        session_rows,
+    )
     db.execute("DROP TRIGGER messages_count_insert")  # counts are set directly above
     db.executemany(
         "INSERT INTO messages (id, session_id, role, text, parts, status, created_at, updated_at)"
-        " VALUES (?,?,?,?,?,?,?,?)", message_rows)
+        " VALUES (?,?,?,?,?,?,?,?)",
+        message_rows,
+    )
     db.execute(
         "CREATE TRIGGER messages_count_insert AFTER INSERT ON messages WHEN new.role != 'tool' BEGIN"
-        " UPDATE sessions SET message_count = message_count + 1 WHERE id = new.session_id; END")
+        " UPDATE sessions SET message_count = message_count + 1 WHERE id = new.session_id; END"
+    )
     db.commit()
     db.close()
     return path
 
 
-def add_long_session(path: Path, scorecard: str, score: str, rel_path: str, messages: int = 1000,
-                     tool_calls: int = 50, words: int = 80) -> str:
+def add_long_session(
+    path: Path,
+    scorecard: str,
+    score: str,
+    rel_path: str,
+    messages: int = 1000,
+    tool_calls: int = 50,
+    words: int = 80,
+) -> str:
     """A session of ``messages`` messages (about ``words`` words each, some with tool calls)."""
     rng = random.Random(11)
     db = sqlite3.connect(path)
@@ -87,8 +151,20 @@ def add_long_session(path: Path, scorecard: str, score: str, rel_path: str, mess
     db.execute(
         "INSERT INTO sessions (id, title, scorecard, score, path, provider, model, status, baseline,"
         " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        (sid, "A very long session", scorecard, score, rel_path,
-         "ollama", "qwen3:8b", "active", None, now, now))
+        (
+            sid,
+            "A very long session",
+            scorecard,
+            score,
+            rel_path,
+            "ollama",
+            "qwen3:8b",
+            "active",
+            None,
+            now,
+            now,
+        ),
+    )
     every = max(messages // max(tool_calls, 1), 1)
     for m in range(messages):
         role = "user" if m % 2 == 0 else "assistant"
@@ -97,14 +173,43 @@ def add_long_session(path: Path, scorecard: str, score: str, rel_path: str, mess
             text += " LAST-MESSAGE-MARK"
         parts = None
         if role == "assistant" and m % every == 1:
-            parts = json.dumps([{"type": "text", "text": text}, {"type": "tool_use", "id": f"t{m}", "name": "str_replace_editor",
-                                 "input": {"command": "view", "path": rel_path}}])
-        db.execute("INSERT INTO messages (session_id, role, text, parts, status, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
-                   (sid, role, text, parts, "complete", now + m, now + m))
+            parts = json.dumps(
+                [
+                    {"type": "text", "text": text},
+                    {
+                        "type": "tool_use",
+                        "id": f"t{m}",
+                        "name": "str_replace_editor",
+                        "input": {"command": "view", "path": rel_path},
+                    },
+                ]
+            )
+        db.execute(
+            "INSERT INTO messages (session_id, role, text, parts, status, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
+            (sid, role, text, parts, "complete", now + m, now + m),
+        )
         if parts:
-            db.execute("INSERT INTO messages (session_id, role, text, parts, status, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
-                       (sid, "tool", "", json.dumps([{"type": "tool_result", "tool_use_id": f"t{m}", "content": "viewed", "is_error": False}]),
-                        "complete", now + m, now + m))
+            db.execute(
+                "INSERT INTO messages (session_id, role, text, parts, status, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
+                (
+                    sid,
+                    "tool",
+                    "",
+                    json.dumps(
+                        [
+                            {
+                                "type": "tool_result",
+                                "tool_use_id": f"t{m}",
+                                "content": "viewed",
+                                "is_error": False,
+                            }
+                        ]
+                    ),
+                    "complete",
+                    now + m,
+                    now + m,
+                ),
+            )
     db.commit()
     db.close()
     return sid

@@ -17,10 +17,17 @@ def scorechat_bin() -> str:
 
 
 class App:
-    def __init__(self, args: list[str], env: dict[str, str], cols: int = 160, rows: int = 45) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], cols: int = 160, rows: int = 45
+    ) -> None:
         self.started = time.perf_counter()
-        self.child = pexpect.spawn(scorechat_bin(), args, env={**os.environ, **env, "TERM": "xterm-256color"},
-                                   dimensions=(rows, cols), timeout=60)
+        self.child = pexpect.spawn(
+            scorechat_bin(),
+            args,
+            env={**os.environ, **env, "TERM": "xterm-256color"},
+            dimensions=(rows, cols),
+            timeout=60,
+        )
         self.buffer = b""
         self.seen = 0
 
@@ -30,7 +37,9 @@ class App:
         except pexpect.TIMEOUT:
             return b""
         except pexpect.EOF:
-            raise RuntimeError("scorechat exited:\n" + self.buffer[-2000:].decode(errors="replace")) from None
+            raise RuntimeError(
+                "scorechat exited:\n" + self.buffer[-2000:].decode(errors="replace")
+            ) from None
         self.buffer = self.buffer[-4096:] + data
         return data
 

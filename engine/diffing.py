@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import YamlError
-from engine.workspace import parse_yaml
+from engine.workspace import load_plain
 
 
 def unified_diff(before: str, after: str, path: str = "score.yaml", context: int = 3) -> str:
@@ -49,23 +49,13 @@ def changed_key_paths(before: str, after: str) -> list[str]:
     if before == after:
         return []
     try:
-        a = _plain(parse_yaml(before))
-        b = _plain(parse_yaml(after))
+        a = load_plain(before)
+        b = load_plain(after)
     except YamlError:
         return []
     paths: list[str] = []
     _compare(a, b, "", paths)
     return paths
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    if isinstance(node, str):
-        return str(node)
-    return node
 
 
 def _join(prefix: str, key: str) -> str:

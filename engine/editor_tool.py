@@ -25,7 +25,7 @@ from engine.workspace import (
     YAML_SUFFIXES,
     Workspace,
     atomic_write,
-    parse_yaml,
+    load_plain,
     read_text,
     score_warnings,
 )
@@ -620,7 +620,7 @@ class EditorTool:
 def _validate(text: str) -> list[str]:
     """Score warnings for ``text``, or ``EditError`` when it is not valid YAML."""
     try:
-        data = parse_yaml(text)
+        data = load_plain(text)
     except YamlError as exc:
         where = f"line {exc.line}, column {exc.column}: " if exc.line is not None else ""
         raise EditError(

@@ -12,11 +12,21 @@ import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
 
 from engine.errors import AmbiguousError, NotFoundError, SandboxError, UsageError, YamlError
 
@@ -98,7 +108,8 @@ def _read_head(path: Path) -> tuple[dict[str, str], int, int]:
     return found, len(data), text.count("\n") + (0 if text.endswith("\n") or not text else 1)
 
 
-def _norm(text: str) -> str:
+def normalise(text: str) -> str:
+    """Lower case, letters and digits only: how names are compared."""
     return re.sub(r"[^a-z0-9]+", "", text.lower())
 
 
@@ -108,7 +119,11 @@ def fuzzy_score(query: str, candidate: str) -> int | None:
     Exact (ignoring case and punctuation) beats prefix, beats substring, beats a
     subsequence of characters. Higher is better.
     """
-    q, c = _norm(query), _norm(candidate)
+    return fuzzy_score_normalised(normalise(query), normalise(candidate))
+
+
+def fuzzy_score_normalised(q: str, c: str) -> int | None:
+    """``fuzzy_score`` for strings already passed through ``normalise``."""
     if not q:
         return 0
     if q == c:
@@ -386,12 +401,7 @@ def parse_yaml(text: str) -> Any:
     """Parse in round-trip mode (comments and order kept), or raise ``YamlError``."""
     if "\t" in text:
         # YAML forbids tabs in indentation; ruamel reports it well, but name the line.
-        for number, line in enumerate(text.splitlines(), 1):
-            stripped = line.lstrip(" ")
-            if stripped.startswith("\t") and stripped.strip():
-                raise YamlError(
-                    "a tab character is used for indentation", number, len(line) - len(stripped) + 1
-                )
+        _check_tabs(text)
     try:
         return _yaml().load(text)
     except MarkedYAMLError as exc:
@@ -404,6 +414,104 @@ def parse_yaml(text: str) -> Any:
         raise YamlError(str(exc).splitlines()[0] if str(exc) else "cannot parse") from None
     except Exception as exc:  # ruamel raises a few non-YAMLError types on odd input
         raise YamlError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+
+
+@lru_cache(maxsize=16)
+def load_plain(text: str) -> Any:
+    """Parse ``text`` into plain dicts, lists and strings, or raise ``YamlError``.
+
+    The checks that run on every edit (validity, score checks, changed key paths) need
+    the document's shape, not ruamel's round-trip objects: this builds it straight from
+    the parser's events (ruamel's C parser when ``ruamel.yaml.clib`` is present), about
+    thirty times faster than a round-trip load. Scalars stay strings (plain nulls become
+    ``None``); duplicate keys and extra documents are errors, as they are for ruamel.
+    Results are cached by text, so one edit parses the new text once.
+    """
+    if "\t" in text:
+        _check_tabs(text)
+    stack: list[list[Any]] = []
+    anchors: dict[str, Any] = {}
+    root: Any = None
+    documents = 0
+    try:
+        for event in _fast_yaml().parse(text):
+            kind = type(event)
+            if kind is ScalarEvent:
+                value: Any = event.value
+                if not event.style and value in _NULLS:
+                    value = None
+            elif kind is MappingStartEvent:
+                value = {}
+            elif kind is SequenceStartEvent:
+                value = []
+            elif kind is AliasEvent:
+                if event.anchor not in anchors:
+                    raise YamlError(f"found undefined alias {event.anchor!r}", *_position(event))
+                value = anchors[event.anchor]
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                stack.pop()
+                continue
+            elif kind is DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise YamlError("the file holds more than one YAML document", *_position(event))
+                continue
+            else:
+                continue
+            anchor = getattr(event, "anchor", None)
+            if anchor and kind is not AliasEvent:
+                anchors[anchor] = value
+            if stack:
+                top = stack[-1]
+                container = top[0]
+                if type(container) is list:
+                    container.append(value)
+                elif top[1] is _NO_KEY:
+                    key = value if isinstance(value, str) else str(value)
+                    if key in container:
+                        raise YamlError(f"duplicate key {key!r}", *_position(event))
+                    top[1] = key
+                else:
+                    container[top[1]] = value
+                    top[1] = _NO_KEY
+            else:
+                root = value
+            if kind is MappingStartEvent or kind is SequenceStartEvent:
+                stack.append([value, _NO_KEY])
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = exc.problem or exc.context or "cannot parse"
+        raise YamlError(
+            message, *((mark.line + 1, mark.column + 1) if mark else (None, None))
+        ) from None
+    except YAMLError as exc:
+        raise YamlError(str(exc).splitlines()[0] if str(exc) else "cannot parse") from None
+    return root
+
+
+_NO_KEY = object()
+
+
+def _position(event: Any) -> tuple[int | None, int | None]:
+    mark = getattr(event, "start_mark", None)
+    return (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+
+
+@lru_cache(maxsize=1)
+def _fast_yaml() -> YAML:
+    return YAML(typ="safe")
+
+
+def _check_tabs(text: str) -> None:
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.lstrip(" ")
+        if stripped.startswith("\t") and stripped.strip():
+            raise YamlError(
+                "a tab character is used for indentation", number, len(line) - len(stripped) + 1
+            )
 
 
 def dump_yaml(data: Any) -> str:
@@ -490,7 +598,7 @@ class CheckResult:
 
 def check_text(text: str) -> CheckResult:
     try:
-        data = parse_yaml(text)
+        data = load_plain(text)
     except YamlError as exc:
         return CheckResult(exc, [])
     return CheckResult(None, score_warnings(data))

@@ -6,22 +6,25 @@ drawn first, then the store, the provider and the session load in workers.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from engine.agent import ChatSession
 from engine.errors import ScoreChatError
-from engine.providers import Provider, choose_provider, make_provider
 from engine.settings import Settings
-from engine.store import Store
-from engine.workspace import ScoreRef, Workspace
 from tui.screens.chat import ChatScreen, default_export_path
+
+if TYPE_CHECKING:
+    from engine.providers import Provider
+    from engine.store import Store
+    from engine.workspace import ScoreRef, Workspace
 
 
 class ScoreChatApp(App[int]):
@@ -48,7 +51,9 @@ class ScoreChatApp(App[int]):
         super().__init__()
         self.settings = settings
         """Everything the app was configured with."""
-        self.workspace = Workspace(settings.workspace)
+        from engine.workspace import Workspace
+
+        self.workspace: Workspace = Workspace(settings.workspace)
         """The score files."""
         self.store: Store | None = store
         """The database; opened in a worker when not passed in."""
@@ -73,6 +78,8 @@ class ScoreChatApp(App[int]):
 
     @work(group="startup", exit_on_error=False)
     async def start_up(self) -> None:
+        from engine.store import Store
+
         try:
             if self.store is None:
                 self.store = await Store.open(self.settings.db_path)
@@ -96,6 +103,8 @@ class ScoreChatApp(App[int]):
 
     @work(group="provider", exclusive=True, exit_on_error=False)
     async def connect_provider(self) -> None:
+        from engine.providers import choose_provider
+
         try:
             provider = await choose_provider(self.settings)
         except ScoreChatError as exc:
@@ -127,6 +136,8 @@ class ScoreChatApp(App[int]):
 
     async def start_session(self, ref: ScoreRef, *, reuse_empty: bool = True) -> None:
         """Open a new session on ``ref``; an untouched empty session of it is reused."""
+        from engine.agent import ChatSession
+
         assert self.store is not None
         if reuse_empty:
             latest = await self.store.list_sessions(
@@ -145,6 +156,8 @@ class ScoreChatApp(App[int]):
         await self.chat_screen.open_chat(chat)
 
     async def resume_session(self, session_id: str) -> None:
+        from engine.agent import ChatSession
+
         assert self.store is not None
         chat = await ChatSession.resume(
             store=self.store, workspace=self.workspace, settings=self.settings,
@@ -168,7 +181,7 @@ class ScoreChatApp(App[int]):
         from tui.screens.picker import PickerScreen
 
         try:
-            refs = self.workspace.scores()
+            refs = await asyncio.to_thread(self.workspace.scores)  # hundreds of files: off the loop
         except ScoreChatError as exc:
             self.notify(str(exc), severity="error")
             return
@@ -193,7 +206,7 @@ class ScoreChatApp(App[int]):
         if self.store is None:
             return
         try:
-            cards = self.workspace.scorecards()
+            cards = await asyncio.to_thread(self.workspace.scorecards)
         except ScoreChatError:
             cards = []
         result = await self.push_screen_wait(SessionsScreen(self.store, cards))
@@ -252,7 +265,7 @@ class ScoreChatApp(App[int]):
 
     async def choose_model(self) -> None:
         """List the models of every usable provider; switch to the chosen one."""
-        from engine.providers import ollama_models
+        from engine.providers import make_provider, ollama_models
         from tui.screens.modals import ChoiceModal
 
         choices: list[tuple[str, str]] = []
@@ -367,6 +380,8 @@ def build_app(
     session_id: str | None = None,
 ) -> ScoreChatApp:
     """The one factory the CLI and the tests use."""
+    from engine.providers import make_provider
+
     if provider is None and settings.provider == "scripted":
         provider = make_provider(settings, "scripted")
     return ScoreChatApp(

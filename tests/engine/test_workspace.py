@@ -231,3 +231,47 @@ def test_config_file_is_read(tmp_path: Path) -> None:
     (config / "config.toml").write_text("provider = [\n")
     with pytest.raises(UsageError, match="config file"):
         load_settings()
+
+
+def _as_strings(node):  # type: ignore[no-untyped-def]
+    if isinstance(node, dict):
+        return {str(k): _as_strings(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_as_strings(v) for v in node]
+    return None if node is None else str(node)
+
+
+def test_fast_loader_matches_ruamel_on_samples_and_corpus(workspace: Path, corpus: Path) -> None:
+    from engine.workspace import load_plain
+
+    files = sorted(workspace.rglob("*.yaml")) + sorted(corpus.rglob("*.yaml"))
+    for file in files:
+        text = file.read_text()
+        expected = _as_strings(parse_yaml(text))
+        actual = load_plain(text)
+        # Booleans and numbers stay as written; compare on the plain structure.
+        assert _as_strings(actual) == _normalise_scalars(expected), file
+
+
+def _normalise_scalars(node):  # type: ignore[no-untyped-def]
+    if isinstance(node, dict):
+        return {k: _normalise_scalars(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_normalise_scalars(v) for v in node]
+    return {"True": "true", "False": "false"}.get(node, node)
+
+
+def test_fast_loader_errors_and_features() -> None:
+    from engine.workspace import load_plain
+
+    with pytest.raises(YamlError, match="duplicate key 'a'") as info:
+        load_plain("a: 1\nb: 2\na: 3\n")
+    assert info.value.line == 3
+    with pytest.raises(YamlError, match="more than one YAML document"):
+        load_plain("a: 1\n---\nb: 2\n")
+    with pytest.raises(YamlError, match="line 2"):
+        load_plain("a: [1\nb: 2\n")
+    assert load_plain("base: &b {x: 1}\ncopy: *b\nempty:\nnull_word: null\nquoted: ''\n") == {
+        "base": {"x": "1"}, "copy": {"x": "1"}, "empty": None, "null_word": None, "quoted": "",
+    }  # fmt: skip
+    assert load_plain("") is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import shlex
 import subprocess
 from pathlib import Path
@@ -17,8 +18,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from engine.agent import ChatSession
-from engine.editor_tool import ProposedEdit
 from engine.errors import ScoreChatError
 from engine.events import (
     Event,
@@ -42,12 +41,16 @@ from tui.widgets.session_list import SessionList
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from engine.agent import ChatSession
+    from engine.editor_tool import ProposedEdit
     from tui.app import ScoreChatApp
 
 #: Messages mounted when a session opens; older ones load when scrolled to the top.
 FIRST_PAGE = 40
 OLDER_PAGE = 40
 NARROW_WIDTH = 100
+#: How long the turn worker may run before it lets the app handle keys and repaint.
+YIELD_INTERVAL = 0.008
 
 
 class ChatScreen(Screen[None]):
@@ -237,9 +240,15 @@ class ChatScreen(Screen[None]):
         conversation = self.query_one(Conversation)
         working.begin()
         self.chat.provider = self.scorechat.provider
+        yielded = time.monotonic()
         try:
             async for event in self.chat.send(text):
                 await self.render_event(event)
+                # A fast stream can arrive with no real await in between: give keys and
+                # repaints their turn at least every YIELD_INTERVAL.
+                if time.monotonic() - yielded > YIELD_INTERVAL:
+                    await asyncio.sleep(0)
+                    yielded = time.monotonic()
         finally:
             working.end()
             await conversation.finish_assistant()

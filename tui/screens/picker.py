@@ -11,22 +11,51 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from engine.workspace import ScoreRef, fuzzy_score
+from engine.workspace import ScoreRef, fuzzy_score_normalised, normalise
 
 
-def filter_scores(refs: list[ScoreRef], query: str, limit: int = 200) -> list[ScoreRef]:
-    """Scores matching ``query`` on their name or ``scorecard / name``, best first."""
-    if not query.strip():
+def _normalised(refs: list[ScoreRef]) -> list[tuple[ScoreRef, tuple[str, ...]]]:
+    return [
+        (
+            ref,
+            tuple(
+                n
+                for n in (
+                    normalise(ref.score),
+                    normalise(f"{ref.scorecard} {ref.score}"),
+                    normalise(ref.key or ""),
+                )
+                if n
+            ),
+        )
+        for ref in refs
+    ]
+
+
+def filter_scores(
+    refs: list[ScoreRef],
+    query: str,
+    limit: int = 200,
+    *,
+    index: list[tuple[ScoreRef, tuple[str, ...]]] | None = None,
+) -> list[ScoreRef]:
+    """Scores matching ``query`` on their name, ``scorecard name`` or key, best first.
+
+    ``index`` (from ``_normalised``) saves normalising every name on every keystroke.
+    """
+    q = normalise(query)
+    if not q:
         return refs[:limit]
     scored = []
-    for index, ref in enumerate(refs):
+    for position, (ref, names) in enumerate(index if index is not None else _normalised(refs)):
         best = None
-        for candidate in (ref.score, f"{ref.scorecard} {ref.score}", ref.key or ""):
-            if candidate and (s := fuzzy_score(query, candidate)) is not None:
-                best = s if best is None else max(best, s)
+        for name in names:
+            score = fuzzy_score_normalised(q, name)
+            if score is not None and (best is None or score > best):
+                best = score
         if best is not None:
-            scored.append((-best, index, ref))
-    scored.sort()
+            scored.append((-best, position, ref))
+    scored.sort(key=lambda item: (item[0], item[1]))
     return [ref for _, _, ref in scored[:limit]]
 
 
@@ -44,6 +73,7 @@ class PickerScreen(ModalScreen[ScoreRef | None]):
         self.refs = refs
         self.workspace_label = workspace_label
         self.shown: list[ScoreRef] = []
+        self._index = _normalised(refs)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide", id="picker"):
@@ -66,16 +96,18 @@ class PickerScreen(ModalScreen[ScoreRef | None]):
         self._refresh(event.value)
 
     def _refresh(self, query: str) -> None:
-        self.shown = filter_scores(self.refs, query)
+        self.shown = filter_scores(self.refs, query, index=self._index)
         options = self.query_one("#picker-list", OptionList)
         options.clear_options()
+        labels = []
         for ref in self.shown:
             label = Text(no_wrap=True, overflow="ellipsis")
             label.append(ref.scorecard, style="dim")
             label.append(" / ")
             label.append(ref.score, style="bold")
             label.append(f"  {ref.cls or '?'} · {ref.lines} lines", style="dim italic")
-            options.add_option(Option(label))
+            labels.append(Option(label))
+        options.add_options(labels)
         if self.shown:
             options.highlighted = 0
 

@@ -115,8 +115,7 @@ class SessionsScreen(Screen[BrowserResult | None]):
             rows = (self.rows if append else []) + list(sessions)
         self.rows = rows
         options.clear_options()
-        for row in rows:
-            options.add_option(Option(self._label(row)))
+        options.add_options([Option(self._label(row)) for row in rows])
         if rows:
             options.highlighted = 0 if not append else options.highlighted
         hint = f"{len(rows)} of {self.total} " + ("matches" if query else "sessions")

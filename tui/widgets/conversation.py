@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.segment import Segment
 from rich.text import Text
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message as TextualMessage
 from textual.timer import Timer
 from textual.widget import Widget
-from rich.console import Console, ConsoleOptions, RenderResult
-from rich.markdown import Markdown as RichMarkdown
-from rich.segment import Segment
-from textual.containers import Vertical
 from textual.widgets import Collapsible, Static
 
-from engine.events import ToolCallStarted, ToolResult
-from engine.store import Message
+if TYPE_CHECKING:
+    from engine.events import ToolCallStarted, ToolResult
+    from engine.store import Message
 
 
 class UserMessage(Static):
@@ -54,7 +54,7 @@ def split_blocks(text: str) -> tuple[list[str], str]:
 class _Trimmed:
     """A renderable without the blank lines Rich puts before and after some blocks."""
 
-    def __init__(self, renderable: RichMarkdown) -> None:
+    def __init__(self, renderable: RenderableType) -> None:
         self.renderable = renderable
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -71,6 +71,8 @@ class _Trimmed:
 
 
 def render_markdown(source: str) -> _Trimmed:
+    from rich.markdown import Markdown as RichMarkdown  # deferred: not needed for the first frame
+
     return _Trimmed(RichMarkdown(source, code_theme="monokai"))
 
 
@@ -114,9 +116,16 @@ class AssistantMessage(Vertical):
     }
     """
 
-    FLUSH_INTERVAL = 1 / 30
+    FLUSH_INTERVAL = 1 / 20
 
-    def __init__(self, text: str = "", *, message_id: int | None = None, status: str = "complete", **kwargs: object) -> None:
+    def __init__(
+        self,
+        text: str = "",
+        *,
+        message_id: int | None = None,
+        status: str = "complete",
+        **kwargs: object,
+    ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.message_id = message_id
         self.chunks: list[str] = [text] if text else []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
@@ -11,8 +12,9 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from engine.agent import FileState
-from engine.diffing import diff_stat
+if TYPE_CHECKING:
+    from engine.agent import FileState
+
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 
@@ -104,6 +106,8 @@ class DiffPane(VerticalScroll):
             header.update(Text("No changes since the session started.", style="dim"))
             body.update("")
             return
+        from engine.diffing import diff_stat
+
         stat = diff_stat(state.diff)
         added, removed = stat.added, stat.removed
         parts: list[RenderableType] = [

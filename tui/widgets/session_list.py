@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
 from textual.message import Message
 from textual.widgets import ListItem, ListView, Static
 
-from engine.store import Session
+if TYPE_CHECKING:
+    from engine.store import Session
 
 
 def relative_time(ts: float, now: float | None = None) -> str:
