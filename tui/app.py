@@ -205,11 +205,13 @@ class ScoreChatApp(App[int]):
 
         if self.store is None:
             return
+        scores: dict[str, list[str]] = {}
         try:
-            cards = await asyncio.to_thread(self.workspace.scorecards)
+            for ref in await asyncio.to_thread(self.workspace.scores):
+                scores.setdefault(ref.scorecard, []).append(ref.score)
         except ScoreChatError:
-            cards = []
-        result = await self.push_screen_wait(SessionsScreen(self.store, cards))
+            pass
+        result = await self.push_screen_wait(SessionsScreen(self.store, scores))
         if result is not None:
             try:
                 await self.resume_session(result.session_id)

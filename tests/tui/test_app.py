@@ -327,3 +327,31 @@ async def test_narrow_terminal_collapses_side_panes(settings: Settings) -> None:
         )
         await pilot.press("f10")
         assert app.chat_screen.query_one("#diff").display
+
+
+async def test_browser_filters_by_scorecard_and_score(settings: Settings, store: Store) -> None:
+    from engine.workspace import Workspace
+
+    ws = Workspace(settings.workspace)
+    for name in ("greeting", "senti", "product claims"):
+        ref = ws.resolve_score(name)
+        await store.create_session(
+            scorecard=ref.scorecard,
+            score=ref.score,
+            path=ref.rel_path,
+            baseline="",
+            title=f"About {ref.score}",
+        )
+    app = make_app(settings, [], store=store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+b")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        browser = app.screen
+        await wait_for(
+            pilot, lambda: len(browser.rows) == 3
+        )  # the empty Greeting session is reused
+        browser.query_one("#browser-card").value = "Customer Service QA"
+        await wait_for(pilot, lambda: len(browser.rows) == 2)
+        browser.query_one("#browser-score").value = "Sentiment Analysis"
+        await wait_for(pilot, lambda: [r.score for r in browser.rows] == ["Sentiment Analysis"])

@@ -54,10 +54,12 @@ class SessionsScreen(Screen[BrowserResult | None]):
         Binding("up", "move(-1)", "Previous", show=False, priority=True),
     ]
 
-    def __init__(self, store: Store, scorecards: list[str]) -> None:
+    def __init__(self, store: Store, scores: dict[str, list[str]]) -> None:
         super().__init__()
         self.store = store
-        self.scorecards = scorecards
+        self.scores = scores
+        """Score names by scorecard, for the filters."""
+        self.scorecards = sorted(scores, key=str.lower)
         self.rows: list[Session | SearchHit] = []
         self.total = 0
 
@@ -71,6 +73,7 @@ class SessionsScreen(Screen[BrowserResult | None]):
                 yield Select(
                     [(c, c) for c in self.scorecards], prompt="All scorecards", id="browser-card"
                 )
+                yield Select([], prompt="All scores", id="browser-score")
                 yield Select(
                     [("Active", "active"), ("Ended", "ended")],
                     prompt="Any status",
@@ -84,13 +87,18 @@ class SessionsScreen(Screen[BrowserResult | None]):
         self.query_one("#browser-query", Input).focus()
         self.reload()
 
-    def _filters(self) -> tuple[str | None, str | None]:
-        card = self.query_one("#browser-card", Select).value
-        status = self.query_one("#browser-status", Select).value
-        return (
-            card if isinstance(card, str) else None,
-            status if isinstance(status, str) else None,
-        )
+    def _filters(self) -> tuple[str | None, str | None, str | None]:
+        values = [
+            self.query_one(f"#browser-{name}", Select).value for name in ("card", "score", "status")
+        ]
+        card, score, status = (v if isinstance(v, str) else None for v in values)
+        return card, score, status
+
+    @on(Select.Changed, "#browser-card")
+    def _card_changed(self, event: Select.Changed) -> None:
+        card = event.value if isinstance(event.value, str) else None
+        names = self.scores.get(card, []) if card else []
+        self.query_one("#browser-score", Select).set_options([(n, n) for n in names])
 
     @on(Input.Changed, "#browser-query")
     @on(Select.Changed)
@@ -100,18 +108,22 @@ class SessionsScreen(Screen[BrowserResult | None]):
     @work(group="browser", exclusive=True, exit_on_error=False)
     async def reload(self, append: bool = False) -> None:
         query = self.query_one("#browser-query", Input).value.strip()
-        card, status = self._filters()
+        card, score, status = self._filters()
         options = self.query_one("#browser-list", OptionList)
         if query:
             hits = await self.store.search(query, limit=200, mark=MARK)
-            rows: list[Session | SearchHit] = [h for h in hits if (not card or h.scorecard == card)]
+            rows: list[Session | SearchHit] = [
+                h
+                for h in hits
+                if (not card or h.scorecard == card) and (not score or h.score == score)
+            ]
             self.total = len(rows)
         else:
             offset = len(self.rows) if append else 0
             sessions = await self.store.list_sessions(
-                limit=PAGE, offset=offset, scorecard=card, status=status
+                limit=PAGE, offset=offset, scorecard=card, score=score, status=status
             )
-            self.total = await self.store.count_sessions(scorecard=card, status=status)
+            self.total = await self.store.count_sessions(scorecard=card, score=score, status=status)
             rows = (self.rows if append else []) + list(sessions)
         self.rows = rows
         options.clear_options()
