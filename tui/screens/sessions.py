@@ -66,10 +66,8 @@ class SessionsScreen(Screen[BrowserResult | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="browser"):
             yield Label("Sessions", classes="screen-title")
+            yield Input(placeholder="Search every message (words, prefixes)…", id="browser-query")
             with Horizontal(id="browser-filters"):
-                yield Input(
-                    placeholder="Search every message (words, prefixes)…", id="browser-query"
-                )
                 yield Select(
                     [(c, c) for c in self.scorecards], prompt="All scorecards", id="browser-card"
                 )
