@@ -295,20 +295,28 @@ class Store:
         await self._db.execute("PRAGMA foreign_keys = ON")
 
     async def migrate(self, target: int = SCHEMA_VERSION) -> int:
-        """Apply the migrations above the database's ``user_version``, each in a transaction."""
-        version = await self.schema_version()
-        if version > SCHEMA_VERSION:
+        """Apply the migrations above the database's ``user_version``, each in a transaction.
+
+        The version is read again inside each write transaction, so two processes that
+        open a new database at once apply every migration exactly once.
+        """
+        if await self.schema_version() > SCHEMA_VERSION:
             raise StoreError(
-                f"The database {self.path} was written by a newer scorechat (schema {version})."
+                f"The database {self.path} was written by a newer scorechat "
+                f"(schema {await self.schema_version()})."
             )
-        for index in range(version, target):
-            _name, sql = MIGRATIONS[index]
-            statements = [s for s in _split_sql(sql) if s.strip()]
+        while True:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
-                for statement in statements:
-                    await self._db.execute(statement)
-                await self._db.execute(f"PRAGMA user_version = {index + 1}")
+                version = await self.schema_version()
+                if version >= target:
+                    await self._db.rollback()
+                    break
+                _name, sql = MIGRATIONS[version]
+                for statement in _split_sql(sql):
+                    if statement.strip():
+                        await self._db.execute(statement)
+                await self._db.execute(f"PRAGMA user_version = {version + 1}")
                 await self._db.commit()
             except BaseException:
                 await self._db.rollback()
