@@ -738,12 +738,13 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         for check_ in checks:
             mark = "ok  " if check_["ok"] else ("--  " if check_.get("optional") else "FAIL")
             typer.echo(f"[{mark}] {check_['name']}: {check_['detail']}")
-        if not can_answer:
-            typer.echo(
-                "No model can answer: start Ollama and pull a model, or set ANTHROPIC_API_KEY."
-            )
-    if not can_answer or not all(c["ok"] or c.get("optional") for c in checks):
-        raise typer.Exit(1)
+    failed = [c["name"] for c in checks if not c["ok"] and not c.get("optional")]
+    if failed:
+        raise fail(f"Doctor found problems with: {', '.join(failed)}.", 1)
+    if not can_answer:
+        raise fail(
+            "No model can answer: start Ollama and pull a model, or set ANTHROPIC_API_KEY.", 1
+        )
 
 
 def main() -> None:

@@ -1,0 +1,128 @@
+"""Slow servers, odd files and random command lines end in one clear sentence."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.agent import ChatSession
+from engine.events import Retrying, TurnDone, TurnFailed
+from engine.providers.ollama import OllamaProvider
+from engine.settings import Settings
+from engine.store import Store
+from engine.workspace import Workspace
+from tests.fakes.steps import Step
+
+GREETING = "Customer Service QA/Greeting.yaml"
+
+
+async def _turn(settings: Settings, store: Store, provider: Any) -> list[Any]:
+    ws = Workspace(settings.workspace)
+    chat = await ChatSession.start(
+        store=store,
+        workspace=ws,
+        settings=settings,
+        provider=provider,
+        score=ws.resolve_score("greeting"),
+    )
+    return [e async for e in chat.send("hello")]
+
+
+async def test_first_byte_slower_than_the_timeout(
+    settings: Settings, store: Store, ollama_server: Any
+) -> None:
+    ollama_server.queue(*[Step(text="late", first_byte_delay=1.5) for _ in range(3)])
+    events = await _turn(
+        settings, store, OllamaProvider("qwen3:8b", host=ollama_server.url, timeout=0.3)
+    )
+    assert sum(isinstance(e, Retrying) for e in events) == 2
+    assert isinstance(events[-1], TurnFailed) and "did not answer in time" in events[-1].message
+
+
+async def test_stall_mid_stream_then_recovery(
+    settings: Settings, store: Store, ollama_server: Any
+) -> None:
+    ollama_server.queue(Step(text="one two three four", stall=1.5), Step(text="recovered"))
+    events = await _turn(
+        settings, store, OllamaProvider("qwen3:8b", host=ollama_server.url, timeout=0.3)
+    )
+    assert any(isinstance(e, Retrying) for e in events)
+    assert isinstance(events[-1], TurnDone) and events[-1].text == "recovered"
+
+
+async def test_huge_file_is_refused_in_one_sentence(workspace: Path) -> None:
+    from engine.editor_tool import EditorTool
+
+    big = workspace / "Customer Service QA" / "Huge.yaml"
+    big.write_text("name: Huge\nnotes: |\n" + ("  " + "x" * 99 + "\n") * 200_000)
+    assert big.stat().st_size > 20_000_000
+    result = await EditorTool(workspace).run(
+        {"command": "view", "path": "Customer Service QA/Huge.yaml"}
+    )
+    assert result.is_error and "MB" in result.text and "\n" not in result.text.strip()
+
+
+async def test_score_deleted_while_its_session_is_open(
+    settings: Settings, store: Store, workspace: Path
+) -> None:
+    from engine.providers.scripted import ScriptedProvider
+
+    ws = Workspace(settings.workspace)
+    chat = await ChatSession.start(
+        store=store,
+        workspace=ws,
+        settings=settings,
+        score=ws.resolve_score("greeting"),
+        provider=ScriptedProvider([[{"type": "text", "text": "The file is gone."}]]),
+    )
+    (workspace / GREETING).unlink()
+    state = await chat.file_state()
+    assert not state.exists and state.text is None
+    events = [e async for e in chat.send("what now?")]
+    assert isinstance(events[-1], TurnDone)  # the prompt says the file does not exist
+    assert "does not exist at the moment" in chat.provider.calls[-1]["system"]  # type: ignore[union-attr]
+    assert [m.role for m in await store.messages(chat.id)] == ["user", "assistant"]
+
+
+WORDS = ["scores", "list", "show", "check", "sessions", "search", "rename", "delete", "export", "end",
+         "versions", "save", "restore", "undo", "models", "doctor", "--json", "--score", "--scorecard",
+         "--session", "--provider", "--model", "--format", "--limit", "-n", "--all", "--yes", "--note",
+         "greeting", "senti", "zzz", "", " ", "-1", "0", "99999999999999999999", "ollama", "gpt",
+         "md", "pdf", "../x.yaml", "\x00", "é", "--", "-", "--help"]  # fmt: skip
+SUBCOMMANDS = ["scores", "check", "sessions", "versions", "undo", "models", "doctor", "message"]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    first=st.sampled_from(SUBCOMMANDS),
+    rest=st.lists(st.sampled_from(WORDS) | st.text(max_size=8), max_size=6),
+)
+def test_random_command_lines_never_trace_back(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, first: str, rest: list[str]
+) -> None:
+    from tui import cli
+
+    monkeypatch.setenv("SCORECHAT_WORKSPACE", str(workspace))
+    monkeypatch.setattr(sys, "argv", ["scorechat", first, *rest])
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        pytest.raises(SystemExit) as exit_info,
+    ):
+        cli.main()
+    assert "Traceback" not in err.getvalue() + out.getvalue()
+    assert exit_info.value.code in (0, 1, 2, 130), (first, rest, exit_info.value.code)
+    if exit_info.value.code != 0:
+        lines = [line for line in err.getvalue().splitlines() if line.strip()]
+        assert lines and lines[-1].startswith("scorechat: "), (first, rest, err.getvalue())
