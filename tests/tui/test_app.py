@@ -222,7 +222,7 @@ async def test_long_session_mounts_recent_messages_and_loads_older(
         await wait_for(pilot, lambda: len(app.chat_screen.query(AssistantMessage)) > 0)
         assert (
             len(app.chat_screen.query(UserMessage)) + len(app.chat_screen.query(AssistantMessage))
-            == 40
+            == 20
         )
         assert app.chat_screen.query(AssistantMessage).last().text.startswith("answer 499")
         conversation.scroll_to(y=0, animate=False)
@@ -231,11 +231,11 @@ async def test_long_session_mounts_recent_messages_and_loads_older(
             lambda: (
                 len(app.chat_screen.query(UserMessage))
                 + len(app.chat_screen.query(AssistantMessage))
-                == 80
+                == 50
             ),
         )
         first = next(w.render().plain for w in app.chat_screen.query(UserMessage))
-        assert first == "question 460"
+        assert first == "question 475"
 
 
 async def test_prompt_history_walks_with_up_and_down(settings: Settings, store: Store) -> None:

@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     from tui.app import ScoreChatApp
 
 #: Messages mounted when a session opens; older ones load when scrolled to the top.
-FIRST_PAGE = 40
-OLDER_PAGE = 40
+FIRST_PAGE = 20
+OLDER_PAGE = 30
 NARROW_WIDTH = 100
 #: How long the turn worker may run before it lets the app handle keys and repaint.
 YIELD_INTERVAL = 0.008
