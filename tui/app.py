@@ -7,7 +7,6 @@ drawn first, then the store, the provider and the session load in workers.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -405,7 +404,3 @@ def run_app(
     app = build_app(settings, score=score, scorecard=scorecard, session_id=session_id)
     code = app.run()
     return code or 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    os.environ.setdefault("SCORECHAT_HOME", "")

@@ -34,7 +34,7 @@ from engine.events import (
     Usage,
 )
 from engine.providers import HOW_TO_CONNECT
-from tui.widgets.conversation import Conversation, WorkingIndicator
+from tui.widgets.conversation import AssistantMessage, Conversation, WorkingIndicator
 from tui.widgets.diff_pane import DiffPane
 from tui.widgets.prompt import PromptInput
 from tui.widgets.session_list import SessionList
@@ -83,6 +83,7 @@ class ChatScreen(Screen[None]):
         self._turn: Worker[None] | None = None
         self._known_text: str | None = None
         self._loading_older = False
+        self._streaming: AssistantMessage | None = None
         self.opened_id: str | None = None
         """The id of the session once it is fully shown (its messages, diff and list)."""
 
@@ -280,9 +281,8 @@ class ChatScreen(Screen[None]):
         elif isinstance(event, Usage):
             self._update_status()
         elif isinstance(event, Retrying):
-            streaming = getattr(self, "_streaming", None)
-            if streaming is not None:
-                await streaming.reset()
+            if self._streaming is not None:
+                await self._streaming.reset()
             await conversation.add_notice(
                 f"↻ {event.reason}; retrying in {event.wait:.0f}s (attempt {event.attempt}).",
                 "warning",
