@@ -11,6 +11,7 @@ import asyncio
 import functools
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
@@ -94,6 +95,12 @@ def handle_errors(func: Callable[..., T]) -> Callable[..., T]:
             raise
         except KeyboardInterrupt:
             raise fail("Interrupted.", 130) from None
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise fail(
+                    "The database is busy: another scorechat holds it; try again in a moment.", 1
+                ) from None
+            raise fail(f"The database failed: {exc}.", 1) from None
         except Exception as exc:
             if os.environ.get("SCORECHAT_DEBUG"):
                 raise

@@ -17,7 +17,7 @@ import pytest
 from tests.fakes.steps import Step
 
 GREETING = "Customer Service QA/Greeting.yaml"
-TRIALS = 6
+TRIALS = 20
 
 
 def test_kill_9_the_app_mid_turn(workspace: Path, tmp_path: Path, ollama_server: Any) -> None:

@@ -87,3 +87,51 @@ async def test_undo_refuses_after_another_session_edited(workspace: Path) -> Non
     result = await first.run({"command": "undo_edit", "path": GREETING})
     assert result.is_error and "changed since that edit" in result.text
     assert (workspace / GREETING).read_bytes() == before
+
+
+def test_a_writer_waits_for_another_process_holding_the_lock(
+    workspace: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SCORECHAT_WORKSPACE": str(workspace)}
+    script = _script(tmp_path, 1)
+    first = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "message",
+            "hello",
+            "--score",
+            "greeting",
+            "--provider",
+            "scripted",
+            "--script",
+            str(script),
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    chat_id = json.loads(first.stdout)["chat_id"]
+    db = tmp_path / "home" / "data" / "scorechat.db"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys, time\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(2); c.execute('COMMIT')\n"
+    ), str(db)], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    renamed = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "sessions", "rename", chat_id, "Renamed while locked"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    holder.wait(10)
+    assert renamed.returncode == 0, renamed.stderr
+    with sqlite3.connect(db) as conn:
+        assert (
+            conn.execute("SELECT title FROM sessions WHERE id = ?", (chat_id,)).fetchone()[0]
+            == "Renamed while locked"
+        )

@@ -355,3 +355,13 @@ async def test_browser_filters_by_scorecard_and_score(settings: Settings, store:
         await wait_for(pilot, lambda: len(browser.rows) == 2)
         browser.query_one("#browser-score").value = "Sentiment Analysis"
         await wait_for(pilot, lambda: [r.score for r in browser.rows] == ["Sentiment Analysis"])
+
+
+async def test_corrupt_database_is_one_notification(settings: Settings, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"not a database" * 500)
+    app = make_app(settings.with_overrides(db_path=bad), [])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: any("damaged" in n.message for n in app._notifications))
+        assert app.is_running
+    assert bad.read_bytes().startswith(b"not a database")
