@@ -14,7 +14,7 @@ from textual.widgets import Footer, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from engine.store import SearchHit, Session, Store
-from tui.widgets.session_list import relative_time
+from tui.widgets.session_list import count_label, relative_time
 
 PAGE = 100
 MARK = ("\x02", "\x03")
@@ -147,7 +147,7 @@ class SessionsScreen(Screen[BrowserResult | None]):
         text.append(row.title or "(untitled)", style="bold")
         text.append(f"  {row.scorecard} / {row.score}", style="dim")
         text.append(
-            f"  {relative_time(row.updated_at)} · {row.message_count} msgs · {row.status}",
+            f"  {relative_time(row.updated_at)} · {count_label(row.message_count)} · {row.status}",
             style="dim",
         )
         return text

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from engine.store import Session
 
 
+def count_label(count: int) -> str:
+    return f"{count} msg" if count == 1 else f"{count} msgs"
+
+
 def relative_time(ts: float, now: float | None = None) -> str:
     delta = max((now or time.time()) - ts, 0)
     for unit, seconds in (("d", 86400), ("h", 3600), ("m", 60)):
@@ -31,7 +35,7 @@ class SessionItem(ListItem):
         label.append("● " if current else "  ", style="green")
         label.append(title, style="bold" if current else "")
         meta = Text(
-            f"  {relative_time(session.updated_at)} · {session.message_count} msgs"
+            f"  {relative_time(session.updated_at)} · {count_label(session.message_count)}"
             + (" · ended" if session.status == "ended" else ""),
             style="dim",
         )
