@@ -230,20 +230,12 @@ async def edit_path(env: Env) -> dict[str, float]:
     from engine.diffing import changed_key_paths, unified_diff
     from engine.editor_tool import EditorTool
     from engine.workspace import load_plain
+    from tests.fakes.scripts import big_score
 
     folder = env.root / "edit"
     (folder / "Card").mkdir(parents=True, exist_ok=True)
-    lines = ["name: Big", "class: LangGraphScore", "graph:"]
-    for i in range(1000):
-        lines += [
-            f"  - name: node_{i}",
-            "    class: Classifier",
-            '    valid_classes: ["Yes", "No"]',
-            "    system_message: >",
-            f"      Prompt number {i}.",
-        ]
     path = folder / "Card" / "Big.yaml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(big_score(1000))
     baseline = path.read_text()
     load_plain(baseline)
     run = next(_EDITS)

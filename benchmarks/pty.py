@@ -29,7 +29,6 @@ class App:
             timeout=60,
         )
         self.buffer = b""
-        self.seen = 0
 
     def drain(self, timeout: float = 0.005) -> bytes:
         try:

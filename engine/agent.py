@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,6 +217,20 @@ class ChatSession:
             self._task.cancel()
             return True
         return False
+
+    @staticmethod
+    async def settle_cancelled(events: AsyncGenerator[Event, None]) -> Event | None:
+        """Finish a turn whose consumer was cancelled between two events.
+
+        ``cancel`` cancels the task iterating ``send``; when that task was busy drawing
+        an event rather than waiting inside ``send``, the cancellation never reaches the
+        turn. This delivers it there, so the partial reply is saved as interrupted, and
+        returns the ``TurnCancelled`` event (``None`` if the turn had not begun streaming).
+        """
+        try:
+            return await events.athrow(asyncio.CancelledError())
+        except (StopAsyncIteration, asyncio.CancelledError):
+            return None
 
     async def send(self, text: str) -> AsyncIterator[Event]:
         """Run one turn for the user's ``text``; yields events until a final one."""

@@ -444,6 +444,10 @@ class EditorTool:
         self._memory.append(edit)
         return edit.id
 
+    def last_known_text(self, rel: str) -> str | None:
+        """The text of ``rel`` as this tool last wrote or viewed it (``None`` if never)."""
+        return self._seen.get(rel)
+
     def _changed_note(self, rel: str, current: str) -> str:
         seen = self._seen.get(rel)
         if seen is not None and seen != current:

@@ -152,7 +152,6 @@ class Workspace:
 
     def __init__(self, root: Path | str):
         self.root = Path(root).expanduser().resolve()
-        self._cache: tuple[float, list[ScoreRef]] | None = None
 
     # ---- discovery -------------------------------------------------------------------
 

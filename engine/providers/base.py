@@ -12,7 +12,7 @@ Each provider converts them to its own wire format.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from engine.errors import ProviderError
@@ -76,12 +76,6 @@ class Provider(Protocol):
 
     async def aclose(self) -> None:
         """Release connections."""
-
-
-@dataclass
-class ModelInfo:
-    name: str
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_retry_after(value: str | None) -> float | None:

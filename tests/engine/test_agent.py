@@ -26,17 +26,7 @@ from engine.providers.scripted import ScriptedProvider
 from engine.settings import Settings
 from engine.store import Store
 from engine.workspace import Workspace
-
-GREETING = "Customer Service QA/Greeting.yaml"
-
-
-def edit(old: str, new: str, path: str = GREETING) -> dict[str, Any]:
-    return {"type": "tool_use", "name": "str_replace_editor",
-            "input": {"command": "str_replace", "path": path, "old_str": old, "new_str": new}}  # fmt: skip
-
-
-def text(value: str) -> dict[str, Any]:
-    return {"type": "text", "text": value}
+from tests.fakes.scripts import GREETING, edit, text
 
 
 async def start(
@@ -324,3 +314,25 @@ async def test_title_is_one_short_line(settings: Settings, store: Store, title_s
     await collect(chat, title_source)
     title = (await store.get_session(chat.id)).title  # type: ignore[union-attr]
     assert len(title) <= 60 and "\n" not in title and title.startswith("a very long")
+
+
+async def test_cancel_while_the_consumer_is_busy_still_saves_the_partial_reply(
+    settings: Settings, store: Store
+) -> None:
+    provider = ScriptedProvider([[text(" ".join(f"w{i}" for i in range(100)))]])
+    chat = await start(settings, store, provider)
+    events = chat.send("long reply")
+    seen: list[Any] = []
+    final = None
+    try:
+        async for event in events:
+            seen.append(event)
+            if isinstance(event, TextDelta) and event.text.startswith("w5 "):
+                chat.cancel()
+            await asyncio.sleep(0.01)  # drawing: the cancellation lands here, not in send()
+    except asyncio.CancelledError:
+        final = await ChatSession.settle_cancelled(events)  # type: ignore[arg-type]
+    assert isinstance(final, TurnCancelled) and final.partial_text.startswith("w0 w1")
+    assert not any(isinstance(e, TurnCancelled) for e in seen)
+    assistant = (await store.messages(chat.id))[-1]
+    assert assistant.status == "interrupted" and assistant.text == final.partial_text

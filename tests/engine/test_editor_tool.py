@@ -8,6 +8,7 @@ import pytest
 
 from engine.editor_tool import EditorTool, ProposedEdit, replace_unique
 from engine.store import Store
+from tests.fakes.scripts import big_score
 
 GREETING = "Customer Service QA/Greeting.yaml"
 
@@ -428,18 +429,10 @@ async def test_corpus_edits_are_lossless(corpus: Path) -> None:
 
 async def test_large_file_edit(tmp_path: Path) -> None:
     (tmp_path / "c").mkdir()
-    lines = ["name: Big", "class: LangGraphScore", "graph:"]
-    for i in range(1000):
-        lines += [
-            f"  - name: node_{i}",
-            "    class: Classifier",
-            '    valid_classes: ["Yes", "No"]',
-            "    system_message: >",
-            f"      Prompt number {i}.",
-        ]
+    content = big_score(1000)
     path = tmp_path / "c" / "big.yaml"
-    path.write_text("\n".join(lines) + "\n")
-    assert len(lines) > 5000
+    path.write_text(content)
+    assert content.count("\n") > 5000
     tool = EditorTool(tmp_path)
     result = await tool.run(
         {

@@ -9,18 +9,10 @@ from typing import Any
 from engine.providers.scripted import ScriptedProvider
 from engine.settings import Settings
 from engine.workspace import Workspace
+from tests.fakes.scripts import GREETING, edit, text
 from tui.app import ScoreChatApp, build_app
 
-GREETING = "Customer Service QA/Greeting.yaml"
-
-
-def edit(old: str, new: str, path: str = GREETING) -> dict[str, Any]:
-    return {"type": "tool_use", "name": "str_replace_editor",
-            "input": {"command": "str_replace", "path": path, "old_str": old, "new_str": new}}  # fmt: skip
-
-
-def text(value: str) -> dict[str, Any]:
-    return {"type": "text", "text": value}
+__all__ = ["GREETING", "edit", "is_open", "make_app", "text", "wait_for"]
 
 
 def make_app(

@@ -181,7 +181,14 @@ class ChatScreen(Screen[None]):
             self.query_one(DiffPane).show(None)
             return
         state = await self.chat.file_state()
-        if external and state.text == self._known_text:
+        # The watcher also sees this session's own writes, possibly before their
+        # FileChanged event is drawn: only text no one here wrote is an outside change.
+        if external and state.text in (
+            self._known_text,
+            self.chat.tool.last_known_text(state.path),
+        ):
+            self._known_text = state.text
+            self.query_one(DiffPane).show(state)
             return
         if external:
             self.notify(f"{state.path} changed outside scorechat; the diff is updated.")
@@ -242,14 +249,20 @@ class ChatScreen(Screen[None]):
         working.begin()
         self.chat.provider = self.scorechat.provider
         yielded = time.monotonic()
+        events = self.chat.send(text)
         try:
-            async for event in self.chat.send(text):
+            async for event in events:
                 await self.render_event(event)
                 # A fast stream can arrive with no real await in between: give keys and
                 # repaints their turn at least every YIELD_INTERVAL.
                 if time.monotonic() - yielded > YIELD_INTERVAL:
                     await asyncio.sleep(0)
                     yielded = time.monotonic()
+        except asyncio.CancelledError:
+            # Esc landed while an event was being drawn: the turn still saves its reply.
+            final = await self.chat.settle_cancelled(events)  # type: ignore[arg-type]
+            if final is not None:
+                await self.render_event(final)
         finally:
             working.end()
             await conversation.finish_assistant()
