@@ -9,6 +9,7 @@ that a resumed session replays into the provider's own format.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -19,7 +20,7 @@ from typing import Any
 from engine.diffing import changed_key_paths, unified_diff
 from engine.editor_tool import Approver, EditorTool
 from engine.editor_tool import ToolResult as EditorResult
-from engine.errors import NotFoundError, ProviderError, ScoreChatError
+from engine.errors import NotFoundError, ProviderError, ScoreChatError, UsageError
 from engine.events import (
     Event,
     FileChanged,
@@ -34,6 +35,7 @@ from engine.events import (
     TurnStarted,
     Usage,
 )
+from engine.logs import get_logger
 from engine.prompts import build_system_prompt
 from engine.providers import HOW_TO_CONNECT, Provider, TransientError
 from engine.providers.base import Stop, TextChunk, ToolCall, UsageReport
@@ -47,6 +49,42 @@ EDITOR_NAMES = frozenset({"str_replace_editor", "str_replace_based_edit_tool"})
 PERSIST_INTERVAL = 0.25
 #: A rough bound on history size in characters (about 4 characters a token).
 MAX_HISTORY_CHARS = 400_000
+#: Stop reasons that mean the model was cut off rather than finished.
+CUT_OFF_REASONS = {
+    "max_tokens": "the reply was cut off at the token limit",
+    "length": "the reply was cut off at the token limit",
+    "model_context_window_exceeded": "the reply was cut off: the conversation filled the "
+    "model's context window",
+    "refusal": "the model declined to answer this request",
+}
+
+log = get_logger("agent")
+
+
+@dataclass
+class UndoReport:
+    """What undoing a whole session did: how many edits, and why it stopped, if it did."""
+
+    undone: int = 0
+    remaining: int = 0
+    """Edits of the session still applied (not undone) afterwards."""
+    stopped: str | None = None
+    """Why it stopped before undoing everything (one sentence), or ``None``."""
+    paths: list[str] = field(default_factory=list)
+    """Every file an undone edit touched, in the order they were undone."""
+
+    @property
+    def text(self) -> str:
+        count = f"{self.undone} edit{'s' * (self.undone != 1)}"
+        if self.stopped is None:
+            return f"Undid {count}" + (f" of {', '.join(self.paths)}." if self.paths else ".")
+        return f"Undid {count}, then stopped with {self.remaining} left: {self.stopped}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "undone": self.undone, "remaining": self.remaining, "stopped": self.stopped,
+            "paths": self.paths, "message": self.text,
+        }  # fmt: skip
 
 
 def make_title(text: str, limit: int = 60) -> str:
@@ -72,6 +110,7 @@ class _Round:
     calls: list[ToolCall] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
+    stop: str = "end_turn"
 
     def joined(self) -> str:
         return "".join(self.text)
@@ -125,6 +164,7 @@ class ChatSession:
             baseline=baseline,
             provider=provider.name if provider else None,
             model=provider.model if provider else None,
+            workspace=str(workspace.root),
         )
         return cls(
             store=store, workspace=workspace, settings=settings, provider=provider,
@@ -143,6 +183,11 @@ class ChatSession:
         approver: Approver | None = None,
     ) -> ChatSession:
         record = await store.find_session(session_id)
+        if record.workspace and Path(record.workspace) != workspace.root:
+            raise UsageError(
+                f"Session {record.id} belongs to the workspace {record.workspace}, not "
+                f"{workspace.root}; open it there (--workspace) so it edits its own file."
+            )
         # A reply left 'partial' was cut by a crash or a kill: keep it, marked interrupted.
         await store.mark_partial_messages(record.id)
         if record.status != "active":
@@ -186,10 +231,15 @@ class ChatSession:
         return FileState(self.record.path, text is not None, text, diff, paths)
 
     async def _file_changed(self, result: EditorResult) -> FileChanged:
-        state = await self.file_state()
-        return FileChanged(
-            result.path or self.record.path, state.diff, state.key_paths, result.edit_id
-        )
+        """The diff after an edit; never fails the turn (the edit is already recorded)."""
+        try:
+            state = await self.file_state()
+            return FileChanged(
+                result.path or self.record.path, state.diff, state.key_paths, result.edit_id
+            )
+        except Exception:
+            log.exception("could not compute the diff after edit %s", result.edit_id)
+            return FileChanged(result.path or self.record.path, "", [], result.edit_id)
 
     # ---- undo ------------------------------------------------------------------------
 
@@ -197,17 +247,25 @@ class ChatSession:
         """Undo the newest edit of this session's file (an error result when there is none)."""
         return await self.tool.run({"command": "undo_edit", "path": self.record.path})
 
-    async def undo_all(self) -> int:
-        """Undo every edit this session made, newest first; returns how many were undone.
+    async def undo_all(self) -> UndoReport:
+        """Undo every edit this session made, on every file it touched, newest first.
 
-        Stops with an error result's sentence (``EditError``) when the file changed since
-        one of the edits.
+        Stops at the first edit that cannot be undone (the file changed since, say) and
+        says how many were undone and why it stopped.
         """
-        count = 0
-        while await self.store.last_undoable_edit(self.record.path, self.id) is not None:
-            await self.tool.undo(self.path, self.record.path, session_id=self.id)
-            count += 1
-        return count
+        report = UndoReport()
+        for edit in reversed(await self.store.edits(self.id, include_undone=False)):
+            try:
+                path = self.workspace.resolve_path(edit.path)
+                await self.tool.undo(path, edit.path, session_id=self.id)
+            except ScoreChatError as exc:
+                report.stopped = str(exc)
+                break
+            report.undone += 1
+            if edit.path not in report.paths:
+                report.paths.append(edit.path)
+        report.remaining = len(await self.store.edits(self.id, include_undone=False))
+        return report
 
     # ---- a turn ----------------------------------------------------------------------
 
@@ -233,16 +291,26 @@ class ChatSession:
             return None
 
     async def send(self, text: str) -> AsyncIterator[Event]:
-        """Run one turn for the user's ``text``; yields events until a final one."""
+        """Run one turn for the user's ``text``; yields events until a final one.
+
+        Whatever fails, the turn ends with one final event and the record stays whole:
+        every tool result of a call that ran is stored, even when something after the
+        write raises.
+        """
         self._task = asyncio.current_task()
         text = text.strip()
         if not text:
             yield TurnFailed("The message is empty: type something to send.")
             return
-        user_id = await self.store.add_message(self.id, "user", text)
-        if not self.record.title:
-            await self.store.update_session(self.id, title=make_title(text))
-        await self.refresh()
+        try:
+            user_id = await self.store.add_message(self.id, "user", text)
+            if not self.record.title:
+                await self.store.update_session(self.id, title=make_title(text))
+            await self.refresh()
+        except ScoreChatError as exc:
+            yield TurnFailed(str(exc))
+            return
+        log.info("turn started in session %s (%d characters)", self.id, len(text))
         yield TurnStarted(self.id, user_id, text)
         if self.provider is None:
             yield TurnFailed(HOW_TO_CONNECT)
@@ -271,11 +339,12 @@ class ChatSession:
                 round_text = current.joined()
                 all_text.append(round_text)
                 calls = current.calls
+                cut = CUT_OFF_REASONS.get(current.stop)
                 await self.store.update_message(
                     message_id,
                     text=round_text,
                     parts=_assistant_parts(round_text, calls),
-                    status="complete",
+                    status="truncated" if cut else "complete",
                     input_tokens=current.input_tokens,
                     output_tokens=current.output_tokens,
                 )
@@ -283,34 +352,67 @@ class ChatSession:
                     {"role": "assistant", "text": round_text, "tool_calls": _neutral_calls(calls)}
                 )
                 current = None
+                if cut:
+                    # A cut reply's tool calls may be incomplete: report them, run none.
+                    if calls:
+                        results = []
+                        for call in calls:
+                            yield ToolCallStarted(call.id, call.name, call.input, message_id)
+                            cut_part = _cut_result(call, cut)
+                            results.append(cut_part)
+                            yield ToolResult(
+                                call.id, call.name, call.input, cut_part["content"], True
+                            )
+                        await self.store.add_message(self.id, "tool", "", parts=results)
+                    yield await self._usage(usage_in, usage_out)
+                    log.warning("turn in session %s ended: %s", self.id, cut)
+                    yield TurnFailed(
+                        f"{cut[0].upper()}{cut[1:]}; what arrived is kept. Ask the assistant to "
+                        "continue, or to do less in one reply."
+                    )
+                    return
                 if not calls:
                     finished = True
                     break
                 if rounds > self.settings.max_tool_rounds:
                     break
-                results: list[dict[str, Any]] = []
+                results = []
                 repeated: str | None = None
-                for call in calls:
-                    yield ToolCallStarted(call.id, call.name, call.input, message_id)
-                    result = await self._run_tool(call)
-                    yield ToolResult(call.id, call.name, call.input, result.text, result.is_error)
-                    if result.changed:
-                        yield await self._file_changed(result)
-                    results.append(
-                        {
-                            "type": "tool_result",
-                            "tool_use_id": call.id,
-                            "name": call.name,
-                            "content": result.text,
-                            "is_error": result.is_error,
-                        }
-                    )
-                    if result.is_error and (call.input or {}).get("command") != "view":
-                        key = json.dumps(call.input, sort_keys=True, default=str)
-                        failures[key] = failures.get(key, 0) + 1
-                        if failures[key] >= 2:
-                            repeated = result.text.strip().splitlines()[0]
-                await self.store.add_message(self.id, "tool", "", parts=results)
+                try:
+                    for call in calls:
+                        yield ToolCallStarted(call.id, call.name, call.input, message_id)
+                        result = await self._run_tool(call)
+                        results.append(
+                            {
+                                "type": "tool_result",
+                                "tool_use_id": call.id,
+                                "name": call.name,
+                                "content": result.text,
+                                "is_error": result.is_error,
+                                **({"edit_id": result.edit_id} if result.edit_id else {}),
+                            }
+                        )
+                        log.info(
+                            "tool %s %s: %s", call.name, (call.input or {}).get("command"),
+                            "error" if result.is_error else "ok",
+                        )  # fmt: skip
+                        yield ToolResult(
+                            call.id, call.name, call.input, result.text, result.is_error
+                        )
+                        if result.changed:
+                            yield await self._file_changed(result)
+                        if result.is_error and (call.input or {}).get("command") != "view":
+                            key = json.dumps(call.input, sort_keys=True, default=str)
+                            failures[key] = failures.get(key, 0) + 1
+                            if failures[key] >= 2:
+                                repeated = result.text.strip().splitlines()[0]
+                finally:
+                    # Stored even when the turn is cancelled or fails after a write, so a
+                    # call that ran is never replayed as "not run".
+                    if results:
+                        await asyncio.shield(
+                            self.store.add_message(self.id, "tool", "", parts=results)
+                        )
                 history.append({"role": "tool", "results": results})
                 if repeated:
                     yield await self._usage(usage_in, usage_out)
@@ -325,30 +427,47 @@ class ChatSession:
                     "turn without finishing; send 'continue' to let it go on."
                 )
             yield await self._usage(usage_in, usage_out)
+            log.info("turn done in session %s (%d rounds)", self.id, rounds)
             yield TurnDone("".join(all_text), ids)
         except asyncio.CancelledError:
             partial = current.joined() if current else ""
             if current is not None:
                 await asyncio.shield(self._save_interrupted(current))
             self._task = None
+            log.info("turn cancelled in session %s", self.id)
             yield TurnCancelled(partial)
             return
         except ProviderError as exc:
-            if current is not None:
-                await self.store.update_message(
-                    current.message_id, text=current.joined(), status="error"
-                )
+            log.warning("turn failed in session %s: %s", self.id, exc)
+            await self._save_failed(current)
             if usage_in or usage_out:
-                yield await self._usage(usage_in, usage_out)
+                with contextlib.suppress(ScoreChatError):
+                    yield await self._usage(usage_in, usage_out)
             yield TurnFailed(str(exc))
         except ScoreChatError as exc:
-            if current is not None:
-                await self.store.update_message(
-                    current.message_id, text=current.joined(), status="error"
-                )
+            log.warning("turn failed in session %s: %s", self.id, exc)
+            await self._save_failed(current)
             yield TurnFailed(str(exc))
+        except Exception as exc:
+            log.exception("turn failed unexpectedly in session %s", self.id)
+            await self._save_failed(current)
+            yield TurnFailed(
+                f"The turn failed unexpectedly ({type(exc).__name__}: {exc}); what was done is "
+                "kept, and the details are in the log."
+            )
         finally:
             self._task = None
+
+    async def _save_failed(self, current: _Round | None) -> None:
+        """Mark the round that was streaming as failed, keeping its text (best effort)."""
+        if current is None:
+            return
+        try:
+            await self.store.update_message(
+                current.message_id, text=current.joined(), status="error"
+            )
+        except Exception:
+            log.exception("could not mark message %s as failed", current.message_id)
 
     async def _save_interrupted(self, current: _Round) -> None:
         await self.store.update_message(
@@ -367,6 +486,7 @@ class ChatSession:
         for attempt in range(1, attempts + 1):
             current.text.clear()
             current.calls.clear()
+            current.stop = "end_turn"
             last_flush = time.monotonic()
             flushed = 0
             try:
@@ -388,7 +508,7 @@ class ChatSession:
                         current.input_tokens = item.input_tokens
                         current.output_tokens = item.output_tokens
                     elif isinstance(item, Stop):
-                        pass
+                        current.stop = item.reason
                 return
             except TransientError as exc:
                 if attempt >= attempts:
@@ -465,6 +585,16 @@ def _assistant_parts(text: str, calls: list[ToolCall]) -> list[dict[str, Any]]:
             }
         )
     return parts
+
+
+def _cut_result(call: ToolCall, why: str) -> dict[str, Any]:
+    return {
+        "type": "tool_result",
+        "tool_use_id": call.id,
+        "name": call.name,
+        "content": f"Not run: {why}, so this tool call may be incomplete.",
+        "is_error": True,
+    }
 
 
 def _neutral_calls(calls: list[ToolCall]) -> list[dict[str, Any]]:

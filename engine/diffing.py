@@ -40,11 +40,26 @@ def diff_stat(diff: str) -> DiffStat:
     return DiffStat(added, removed)
 
 
+#: The most value pairs one key-path comparison looks at, and how deep it goes: YAML
+#: aliases can make a small file describe an exponentially large (or cyclic) tree.
+MAX_COMPARED = 50_000
+MAX_DEPTH = 100
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.left = MAX_COMPARED
+        self.seen: set[tuple[int, int]] = set()
+
+
 def changed_key_paths(before: str, after: str) -> list[str]:
     """Key paths whose values differ, e.g. ``graph[1].valid_classes`` or ``model_name``.
 
     A list whose length changed is reported as one path; lists of equal length are
-    compared item by item. When either text is not valid YAML, returns ``[]``.
+    compared item by item. When either text is not valid YAML, returns ``[]``. Shared
+    (aliased) values are compared once, cycles are not followed, and the work is
+    bounded: past the bound the remaining differences are reported at the level the
+    walk reached.
     """
     if before == after:
         return []
@@ -54,7 +69,7 @@ def changed_key_paths(before: str, after: str) -> list[str]:
     except YamlError:
         return []
     paths: list[str] = []
-    _compare(a, b, "", paths)
+    _compare(a, b, "", paths, _Budget(), 0)
     return paths
 
 
@@ -62,17 +77,28 @@ def _join(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
 
 
-def _compare(a: Any, b: Any, prefix: str, out: list[str]) -> None:
+def _compare(a: Any, b: Any, prefix: str, out: list[str], budget: _Budget, depth: int) -> None:
+    containers = isinstance(a, dict | list) and isinstance(b, dict | list)
+    if containers:
+        pair = (id(a), id(b))
+        if pair in budget.seen:
+            return  # an alias already compared (or a cycle)
+        budget.seen.add(pair)
+        budget.left -= 1
+        if budget.left <= 0 or depth >= MAX_DEPTH:
+            if a is not b:
+                out.append(prefix or "(document)")
+            return
     if isinstance(a, dict) and isinstance(b, dict):
         for key in list(a) + [k for k in b if k not in a]:
             if key not in a or key not in b:
                 out.append(_join(prefix, key))
             else:
-                _compare(a[key], b[key], _join(prefix, key), out)
+                _compare(a[key], b[key], _join(prefix, key), out, budget, depth + 1)
         return
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         for index, (x, y) in enumerate(zip(a, b, strict=True)):
-            _compare(x, y, f"{prefix}[{index}]", out)
+            _compare(x, y, f"{prefix}[{index}]", out, budget, depth + 1)
         return
-    if a != b or type(a) is not type(b):
+    if containers or type(a) is not type(b) or a != b:
         out.append(prefix or "(document)")

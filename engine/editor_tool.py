@@ -13,6 +13,7 @@ is given.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import re
 from collections.abc import Awaitable, Callable
@@ -21,7 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import ScoreChatError, YamlError
+from engine.logs import get_logger
 from engine.workspace import (
+    MAX_FILE_BYTES,
     YAML_SUFFIXES,
     Workspace,
     atomic_write,
@@ -36,6 +39,10 @@ if TYPE_CHECKING:
 COMMANDS = ("view", "str_replace", "insert", "create", "undo_edit")
 WRITE_COMMANDS = ("str_replace", "insert", "create", "undo_edit")
 SNIPPET_CONTEXT = 4
+#: Room past ``max_chars`` for a result's header and hints before the result is cut.
+RESULT_HEADROOM = 1000
+
+log = get_logger("editor")
 
 
 class EditError(ScoreChatError):
@@ -72,7 +79,9 @@ class ProposedEdit:
     command: str
     path: str
     before: str | None
-    after: str
+    """``None`` when the edit creates the file."""
+    after: str | None
+    """``None`` when undoing a creation removes the file."""
     tool_input: dict[str, Any]
 
 
@@ -349,7 +358,14 @@ class EditorTool:
         except ScoreChatError as exc:
             result = ToolResult(str(exc), is_error=True)
         except Exception as exc:  # never let a bug in one command take the turn down
+            log.exception("the editor's %s command failed", command)
             result = ToolResult(f"The {command} command failed: {exc}.", is_error=True)
+        limit = self.max_chars + RESULT_HEADROOM
+        if len(result.text) > limit:
+            # Every result goes back to the model: a multi-megabyte line must not.
+            result.text = (
+                result.text[:limit] + f"\n[Result cut at {limit} characters of {len(result.text)}.]"
+            )
         result.command = command
         if result.path is None and isinstance(tool_input.get("path"), str):
             result.path = tool_input["path"]
@@ -382,7 +398,71 @@ class EditorTool:
             raise EditError(f"{rel} is a folder; this command needs a file.")
         return await asyncio.to_thread(read_text, path)
 
-    async def _write(
+    async def _current(self, command: str, path: Path, rel: str) -> str | None:
+        """The file's text before a write; ``None`` for a file ``create`` will make."""
+        if command != "create":
+            return await self._read(path, rel)
+        if path.exists() or path.is_symlink():
+            raise EditError(
+                f"The file {rel} already exists; use str_replace or insert to change it."
+            )
+        return None
+
+    async def _edit(
+        self,
+        command: str,
+        path: Path,
+        rel: str,
+        tool_input: dict[str, Any],
+        plan: Callable[[str | None], tuple[str, int, int]],
+    ) -> ToolResult:
+        """Read, plan, check and write one edit, and record it, as one check-and-write.
+
+        ``plan`` turns the file's current text into ``(after, first, last)`` (or raises
+        ``EditError``). Without an approver everything happens under the workspace's
+        write lock, so an edit from another process cannot land in between. With one,
+        the person decides first (no lock is held while they think) and the file must
+        still be what they saw when the lock is taken.
+        """
+        if self.approver is None:
+            async with self.workspace.write_lock():
+                before = await self._current(command, path, rel)
+                after, first, last = await asyncio.to_thread(plan, before)
+                warnings = await asyncio.to_thread(_validate, after)
+                return await self._commit(
+                    command, path, rel, before, after, tool_input, first, last, warnings
+                )
+        before = await self._current(command, path, rel)
+        after, first, last = await asyncio.to_thread(plan, before)
+        warnings = await asyncio.to_thread(_validate, after)
+        rejected = await self._ask(ProposedEdit(command, rel, before, after, tool_input))
+        if rejected is not None:
+            return rejected
+        async with self.workspace.write_lock():
+            if await self._current(command, path, rel) != before:
+                raise EditError(
+                    f"{rel} changed while the edit waited for approval; nothing was written. "
+                    "View it and try again."
+                )
+            return await self._commit(
+                command, path, rel, before, after, tool_input, first, last, warnings
+            )
+
+    async def _ask(self, proposal: ProposedEdit) -> ToolResult | None:
+        """``None`` when the approver (if any) applies ``proposal``, else the rejection."""
+        if self.approver is None:
+            return None
+        reason = await self.approver(proposal)
+        if reason is None:
+            return None
+        because = f": {reason}" if reason.strip() else "."
+        return ToolResult(
+            f"The user rejected this edit{because} The file {proposal.path} is unchanged.",
+            is_error=True,
+            path=proposal.path,
+        )
+
+    async def _commit(
         self,
         command: str,
         path: Path,
@@ -392,27 +472,32 @@ class EditorTool:
         tool_input: dict[str, Any],
         first: int,
         last: int,
-        note: str = "",
+        warnings: list[str],
     ) -> ToolResult:
-        warnings = await asyncio.to_thread(_validate, after)
-        if self.approver is not None:
-            reason = await self.approver(ProposedEdit(command, rel, before, after, tool_input))
-            if reason is not None:
-                because = f": {reason}" if reason.strip() else "."
-                return ToolResult(
-                    f"The user rejected this edit{because} The file {rel} is unchanged.",
-                    is_error=True,
-                    path=rel,
-                )
-        if before is not None:
-            # Refuse to clobber a change that landed while the edit was being planned.
-            current = await asyncio.to_thread(read_text, path)
-            if current != before:
+        """Write ``after`` and record the edit; called with the write lock held.
+
+        When the edit cannot be recorded the file is put back, so a file change never
+        exists without its edit row.
+        """
+        made = _missing_parents(path.parent, self.workspace.root)
+        note = self._changed_note(rel, before) if before is not None else ""
+        try:
+            for folder in reversed(made):
+                folder.mkdir()
+            await asyncio.to_thread(atomic_write, path, after)
+        except BaseException:
+            _remove_folders(made)
+            raise
+        try:
+            edit_id = await self._record(command, rel, before, after, tool_input)
+        except BaseException as exc:
+            await asyncio.shield(asyncio.to_thread(_put_back, path, before, made))
+            if isinstance(exc, Exception):
+                log.exception("recording an edit of %s failed; the file was put back", rel)
                 raise EditError(
-                    f"{rel} changed while this edit was being prepared; view it and try again."
-                )
-        await asyncio.to_thread(atomic_write, path, after)
-        edit_id = await self._record(command, rel, before, after, tool_input)
+                    f"The edit could not be recorded ({exc}); {rel} was left unchanged."
+                ) from None
+            raise
         self._seen[rel] = after
         text = (
             f"The file {rel} has been edited{note}. Here is the result of `cat -n` on a snippet:\n"
@@ -498,6 +583,7 @@ class EditorTool:
 
     async def _str_replace(self, tool_input: dict[str, Any]) -> ToolResult:
         path, rel = self._path(tool_input, "str_replace")
+        _require_score_file(path, rel)
         old = self._require_str(tool_input, "old_str", "str_replace")
         new = tool_input.get("new_str")
         if new is None:
@@ -510,17 +596,19 @@ class EditorTool:
             )
         if old == new:
             raise EditError("No replacement was performed: old_str and new_str are identical.")
-        text = await self._read(path, rel)
-        after, first, last = await asyncio.to_thread(replace_unique, text, old, new)
-        if after == text:
-            raise EditError("No replacement was performed: the edit would not change the file.")
-        note = self._changed_note(rel, text)
-        return await self._write(
-            "str_replace", path, rel, text, after, tool_input, first, last, note
-        )
+
+        def plan(text: str | None) -> tuple[str, int, int]:
+            assert text is not None
+            after, first, last = replace_unique(text, old, new)
+            if after == text:
+                raise EditError("No replacement was performed: the edit would not change the file.")
+            return after, first, last
+
+        return await self._edit("str_replace", path, rel, tool_input, plan)
 
     async def _insert(self, tool_input: dict[str, Any]) -> ToolResult:
         path, rel = self._path(tool_input, "insert")
+        _require_score_file(path, rel)
         line = tool_input.get("insert_line")
         if line is None:
             raise EditError("Missing required parameter `insert_line` for command `insert`.")
@@ -539,38 +627,41 @@ class EditorTool:
             raise EditError("The parameter `insert_text` must be a string.")
         if new == "":
             raise EditError("insert_text is empty: there is nothing to insert.")
-        text = await self._read(path, rel)
-        lines = split_lines(text)
-        if line < 0 or line > len(lines):
-            raise EditError(
-                f"insert_line {line} is out of range: the file has {len(lines)} lines "
-                f"(use 0 to insert at the top, {len(lines)} for the end)."
-            )
-        nl = newline_of(text) if text else "\n"
-        block = to_newline(new, nl)
-        if not block.endswith(nl):
-            block += nl
-        head = "".join(lines[:line])
-        if head and not head.endswith("\n"):
-            head += nl
-        after = head + block + "".join(lines[line:])
-        first = line + 1
-        last = line + block.count("\n")
-        note = self._changed_note(rel, text)
-        return await self._write("insert", path, rel, text, after, tool_input, first, last, note)
+        at: int = line
+
+        def plan(text: str | None) -> tuple[str, int, int]:
+            assert text is not None
+            # A byte-order mark stays the file's first character.
+            bom = "\ufeff" if text.startswith("\ufeff") else ""
+            body = text[len(bom) :]
+            lines = split_lines(body)
+            if at < 0 or at > len(lines):
+                raise EditError(
+                    f"insert_line {at} is out of range: the file has {len(lines)} lines "
+                    f"(use 0 to insert at the top, {len(lines)} for the end)."
+                )
+            nl = newline_of(body) if body else "\n"
+            block = to_newline(new, nl)
+            if not block.endswith(nl):
+                block += nl
+            head = "".join(lines[:at])
+            if head and not head.endswith("\n"):
+                head += nl
+            after = bom + head + block + "".join(lines[at:])
+            return after, at + 1, at + block.count("\n")
+
+        return await self._edit("insert", path, rel, tool_input, plan)
 
     async def _create(self, tool_input: dict[str, Any]) -> ToolResult:
         path, rel = self._path(tool_input, "create")
         file_text = self._require_str(tool_input, "file_text", "create")
         if path.suffix.lower() not in YAML_SUFFIXES:
             raise EditError(f"Only .yaml or .yml files can be created, not {rel}.")
-        if path.exists() or path.is_symlink():
-            raise EditError(
-                f"The file {rel} already exists; use str_replace or insert to change it."
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        last = file_text.count("\n") + 1
-        return await self._write("create", path, rel, None, file_text, tool_input, 1, last)
+
+        def plan(_text: str | None) -> tuple[str, int, int]:
+            return file_text, 1, file_text.count("\n") + 1
+
+        return await self._edit("create", path, rel, tool_input, plan)
 
     async def _undo_edit(self, tool_input: dict[str, Any]) -> ToolResult:
         path, rel = self._path(tool_input, "undo_edit")
@@ -583,25 +674,44 @@ class EditorTool:
         tool_input: dict[str, Any] | None = None,
         session_id: str | None = None,
     ) -> ToolResult:
-        """Undo the newest edit of ``rel`` (of one session, when given)."""
-        edit = await self._last_edit(rel, session_id)
+        """Undo the newest edit of ``rel`` made by this tool's session (or ``session_id``).
+
+        Edits of other sessions, of the CLI and version restores are never undone from
+        here. An approver, when set, is asked first, as for any other write.
+        """
+        owner = session_id or self.session_id
+        edit = await self._last_edit(rel, owner)
         if edit is None:
-            raise EditError(f"There is no edit of {rel} to undo.")
-        exists = path.exists()
-        current = await asyncio.to_thread(read_text, path) if exists else None
+            whose = " made in this session" if owner else ""
+            raise EditError(f"There is no edit of {rel}{whose} to undo.")
+        current = await asyncio.to_thread(_read_if_exists, path)
         if current != edit.after:
             raise EditError(
-                f"Cannot undo: {rel} has changed since that edit (edited elsewhere or by a later "
-                "change); view it and make the change you want with str_replace."
+                f"Cannot undo: {rel} has changed since that edit (in another program or "
+                "session); undoing it now would discard those changes. View it and change "
+                "it instead."
             )
-        if edit.before is None:
-            await asyncio.to_thread(path.unlink)
-            message = f"Undid the creation of {rel}: the file was removed."
-        else:
-            await asyncio.to_thread(atomic_write, path, edit.before)
-            self._seen[rel] = edit.before
-            message = f"Undid the last {edit.command} of {rel}; the file is as it was before it."
-        await self._mark_undone(edit.id)
+        proposal = ProposedEdit("undo_edit", rel, current, edit.before, tool_input or {})
+        rejected = await self._ask(proposal)
+        if rejected is not None:
+            return rejected
+        async with self.workspace.write_lock():
+            if await asyncio.to_thread(_read_if_exists, path) != current:
+                raise EditError(f"{rel} changed while the undo was waiting; nothing was undone.")
+            if edit.before is None:
+                await asyncio.to_thread(path.unlink)
+                message = f"Undid the creation of {rel}: the file was removed."
+            else:
+                await asyncio.to_thread(atomic_write, path, edit.before)
+                message = (
+                    f"Undid the last {edit.command} of {rel}; the file is as it was before it."
+                )
+            try:
+                await self._mark_undone(edit.id)
+            except BaseException:
+                await asyncio.shield(asyncio.to_thread(_put_back, path, current, []))
+                raise
+            self._seen[rel] = edit.before or ""
         return ToolResult(message, path=rel, before=current, after=edit.before, edit_id=edit.id)
 
     async def _last_edit(self, rel: str, session_id: str | None) -> Any:
@@ -621,8 +731,50 @@ class EditorTool:
                     edit.undone = True
 
 
+def _require_score_file(path: Path, rel: str) -> None:
+    if path.suffix.lower() not in YAML_SUFFIXES:
+        raise EditError(f"Only .yaml or .yml score files can be edited, not {rel}.")
+
+
+def _read_if_exists(path: Path) -> str | None:
+    return read_text(path) if path.exists() else None
+
+
+def _missing_parents(folder: Path, root: Path) -> list[Path]:
+    """The folders between ``root`` and ``folder`` that do not exist yet, deepest first."""
+    missing = []
+    while folder != root and folder.is_relative_to(root) and not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_folders(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
+def _put_back(path: Path, before: str | None, made: list[Path]) -> None:
+    """Return a file to ``before`` (``None``: remove it) after its edit failed to record."""
+    if before is None:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        _remove_folders(made)
+    else:
+        atomic_write(path, before)
+
+
 def _validate(text: str) -> list[str]:
-    """Score warnings for ``text``, or ``EditError`` when it is not valid YAML."""
+    """Score warnings for ``text``, or ``EditError`` when it is not valid YAML or too big."""
+    size = len(text.encode("utf-8"))
+    if size > MAX_FILE_BYTES:
+        raise EditError(
+            f"The edit was refused: the file would be {size / 1_048_576:.1f} MB, over the "
+            f"{MAX_FILE_BYTES // 1_048_576} MB limit for a score. The file is unchanged."
+        )
     try:
         data = load_plain(text)
     except YamlError as exc:

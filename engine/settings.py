@@ -7,6 +7,7 @@ Precedence: explicit argument (a CLI flag) > environment variable > config file 
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import UsageError
+from engine.redact import redact
 
 APP_NAME = "scorechat"
 
@@ -120,24 +122,50 @@ def _read_config(path: Path) -> dict[str, Any]:
     return data
 
 
-def _as_int(name: str, value: Any, minimum: int = 0) -> int:
+def _as_int(name: str, value: Any, minimum: int = 0, maximum: int = 1_000_000) -> int:
+    if isinstance(value, float) and not value.is_integer():
+        raise UsageError(f"{name} must be a whole number, not {value!r}.")
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise UsageError(f"{name} must be a whole number, not {value!r}.") from None
     if number < minimum:
         raise UsageError(f"{name} must be at least {minimum}, not {number}.")
+    if number > maximum:
+        raise UsageError(f"{name} must be at most {maximum}, not {number}.")
     return number
 
 
-def _as_float(name: str, value: Any) -> float:
+def _as_float(name: str, value: Any, *, allow_zero: bool = False) -> float:
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise UsageError(f"{name} must be a number of seconds, not {value!r}.") from None
-    if number <= 0:
-        raise UsageError(f"{name} must be positive, not {number}.")
+    if not math.isfinite(number):
+        raise UsageError(f"{name} must be a finite number of seconds, not {value!r}.")
+    if number < 0 or (number == 0 and not allow_zero):
+        raise UsageError(
+            f"{name} must be {'zero or more' if allow_zero else 'positive'}, not {value!r}."
+        )
     return number
+
+
+def _as_url(name: str, value: Any) -> str:
+    """An http(s) URL with a valid port, or one sentence naming the setting."""
+    from urllib.parse import urlsplit
+
+    text = str(value).strip()
+    shown = redact(text)
+    try:
+        parts = urlsplit(text if "://" in text else f"http://{text}")
+        port = parts.port
+    except ValueError:
+        raise UsageError(f"{name} is not a valid URL: {shown!r}.") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"{name} must be an http:// or https:// URL, not {shown!r}.")
+    if port is not None and not 0 < port < 65536:
+        raise UsageError(f"{name} has the port {port}, which is not between 1 and 65535.")
+    return text
 
 
 def load_settings(
@@ -217,7 +245,9 @@ def load_settings(
         workspace=workspace_path,
         provider=provider_value,
         model=model_value,
-        ollama_host=pick(None, ("OLLAMA_HOST",), "ollama_host", DEFAULT_OLLAMA_HOST),
+        ollama_host=_as_url(
+            "OLLAMA_HOST", pick(None, ("OLLAMA_HOST",), "ollama_host", DEFAULT_OLLAMA_HOST)
+        ),
         ollama_timeout=_as_float(
             "OLLAMA_TIMEOUT", pick(None, ("OLLAMA_TIMEOUT",), "ollama_timeout", 300.0)
         ),
@@ -241,8 +271,10 @@ def load_settings(
             pick(None, ("SCORECHAT_RETRY_ATTEMPTS",), "retry_attempts", 3),
             minimum=1,
         ),
-        retry_base_delay=float(
-            pick(None, ("SCORECHAT_RETRY_BASE_DELAY",), "retry_base_delay", 1.0)
+        retry_base_delay=_as_float(
+            "SCORECHAT_RETRY_BASE_DELAY",
+            pick(None, ("SCORECHAT_RETRY_BASE_DELAY",), "retry_base_delay", 1.0),
+            allow_zero=True,
         ),
         extra={k: v for k, v in config.items() if k not in known},
     )

@@ -7,6 +7,7 @@ foreign keys with cascades, and ordered migrations tracked by ``PRAGMA user_vers
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from typing import Any
 import aiosqlite
 
 from engine.errors import AmbiguousError, NotFoundError, StoreError
+from engine.redact import redact
 
 BUSY_TIMEOUT_MS = 15_000
 
@@ -161,6 +163,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         END;
         """,
     ),
+    (
+        "0006_session_workspace_and_path",
+        # A session belongs to one file of one workspace: sessions are found by the
+        # file's path (two scores may share a name), and resuming one in another
+        # workspace is refused instead of editing a different file.
+        """
+        ALTER TABLE sessions ADD COLUMN workspace TEXT;
+        CREATE INDEX sessions_by_path ON sessions (path, updated_at DESC);
+        """,
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -184,6 +196,8 @@ class Session:
     output_tokens: int = 0
     cost_usd: float = 0.0
     message_count: int = 0
+    workspace: str | None = None
+    """The workspace root the session's file lives in (``None`` for older sessions)."""
 
     def as_dict(self, with_baseline: bool = False) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "baseline" or with_baseline}
@@ -256,12 +270,27 @@ class SearchHit:
 
 _SESSION_COLS = (
     "id, title, scorecard, score, path, provider, model, status, baseline, created_at, "
-    "updated_at, input_tokens, output_tokens, cost_usd, message_count"
+    "updated_at, input_tokens, output_tokens, cost_usd, message_count, workspace"
 )
 _SESSION_COLS_NO_BASELINE = _SESSION_COLS.replace("baseline", "NULL AS baseline")
 _MESSAGE_COLS = (
     "id, session_id, role, text, parts, status, input_tokens, output_tokens, created_at, updated_at"
 )
+
+
+_SESSION_ID_CHARS = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def new_session_id() -> str:
@@ -280,12 +309,27 @@ class Store:
     def __init__(self, db: aiosqlite.Connection, path: Path):
         self._db = db
         self.path = path
+        self._identity: tuple[int, int] | None = None
+
+    def _check_file(self) -> None:
+        """Refuse to write when the database file was deleted or replaced under us.
+
+        SQLite keeps writing into an unlinked file without a word; everything written
+        after that would be lost when the process ends.
+        """
+        if self._identity is not None and _file_identity(self.path) != self._identity:
+            raise StoreError(
+                f"The database {self.path} was deleted or replaced while scorechat was "
+                "running; nothing more can be saved. Restart scorechat."
+            )
 
     # ---- opening ---------------------------------------------------------------------
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
         path = Path(path)
+        if path.is_dir():
+            raise StoreError(f"The database path {path} is a folder; name a file.")
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             if not path.exists():
@@ -304,14 +348,19 @@ class Store:
         try:
             await store._configure()
             await store.migrate()
-        except sqlite3.DatabaseError as exc:
-            await db.close()
-            message = str(exc)
-            if "not a database" in message or "malformed" in message:
-                raise StoreError(
-                    f"The database {path} is damaged ({message}); move it aside to start a new one."
-                ) from None
-            raise StoreError(f"The database {path} cannot be used: {message}.") from None
+            store._identity = _file_identity(path)
+        except BaseException as exc:
+            # Whatever went wrong, the connection's thread must end, or the process hangs.
+            await asyncio.shield(db.close())
+            if isinstance(exc, sqlite3.DatabaseError):
+                message = str(exc)
+                if "not a database" in message or "malformed" in message:
+                    raise StoreError(
+                        f"The database {path} is damaged ({message}); move it aside to start "
+                        "a new one."
+                    ) from None
+                raise StoreError(f"The database {path} cannot be used: {message}.") from None
+            raise
         return store
 
     async def _configure(self) -> None:
@@ -329,7 +378,7 @@ class Store:
         if await self.schema_version() > SCHEMA_VERSION:
             raise StoreError(
                 f"The database {self.path} was written by a newer scorechat "
-                f"(schema {await self.schema_version()})."
+                f"(schema {await self.schema_version()}); upgrade scorechat to use it."
             )
         while True:
             await self._db.execute("BEGIN IMMEDIATE")
@@ -364,6 +413,7 @@ class Store:
         await self.close()
 
     async def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        self._check_file()
         cursor = await self._db.execute(sql, params)
         await self._db.commit()
         return cursor  # type: ignore[return-value]
@@ -388,14 +438,19 @@ class Store:
         provider: str | None = None,
         model: str | None = None,
         title: str = "",
+        workspace: str | None = None,
+        session_id: str | None = None,
     ) -> Session:
         now = time.time()
-        session_id = new_session_id()
+        session_id = session_id or new_session_id()
         await self._write(
             "INSERT INTO sessions (id, title, scorecard, score, path, provider, model, baseline,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (session_id, title, scorecard, score, path, provider, model, baseline, now, now),
-        )
+            " created_at, updated_at, workspace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                session_id, title, scorecard, score, path, provider, model, baseline, now, now,
+                workspace,
+            ),
+        )  # fmt: skip
         session = await self.get_session(session_id)
         assert session is not None
         return session
@@ -412,8 +467,12 @@ class Store:
         exact = await self.get_session(text)
         if exact:
             return exact
-        pattern = text.replace("\\", "").replace("%", "").replace("_", "") + "%"
-        rows = await self._all("SELECT id FROM sessions WHERE id LIKE ? LIMIT 3", (pattern,))
+        if len(text) > 64 or not _SESSION_ID_CHARS.fullmatch(text):
+            raise NotFoundError(f"No session has the id {_shorten(text)!r}.")
+        # A literal prefix: no pattern characters reach SQL.
+        rows = await self._all(
+            "SELECT id FROM sessions WHERE substr(id, 1, ?) = ? LIMIT 3", (len(text), text)
+        )
         if len(rows) == 1:
             found = await self.get_session(rows[0]["id"])
             assert found is not None
@@ -430,9 +489,15 @@ class Store:
         scorecard: str | None = None,
         score: str | None = None,
         status: str | None = None,
+        path: str | None = None,
+        workspace: str | None = None,
     ) -> list[Session]:
-        """Sessions, most recently updated first (without their baselines)."""
-        where, params = self._session_filter(scorecard, score, status)
+        """Sessions, most recently updated first (without their baselines).
+
+        ``path`` (the score file, relative to the workspace) is how a score's own
+        sessions are found: two files may share a display name.
+        """
+        where, params = self._session_filter(scorecard, score, status, path, workspace)
         rows = await self._all(
             f"SELECT {_SESSION_COLS_NO_BASELINE} FROM sessions {where}"
             " ORDER BY updated_at DESC, id LIMIT ? OFFSET ?",
@@ -441,17 +506,32 @@ class Store:
         return [Session(**{**dict(r), "baseline": None}) for r in rows]
 
     async def count_sessions(
-        self, *, scorecard: str | None = None, score: str | None = None, status: str | None = None
+        self,
+        *,
+        scorecard: str | None = None,
+        score: str | None = None,
+        status: str | None = None,
+        path: str | None = None,
     ) -> int:
-        where, params = self._session_filter(scorecard, score, status)
+        where, params = self._session_filter(scorecard, score, status, path)
         row = await self._one(f"SELECT count(*) FROM sessions {where}", params)
         return int(row[0]) if row else 0
 
     @staticmethod
     def _session_filter(
-        scorecard: str | None, score: str | None, status: str | None
+        scorecard: str | None,
+        score: str | None,
+        status: str | None,
+        path: str | None = None,
+        workspace: str | None = None,
     ) -> tuple[str, list[Any]]:
         clauses, params = [], []
+        if workspace:
+            clauses.append("(workspace = ? OR workspace IS NULL)")
+            params.append(workspace)
+        if path:
+            clauses.append("path = ?")
+            params.append(path)
         if scorecard:
             clauses.append("scorecard = ?")
             params.append(scorecard)
@@ -519,6 +599,8 @@ class Store:
         output_tokens: int | None = None,
     ) -> int:
         now = time.time()
+        self._check_file()
+        text = redact(text)
         cursor = await self._db.execute(
             "INSERT INTO messages (session_id, role, text, parts, status, input_tokens,"
             " output_tokens, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -526,7 +608,7 @@ class Store:
                 session_id,
                 role,
                 text,
-                json.dumps(parts) if parts is not None else None,
+                redact(json.dumps(parts)) if parts is not None else None,
                 status,
                 input_tokens,
                 output_tokens,
@@ -551,9 +633,9 @@ class Store:
     ) -> None:
         sets: dict[str, Any] = {"updated_at": time.time()}
         if text is not None:
-            sets["text"] = text
+            sets["text"] = redact(text)
         if parts is not None:
-            sets["parts"] = json.dumps(parts)
+            sets["parts"] = redact(json.dumps(parts))
         if status is not None:
             sets["status"] = status
         if input_tokens is not None:
@@ -746,6 +828,8 @@ class Store:
         return [Version(**dict(r)) for r in rows]
 
     async def get_version(self, version_id: int) -> Version | None:
+        if not 0 < version_id < 2**63:  # SQLite integers are 64-bit
+            return None
         row = await self._one("SELECT * FROM versions WHERE id = ?", (version_id,))
         return Version(**dict(row)) if row else None
 
@@ -754,6 +838,8 @@ class Store:
     async def add_prompt(self, text: str, keep: int = 500) -> None:
         if not text.strip():
             return
+        self._check_file()
+        text = redact(text)
         await self._db.execute(
             "INSERT INTO prompt_history (text, created_at) VALUES (?, ?)", (text, time.time())
         )

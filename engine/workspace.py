@@ -6,11 +6,15 @@ A workspace is a folder of scorecards, each a folder of scores:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
 import io
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+import time
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +37,10 @@ from engine.errors import AmbiguousError, NotFoundError, SandboxError, UsageErro
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_PATH_CHARS = 1024
 MAX_FILE_BYTES = 5 * 1024 * 1024
+#: The lock file, at the workspace root, that every process takes around a check-and-write.
+LOCK_NAME = ".scorechat.lock"
+#: How long a writer waits for another process's write before giving up.
+LOCK_TIMEOUT = 30.0
 
 #: Node classes the score checks know. Anything else draws a warning, not an error.
 KNOWN_NODE_CLASSES = frozenset(
@@ -94,7 +102,7 @@ def _read_head(path: Path) -> tuple[dict[str, str], int, int]:
         data = path.read_bytes()
     except OSError:
         return found, 0, 0
-    text = data.decode("utf-8", errors="replace")
+    text = data.decode("utf-8", errors="replace").removeprefix("\ufeff")
     for line in text.splitlines():
         match = _HEAD_KEYS.match(line)
         if match and match.group(1) not in found:
@@ -166,13 +174,58 @@ class Workspace:
         for card_dir in sorted(self.root.iterdir(), key=lambda p: p.name.lower()):
             if card_dir.name.startswith(".") or not card_dir.is_dir():
                 continue
+            if not self.inside(card_dir):
+                continue  # a symlinked folder that leaves the workspace
             for file in sorted(card_dir.iterdir(), key=lambda p: p.name.lower()):
                 if file.name.startswith(".") or file.suffix.lower() not in YAML_SUFFIXES:
                     continue
-                if not file.is_file():
+                if not file.is_file() or not self.inside(file):
                     continue
                 refs.append(self._ref(card_dir.name, file))
         return refs
+
+    def inside(self, path: Path) -> bool:
+        """True when ``path``, with every symlink followed, stays inside the workspace."""
+        try:
+            resolved = path.resolve(strict=False)
+        except (OSError, RuntimeError):
+            return False
+        return resolved == self.root or resolved.is_relative_to(self.root)
+
+    @contextlib.asynccontextmanager
+    async def write_lock(self, timeout: float = LOCK_TIMEOUT) -> AsyncIterator[None]:
+        """Hold the workspace's write lock: one check-and-write at a time, across processes.
+
+        An ``fcntl.flock`` on ``<root>/.scorechat.lock`` that every scorechat process
+        (apps, the CLI, workers) takes around reading, checking and replacing a score
+        file and recording the edit, so that no applied edit is overwritten by another.
+        The kernel releases it when a process dies.
+        """
+        path = self.root / LOCK_NAME
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise UsageError(
+                f"Cannot write in the workspace {self.root}: {exc.strerror or exc}."
+            ) from None
+        try:
+            deadline = time.monotonic() + timeout
+            delay = 0.002
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise UsageError(
+                            "Another scorechat has been writing to this workspace for "
+                            f"{timeout:.0f} seconds; nothing was written. Try again."
+                        ) from None
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 0.05)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
 
     def _ref(self, scorecard: str, file: Path) -> ScoreRef:
         head, size, lines = _read_head(file)
@@ -343,6 +396,17 @@ def read_text(path: Path) -> str:
         ) from None
 
 
+def _read_umask() -> int:
+    # Read once, at import, on the main thread: setting the umask to read it is not
+    # thread-safe, and atomic_write runs in worker threads.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 def atomic_write(path: Path, text: str | bytes) -> None:
     """Replace ``path`` with ``text`` so that readers see the old or the new file, never half.
 
@@ -352,10 +416,14 @@ def atomic_write(path: Path, text: str | bytes) -> None:
     data = text.encode("utf-8") if isinstance(text, str) else text
     folder = path.parent
     try:
-        mode = path.stat().st_mode & 0o7777
+        mode: int | None = path.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = None
-    if mode is not None and not os.access(path, os.W_OK):
+    exists = mode is not None
+    if mode is None:
+        # A new file gets the usual mode (0644 under the common umask), not mkstemp's 0600.
+        mode = 0o666 & ~_UMASK
+    if exists and not os.access(path, os.W_OK):
         raise UsageError(f"The file {path.name} is read-only; nothing was written.")
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
@@ -366,8 +434,7 @@ def atomic_write(path: Path, text: str | bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -398,17 +465,10 @@ def _yaml() -> YAML:
 
 def parse_yaml(text: str) -> Any:
     """Parse in round-trip mode (comments and order kept), or raise ``YamlError``."""
-    if "\t" in text:
-        # YAML forbids tabs in indentation; ruamel reports it well, but name the line.
-        _check_tabs(text)
     try:
         return _yaml().load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = exc.problem or exc.context or "cannot parse"
-        if mark is not None:
-            raise YamlError(message, mark.line + 1, mark.column + 1) from None
-        raise YamlError(message) from None
+        raise _marked_error(exc, text) from None
     except YAMLError as exc:
         raise YamlError(str(exc).splitlines()[0] if str(exc) else "cannot parse") from None
     except Exception as exc:  # ruamel raises a few non-YAMLError types on odd input
@@ -429,8 +489,6 @@ def load_plain(text: str) -> Any:
     ``None``); duplicate keys and extra documents are errors, as they are for ruamel.
     Results are cached by text, so one edit parses the new text once.
     """
-    if "\t" in text:
-        _check_tabs(text)
     stack: list[list[Any]] = []
     anchors: dict[str, Any] = {}
     root: Any = None
@@ -481,11 +539,7 @@ def load_plain(text: str) -> Any:
             if kind is MappingStartEvent or kind is SequenceStartEvent:
                 stack.append([value, _NO_KEY])
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = exc.problem or exc.context or "cannot parse"
-        raise YamlError(
-            message, *((mark.line + 1, mark.column + 1) if mark else (None, None))
-        ) from None
+        raise _marked_error(exc, text) from None
     except YAMLError as exc:
         raise YamlError(str(exc).splitlines()[0] if str(exc) else "cannot parse") from None
     return root
@@ -504,13 +558,26 @@ def _fast_yaml() -> YAML:
     return YAML(typ="safe")
 
 
-def _check_tabs(text: str) -> None:
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.lstrip(" ")
-        if stripped.startswith("\t") and stripped.strip():
-            raise YamlError(
-                "a tab character is used for indentation", number, len(line) - len(stripped) + 1
-            )
+def _marked_error(exc: MarkedYAMLError, text: str) -> YamlError:
+    """The parser's error with its position; a tab used as indentation is named as such.
+
+    Tabs are only looked for once the parser has failed: a tab inside a block scalar's
+    text is valid YAML and must not be refused.
+    """
+    mark = exc.problem_mark or exc.context_mark
+    message = exc.problem or exc.context or "cannot parse"
+    if mark is None:
+        return YamlError(message)
+    lines = text.splitlines()
+    for number in (mark.line, mark.line - 1):
+        if 0 <= number < len(lines):
+            line = lines[number]
+            indent = line[: len(line) - len(line.lstrip(" \t"))]
+            if "\t" in indent and line.strip():
+                return YamlError(
+                    "a tab character is used for indentation", number + 1, indent.index("\t") + 1
+                )
+    return YamlError(message, mark.line + 1, mark.column + 1)
 
 
 def dump_yaml(data: Any) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from engine.errors import ScoreChatError
@@ -128,6 +129,18 @@ class ScoreChatApp(App[int]):
         """Import the Anthropic SDK off the event loop so the first reply does not wait."""
         import anthropic  # noqa: F401
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Notifications carry paths, errors and model text: never parsed as markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     # ---- sessions ------------------------------------------------------------------------
 
     def _approver(self):  # type: ignore[no-untyped-def]
@@ -140,7 +153,7 @@ class ScoreChatApp(App[int]):
         assert self.store is not None
         if reuse_empty:
             latest = await self.store.list_sessions(
-                limit=1, scorecard=ref.scorecard, score=ref.score
+                limit=1, path=ref.rel_path, workspace=str(self.workspace.root)
             )
             if latest and latest[0].message_count == 0 and latest[0].status == "active":
                 if self.chat_screen.chat is not None and self.chat_screen.chat.id == latest[0].id:

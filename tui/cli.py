@@ -130,7 +130,7 @@ def _print_json(data: Any) -> None:
 def main_callback(
     ctx: typer.Context,
     workspace: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--workspace",
             "-w",
@@ -178,6 +178,8 @@ def main_callback(
     ] = None,
 ) -> None:
     """Open the app, or run a subcommand (see COMMANDS below)."""
+    if workspace is not None and not workspace.strip():
+        raise fail("--workspace is empty: name the folder of <Scorecard>/<Score>.yaml files.", 2)
     ctx.obj = Context(
         workspace=workspace, home=home, db=db, provider=provider, model=model,
         script=script, approval=approval,
@@ -518,14 +520,17 @@ def sessions_end(session_id: str) -> None:
 def undo(
     session_id: Annotated[str, typer.Option("--session", help="The session whose edit to undo.")],
     all_edits: Annotated[
-        bool, typer.Option("--all", help="Undo every edit of the session.")
+        bool, typer.Option("--all", help="Undo every edit of the session, on every file.")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Undo the last edit of a session (or all of them) on its score file."""
-    from engine.agent import ChatSession
+    """Undo the last edit of a session (or all of them); edits made elsewhere are never undone."""
+    from engine.agent import ChatSession, UndoReport
     from engine.workspace import Workspace
 
-    async def go() -> str:
+    said: list[str] = []
+
+    async def go() -> UndoReport:
         settings = _ctx().settings()
         store = await _open_store(settings)
         try:
@@ -533,20 +538,28 @@ def undo(
                 store=store, workspace=Workspace(settings.workspace), settings=settings,
                 provider=None, session_id=session_id,
             )  # fmt: skip
-            if all_edits:
-                count = await chat.undo_all()
-                if not count:
-                    raise UsageError(f"Session {chat.id} has no edits to undo.")
-                return f"Undid {count} edit{'s' * (count != 1)} of {chat.record.path}."
-            edit = await store.last_undoable_edit(chat.record.path, chat.id)
-            if edit is None:
+            if not await store.edits(chat.id, include_undone=False):
                 raise UsageError(f"Session {chat.id} has no edits to undo.")
-            result = await chat.tool.undo(chat.path, chat.record.path, session_id=chat.id)
-            return result.text
+            if all_edits:
+                return await chat.undo_all()
+            newest = (await store.edits(chat.id, include_undone=False))[-1]
+            path = chat.workspace.resolve_path(newest.path)
+            try:
+                said.append((await chat.tool.undo(path, newest.path, session_id=chat.id)).text)
+            except ScoreChatError as exc:
+                return UndoReport(0, 1, str(exc))
+            remaining = len(await store.edits(chat.id, include_undone=False))
+            return UndoReport(1, remaining, None, [newest.path])
         finally:
             await store.close()
 
-    typer.echo(run(go()))
+    report = run(go())
+    if as_json:
+        _print_json(report.as_dict())
+    elif report.stopped is None:
+        typer.echo(said[0] if said else report.text)
+    if report.stopped is not None:
+        raise fail(report.text, 1)
 
 
 def _score_ref(score: str, scorecard: str | None) -> Any:

@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sqlite3
 import sys
 from typing import Any
 
 from engine.agent import ChatSession
-from engine.errors import ProviderError, UsageError
+from engine.diffing import unified_diff
+from engine.editor_tool import Approver, ProposedEdit
+from engine.errors import ProviderError, ScoreChatError, UsageError
 from engine.events import (
     FileChanged,
     Notice,
@@ -25,11 +28,14 @@ from engine.events import (
     TurnFailed,
     Usage,
 )
+from engine.logs import get_logger
 from engine.providers import choose_provider
 from engine.redact import redact
 from engine.settings import Settings
 from engine.store import Store
 from engine.workspace import Workspace
+
+log = get_logger("headless")
 
 
 def _err(text: str) -> None:
@@ -47,7 +53,12 @@ async def run_message(
     as_json: bool,
     model: str | None = None,
 ) -> int:
-    """Run one turn; print a person's view or one JSON object. Returns the exit code."""
+    """Run one turn; print a person's view or one JSON object. Returns the exit code.
+
+    With ``--json`` the object is printed whatever happens once the turn has begun
+    (a full disk, a lost database): the failure is its last ``error`` response.
+    """
+    approver = terminal_approver() if settings.approval == "ask" else None
     workspace = Workspace(settings.workspace)
     ref = workspace.resolve_score(score, scorecard) if score else None
     store = await Store.open(settings.db_path)
@@ -74,23 +85,30 @@ async def run_message(
             if session_id:
                 chat = await ChatSession.resume(
                     store=store, workspace=workspace, settings=settings, provider=provider,
-                    session_id=session_id,
+                    session_id=session_id, approver=approver,
                 )  # fmt: skip
             else:
                 assert ref is not None
                 chat = await ChatSession.start(
                     store=store, workspace=workspace, settings=settings, provider=provider,
-                    score=ref,
+                    score=ref, approver=approver,
                 )  # fmt: skip
             out["chat_id"] = chat.id
-            code = await _consume(chat, text, out, as_json)
-            if out["changes"] or any(r["type"] == "tool_result" for r in out["responses"]):
-                state = await chat.file_state()
-                out["changes"] = (
-                    [{"path": state.path, "diff": state.diff, "key_paths": state.key_paths}]
-                    if state.diff
-                    else []
-                )
+            try:
+                code = await _consume(chat, text, out, as_json)
+                if out["changes"] or any(r["type"] == "tool_result" for r in out["responses"]):
+                    state = await chat.file_state()
+                    out["changes"] = (
+                        [{"path": state.path, "diff": state.diff, "key_paths": state.key_paths}]
+                        if state.diff
+                        else []
+                    )
+            except (ScoreChatError, OSError, sqlite3.Error) as exc:
+                if not as_json:
+                    raise
+                log.exception("the turn failed in session %s", chat.id)
+                out["responses"].append({"type": "error", "content": _sentence(exc)})
+                code = 1
         finally:
             await provider.aclose()
         if as_json:
@@ -98,6 +116,42 @@ async def run_message(
         return code
     finally:
         await store.close()
+
+
+def _sentence(exc: BaseException) -> str:
+    if isinstance(exc, ScoreChatError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"The turn failed: {exc.strerror or exc}."
+    return f"The database failed: {exc}."
+
+
+def terminal_approver() -> Approver:
+    """Ask on the terminal before each write (``--approval ask``); refuse without one."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise UsageError(
+            "--approval ask needs a terminal to ask on; run it in a terminal, or use "
+            "--approval auto to apply edits without asking."
+        )
+
+    async def approve(proposal: ProposedEdit) -> str | None:
+        diff = unified_diff(proposal.before or "", proposal.after or "", proposal.path)
+        _err(f"\nThe assistant wants to {proposal.command} {proposal.path}:\n{diff}")
+        answer = await asyncio.to_thread(
+            _ask_line, "Apply this edit? [y]es / [n]o (or type a reason to reject): "
+        )
+        if answer.strip().lower() in ("y", "yes"):
+            return None
+        return "" if answer.strip().lower() in ("", "n", "no") else answer.strip()
+
+    return approve
+
+
+def _ask_line(question: str) -> str:
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    return line.rstrip("\n")
 
 
 async def _consume(chat: ChatSession, text: str, out: dict[str, Any], as_json: bool) -> int:
@@ -124,7 +178,8 @@ async def _consume(chat: ChatSession, text: str, out: dict[str, Any], as_json: b
                     sys.stdout.write(event.text)
                     sys.stdout.flush()
                 continue
-            flush()
+            if not isinstance(event, Retrying):
+                flush()
             if isinstance(event, ToolCallStarted):
                 if not as_json:
                     _err(f"\n[{event.command} {event.path}]")
@@ -147,6 +202,8 @@ async def _consume(chat: ChatSession, text: str, out: dict[str, Any], as_json: b
                     {"path": event.path, "diff": event.diff, "key_paths": event.key_paths}
                 ]
             elif isinstance(event, Retrying):
+                # The failed attempt's text is not the reply: it must not appear twice.
+                pending.clear()
                 line = f"Retrying (attempt {event.attempt}) in {event.wait:.1f}s: {event.reason}."
                 out["logs"].append(line)
                 if not as_json:
@@ -222,14 +279,14 @@ async def run_doctor(settings: Settings) -> tuple[list[dict[str, Any]], bool]:
                 "name": "ollama",
                 "ok": False,
                 "optional": True,
-                "detail": f"not reachable at {settings.ollama_host}",
+                "detail": f"not reachable at {redact(settings.ollama_host)}",
             }
         )
         ollama_ok = False
     else:
         present = wanted in models or f"{wanted}:latest" in models
         ollama_ok = bool(models)
-        detail = f"reachable at {settings.ollama_host}; {len(models)} model(s)"
+        detail = f"reachable at {redact(settings.ollama_host)}; {len(models)} model(s)"
         detail += (
             f"; {wanted} is present"
             if present

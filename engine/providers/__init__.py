@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from engine.errors import ProviderError, UsageError
 from engine.providers.base import Provider, TransientError
+from engine.redact import redact
 
 if TYPE_CHECKING:
     from engine.settings import Settings
@@ -85,7 +86,7 @@ async def choose_provider(settings: Settings) -> Provider:
         return make_provider(settings, "anthropic")
     if models is not None:
         raise NoModelError(
-            f"Ollama is running at {settings.ollama_host} but has no models: run "
+            f"Ollama is running at {redact(settings.ollama_host)} but has no models: run "
             "`ollama pull qwen3:8b`, or set ANTHROPIC_API_KEY to use Claude."
         )
     raise NoModelError(HOW_TO_CONNECT)

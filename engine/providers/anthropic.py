@@ -76,10 +76,13 @@ def to_anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]
     for message in messages:
         role = message["role"]
         if role == "user":
-            push("user", [{"type": "text", "text": message.get("text") or "(empty message)"}])
+            text = message.get("text") or ""
+            push("user", [{"type": "text", "text": text if text.strip() else "(empty message)"}])
         elif role == "assistant":
             blocks: list[dict[str, Any]] = []
-            if message.get("text"):
+            # The API rejects empty and whitespace-only text blocks (400), and models such
+            # as Qwen write "\n\n" before a tool call: such text is dropped.
+            if (message.get("text") or "").strip():
                 blocks.append({"type": "text", "text": message["text"]})
             for call in message.get("tool_calls") or []:
                 blocks.append(
@@ -98,7 +101,9 @@ def to_anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]
                     {
                         "type": "tool_result",
                         "tool_use_id": r["tool_use_id"],
-                        "content": r.get("content") or "(no output)",
+                        "content": r.get("content")
+                        if (r.get("content") or "").strip()
+                        else "(no output)",
                         "is_error": bool(r.get("is_error")),
                     }
                     for r in message.get("results") or []
@@ -179,6 +184,7 @@ class AnthropicProvider:
             usage_in = usage_out = 0
             tool: dict[str, Any] | None = None
             stop = "end_turn"
+            complete = False
             async with response:
                 async for event in response:
                     kind = event.type
@@ -208,6 +214,16 @@ class AnthropicProvider:
                         stop = event.delta.stop_reason or stop
                         if event.usage is not None and event.usage.output_tokens is not None:
                             usage_out = event.usage.output_tokens
+                    elif kind == "message_stop":
+                        complete = True
+            if not complete:
+                # A stream that ends cleanly but early: what arrived is not the reply.
+                raise TransientError("the reply from Anthropic stopped before it was complete")
+            if tool is not None:
+                yield ToolCall(
+                    tool["id"], tool["name"], None,
+                    "the tool call was cut off before its arguments were complete",
+                )  # fmt: skip
             yield UsageReport(usage_in, usage_out)
             yield Stop(stop)
         except ProviderError:
@@ -232,7 +248,6 @@ def _tool_call(tool: dict[str, Any]) -> ToolCall:
 def _translate(exc: Exception, model: str) -> ProviderError:
     """An SDK or transport error as a transient (retry) or final error with one sentence."""
     import anthropic
-    import httpx
 
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
@@ -258,10 +273,36 @@ def _translate(exc: Exception, model: str) -> ProviderError:
                 f"Anthropic does not know the model {model!r} (404): choose another with --model."
             )
         return ProviderError(f"Anthropic refused the request ({status}): {detail or exc.message}.")
-    if isinstance(exc, anthropic.APITimeoutError | httpx.TimeoutException):
+    kinds = _transport_kinds(exc)
+    if isinstance(exc, anthropic.APITimeoutError) or "TimeoutException" in kinds:
         return TransientError("the request to Anthropic timed out")
-    if isinstance(exc, anthropic.APIConnectionError | httpx.TransportError):
+    if "RemoteProtocolError" in kinds or "ReadError" in kinds:
+        return TransientError("the connection to Anthropic broke in the middle of the reply")
+    if isinstance(exc, anthropic.APIConnectionError) or "TransportError" in kinds:
         return TransientError("the connection to Anthropic failed")
+    if isinstance(exc, ValueError):  # json.JSONDecodeError: a malformed stream line
+        return TransientError("Anthropic sent a stream line that could not be read")
     if isinstance(exc, anthropic.APIError):
-        return TransientError(f"Anthropic stream error: {exc}")
-    return ProviderError(f"Anthropic request failed: {exc}.")
+        return TransientError(f"Anthropic stream error: {_reason(exc)}")
+    return ProviderError(f"Anthropic request failed: {_reason(exc)}.")
+
+
+def _transport_kinds(exc: BaseException) -> set[str]:
+    """The class names of an HTTP-library exception and its bases, wherever it comes from.
+
+    The SDK has moved between HTTP libraries (``httpx``, then ``httpx2``), whose
+    exception classes share names but not identities: they are recognised by what they
+    are, not by which module defined them.
+    """
+    names: set[str] = set()
+    for cls in type(exc).__mro__:
+        root = cls.__module__.split(".")[0]
+        if root.startswith(("httpx", "httpcore", "h11")):
+            names.add(cls.__name__)
+    return names
+
+
+def _reason(exc: BaseException) -> str:
+    """The exception's message, or its kind when it has none (never an empty reason)."""
+    text = str(exc).strip()
+    return text or type(exc).__name__

@@ -22,6 +22,7 @@ from engine.providers.base import (
     TransientError,
     UsageReport,
 )
+from engine.redact import redact
 from engine.settings import DEFAULT_OLLAMA_HOST, DEFAULT_OLLAMA_MODEL
 
 TOOL_NAME = "str_replace_editor"
@@ -102,7 +103,7 @@ class OllamaProvider:
         try:
             info = await client.show(self.model)
         except Exception as exc:
-            raise _translate(exc, self.model, self.host) from None
+            raise _translate(exc, self.model, redact(self.host)) from None
         capabilities = list(getattr(info, "capabilities", None) or [])
         # Servers that predate `capabilities` are assumed to support tools.
         self.uses_text_protocol = bool(capabilities) and "tools" not in capabilities
@@ -113,7 +114,7 @@ class OllamaProvider:
         try:
             listing = await client.list()
         except Exception as exc:
-            raise _translate(exc, self.model, self.host) from None
+            raise _translate(exc, self.model, redact(self.host)) from None
         return [m.model for m in listing.models if m.model]
 
     async def aclose(self) -> None:
@@ -134,6 +135,7 @@ class OllamaProvider:
         wire = to_ollama_messages(messages, system, self.uses_text_protocol)
         text_seen: list[str] = []
         calls = 0
+        done = False
         try:
             response = await client.chat(
                 model=self.model,
@@ -150,15 +152,21 @@ class OllamaProvider:
                     calls += 1
                     yield _tool_call(call, calls)
                 if part.done:
+                    done = True
                     yield UsageReport(part.prompt_eval_count or 0, part.eval_count or 0)
                     if self.uses_text_protocol:
                         for parsed in text_protocol.parse_edit_blocks("".join(text_seen)):
                             yield parsed
                     yield Stop(part.done_reason or "stop")
+            if not done:
+                # The stream ended without its final `done` line: the reply is incomplete.
+                raise TransientError(
+                    f"the reply from Ollama at {redact(self.host)} stopped before it was complete"
+                )
         except ProviderError:
             raise
         except Exception as exc:
-            raise _translate(exc, self.model, self.host) from None
+            raise _translate(exc, self.model, redact(self.host)) from None
 
 
 def _tool_call(call: Any, index: int) -> ToolCall:
@@ -196,4 +204,4 @@ def _translate(exc: Exception, model: str, host: str) -> ProviderError:
         )
     if isinstance(exc, ValueError):  # a malformed stream line
         return TransientError(f"Ollama sent a malformed stream line ({exc})")
-    return ProviderError(f"Ollama request failed: {exc}.")
+    return ProviderError(f"Ollama request failed: {str(exc).strip() or type(exc).__name__}.")

@@ -21,8 +21,6 @@ from engine.providers.base import ToolCall
 
 TOOL_NAME = "str_replace_editor"
 
-_BLOCK = re.compile(r"```edit[ \t]*\r?\n(.*?)\r?\n```", re.DOTALL)
-
 INSTRUCTIONS = """\
 ## How to edit (text protocol)
 You cannot call tools directly. To run an editor command, write a fenced block tagged
@@ -39,23 +37,73 @@ before you claim an edit worked.
 """
 
 
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\s]*)")
+
+
 def parse_edit_blocks(text: str) -> list[ToolCall]:
-    calls = []
-    for index, match in enumerate(_BLOCK.finditer(text), 1):
-        body = match.group(1).strip()
-        call_id = f"text_{index}"
-        try:
-            data: Any = json.loads(body)
-        except json.JSONDecodeError as exc:
+    """The reply's editor commands: ```` ```edit ```` blocks whose fence starts a line.
+
+    A block inside another fenced block (a Markdown example of the protocol) is not an
+    action and is not run. An indented ```` ```edit ```` fence is reported as an error
+    call, so the model learns why nothing happened instead of being ignored.
+    """
+    calls: list[ToolCall] = []
+    lines = text.replace("\r\n", "\n").split("\n")
+    index = 0
+    outer: str | None = None  # the fence of a non-edit block we are inside
+    while index < len(lines):
+        match = _FENCE.match(lines[index])
+        if match is None:
+            index += 1
+            continue
+        fence, info, indent = match["fence"], match["info"], match["indent"]
+        if outer is not None:
+            if fence.startswith(outer[0]) and len(fence) >= len(outer) and not info:
+                outer = None
+            index += 1
+            continue
+        if info != "edit":
+            outer = fence
+            index += 1
+            continue
+        body: list[str] = []
+        index += 1
+        closed = False
+        while index < len(lines):
+            close = _FENCE.match(lines[index])
+            if close and close["fence"].startswith(fence[0]) and not close["info"]:
+                closed = True
+                break
+            body.append(lines[index])
+            index += 1
+        index += 1
+        call_id = f"text_{len(calls) + 1}"
+        if indent:
             calls.append(
-                ToolCall(call_id, TOOL_NAME, None, f"the edit block is not valid JSON ({exc.msg})")
+                ToolCall(
+                    call_id, TOOL_NAME, None,
+                    "the edit block's fence is indented, so it was not run; start the "
+                    "```edit line at the beginning of a line",
+                )
+            )  # fmt: skip
+            continue
+        if not closed:
+            calls.append(
+                ToolCall(call_id, TOOL_NAME, None, "the edit block was not closed with ```")
             )
             continue
-        if not isinstance(data, dict):
-            calls.append(ToolCall(call_id, TOOL_NAME, None, "the edit block must be a JSON object"))
-            continue
-        calls.append(ToolCall(call_id, TOOL_NAME, data))
+        calls.append(_parse_block("\n".join(body).strip(), call_id))
     return calls
+
+
+def _parse_block(body: str, call_id: str) -> ToolCall:
+    try:
+        data: Any = json.loads(body)
+    except json.JSONDecodeError as exc:
+        return ToolCall(call_id, TOOL_NAME, None, f"the edit block is not valid JSON ({exc.msg})")
+    if not isinstance(data, dict):
+        return ToolCall(call_id, TOOL_NAME, None, "the edit block must be a JSON object")
+    return ToolCall(call_id, TOOL_NAME, data)
 
 
 def results_as_text(results: list[dict[str, Any]]) -> str:

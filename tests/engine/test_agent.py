@@ -302,7 +302,8 @@ async def test_undo_all_restores_the_baseline(
     )
     chat = await start(settings, store, provider)
     await collect(chat, "two edits")
-    assert await chat.undo_all() == 2
+    report = await chat.undo_all()
+    assert (report.undone, report.remaining, report.stopped) == (2, 0, None)
     assert (workspace / GREETING).read_bytes() == original
     state = await chat.file_state()
     assert state.diff == "" and state.exists

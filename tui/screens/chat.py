@@ -172,7 +172,7 @@ class ChatScreen(Screen[None]):
         if self.chat is None:
             return
         sessions = await self.chat.store.list_sessions(
-            limit=200, scorecard=self.chat.record.scorecard, score=self.chat.record.score
+            limit=200, path=self.chat.record.path, workspace=str(self.chat.workspace.root)
         )
         await self.query_one(SessionList).show(sessions, self.chat.id)
 
@@ -371,11 +371,8 @@ class ChatScreen(Screen[None]):
         )
         if not ok:
             return
-        try:
-            count = await self.chat.undo_all()
-            self.notify(f"Undid {count} edit{'s' * (count != 1)}.")
-        except ScoreChatError as exc:
-            self.notify(str(exc), severity="error")
+        report = await self.chat.undo_all()
+        self.notify(report.text, severity="error" if report.stopped else "information")
         await self.refresh_diff()
 
     @work(group="action", exit_on_error=False)

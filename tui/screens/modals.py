@@ -95,7 +95,9 @@ class ApprovalModal(ModalScreen[Approval]):
         self.proposal = proposal
 
     def compose(self) -> ComposeResult:
-        diff = unified_diff(self.proposal.before or "", self.proposal.after, self.proposal.path)
+        diff = unified_diff(
+            self.proposal.before or "", self.proposal.after or "", self.proposal.path
+        )
         with Vertical(classes="dialog wide"):
             yield Label(
                 Text(f"The assistant wants to {self.proposal.command} {self.proposal.path}"),

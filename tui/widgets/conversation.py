@@ -10,6 +10,7 @@ from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.segment import Segment
 from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.timer import Timer
 from textual.widget import Widget
@@ -215,7 +216,14 @@ class ToolCallRow(Collapsible):
         self.path = path
         self.body = Static("running…", classes="tool-body", markup=False)
         name = path.rsplit("/", 1)[-1]
-        super().__init__(self.body, title=f"⚙ {command} {name} …", collapsed=True, **kwargs)  # type: ignore[arg-type]
+        title = f"⚙ {command} {name} …"
+        # Content, not a str: a path or command the model wrote is never parsed as markup.
+        super().__init__(self.body, title=Content(title), collapsed=True, **kwargs)  # type: ignore[arg-type]
+        self.set_reactive(ToolCallRow.title, title)
+
+    def _watch_title(self, title: str) -> None:
+        # Plain text, never markup.
+        self._title.label = Content(title) if isinstance(title, str) else title
 
     DONE = {"view": "viewed", "str_replace": "edited", "insert": "inserted",
             "create": "created", "undo_edit": "undone"}  # fmt: skip
