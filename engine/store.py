@@ -346,7 +346,7 @@ class Store:
         db.row_factory = sqlite3.Row
         store = cls(db, path)
         try:
-            await store._configure()
+            await store._configure_waiting()
             await store.migrate()
             store._identity = _file_identity(path)
         except BaseException as exc:
@@ -362,6 +362,25 @@ class Store:
                 raise StoreError(f"The database {path} cannot be used: {message}.") from None
             raise
         return store
+
+    async def _configure_waiting(self) -> None:
+        """``_configure``, waiting out another process that holds the database.
+
+        Switching a new database to WAL takes a lock that SQLite's busy handler does
+        not wait for: two processes opening a new database at once would otherwise
+        fail with "database is locked".
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        delay = 0.005
+        while True:
+            try:
+                await self._configure()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.2)
 
     async def _configure(self) -> None:
         await self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

@@ -34,12 +34,22 @@ async def restore_version(
     if version is None:
         raise NotFoundError(f"No version has the id {version_id}.")
     path = workspace.resolve_path(version.path)
-    before = await asyncio.to_thread(read_text, path) if path.exists() else None
-    if before == version.content:
-        return f"{version.path} already matches version {version.id}."
-    await asyncio.to_thread(atomic_write, path, version.content)
-    await store.record_edit(
-        path=version.path, command="restore_version", before=before, after=version.content,
-        tool_input={"version_id": version.id}, session_id=session_id,
-    )  # fmt: skip
+    async with workspace.write_lock():
+        before = await asyncio.to_thread(read_text, path) if path.exists() else None
+        if before == version.content:
+            return f"{version.path} already matches version {version.id}."
+        await asyncio.to_thread(atomic_write, path, version.content)
+        try:
+            await store.record_edit(
+                path=version.path, command="restore_version", before=before,
+                after=version.content, tool_input={"version_id": version.id},
+                session_id=session_id,
+            )  # fmt: skip
+        except BaseException:
+            # No file change without its edit row: put the file back.
+            if before is None:
+                await asyncio.shield(asyncio.to_thread(path.unlink))
+            else:
+                await asyncio.shield(asyncio.to_thread(atomic_write, path, before))
+            raise
     return f"Restored version {version.id} to {version.path}."

@@ -80,6 +80,14 @@ class AnthropicFake(ServerThread):
             return
         body = request.json() or {}
         self.message_requests.append(body)
+        problem = _invalid_request(body)
+        if problem:
+            # The real API refuses these with 400 before it streams anything.
+            await response.send(
+                400,
+                {"type": "error", "error": {"type": "invalid_request_error", "message": problem}},
+            )
+            return
         step = self.steps.pop(0) if self.steps else self._brain_step(body)
         if step.first_byte_delay:
             await asyncio.sleep(step.first_byte_delay)
@@ -196,6 +204,9 @@ class AnthropicFake(ServerThread):
             raw = call.get("input")
             text = json.dumps(raw) if isinstance(raw, dict) else str(raw)
             size = max(len(text) // 3, 1)
+            last_call = call is step.tool_calls[-1]
+            if step.cut_tool_call and last_call:
+                text = text[: len(text) // 2]
             for start in range(0, len(text), size):
                 await response.chunk(
                     sse(
@@ -210,6 +221,8 @@ class AnthropicFake(ServerThread):
                         },
                     )
                 )
+            if step.cut_tool_call and last_call:
+                break  # the block is never closed: the reply stopped inside it
             await response.chunk(
                 sse("content_block_stop", {"type": "content_block_stop", "index": index})
             )
@@ -225,13 +238,17 @@ class AnthropicFake(ServerThread):
                 {
                     "type": "message_delta",
                     "delta": {
-                        "stop_reason": "tool_use" if step.tool_calls else "end_turn",
+                        "stop_reason": step.stop_reason
+                        or ("tool_use" if step.tool_calls else "end_turn"),
                         "stop_sequence": None,
                     },
                     "usage": {"output_tokens": out_tokens},
                 },
             )
         )
+        if step.end_early:
+            await response.end_stream()  # a clean end, but no message_stop
+            return
         await response.chunk(sse("message_stop", {"type": "message_stop"}))
         await response.end_stream()
 
@@ -261,6 +278,37 @@ class AnthropicFake(ServerThread):
         reply = respond(system, last_user, tool_result)
         calls = [{"name": tool_name, "input": c["input"]} for c in reply.tool_calls]
         return Step(text=reply.text, tool_calls=calls)
+
+
+def _invalid_request(body: dict[str, Any]) -> str | None:
+    """What the real Messages API rejects in a conversation, as its error message."""
+    seen_ids: set[str] = set()
+    messages = body.get("messages") or []
+    for index, message in enumerate(messages):
+        content = message.get("content")
+        blocks = content if isinstance(content, list) else [{"type": "text", "text": content}]
+        for block in blocks:
+            if block.get("type") == "text" and not str(block.get("text", "")).strip():
+                return f"messages.{index}: text content blocks must contain non-whitespace text"
+            if block.get("type") == "tool_use":
+                if block.get("id") in seen_ids:
+                    return f"messages.{index}: `tool_use` ids must be unique"
+                seen_ids.add(block.get("id"))
+        if message.get("role") == "assistant":
+            wanted = {b.get("id") for b in blocks if b.get("type") == "tool_use"}
+            if wanted:
+                following = messages[index + 1] if index + 1 < len(messages) else None
+                given = {
+                    b.get("tool_use_id")
+                    for b in (following or {}).get("content") or []
+                    if isinstance(b, dict) and b.get("type") == "tool_result"
+                }
+                if not wanted <= given:
+                    return (
+                        f"messages.{index + 1}: `tool_use` ids were found without `tool_result` "
+                        "blocks immediately after"
+                    )
+    return None
 
 
 def main() -> None:

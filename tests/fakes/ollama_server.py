@@ -115,7 +115,7 @@ class OllamaFake(ServerThread):
             "created_at": created,
             "message": {"role": "assistant", "content": ""},
             "done": True,
-            "done_reason": "stop",
+            "done_reason": step.stop_reason or "stop",
             "total_duration": 1000,
             "load_duration": 10,
             "prompt_eval_count": step.input_tokens,
@@ -165,6 +165,9 @@ class OllamaFake(ServerThread):
                 )
                 + "\n"
             )
+        if step.end_early:
+            await response.end_stream()  # a clean end, but no `done` line
+            return
         await response.chunk(json.dumps(final) + "\n")
         await response.end_stream()
 

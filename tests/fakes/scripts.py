@@ -14,6 +14,11 @@ def edit(old: str, new: str, path: str = GREETING) -> dict[str, Any]:
             "input": {"command": "str_replace", "path": path, "old_str": old, "new_str": new}}  # fmt: skip
 
 
+def tool(**tool_input: Any) -> dict[str, Any]:
+    """A scripted editor tool call with any command and parameters."""
+    return {"type": "tool_use", "name": "str_replace_editor", "input": tool_input}
+
+
 def text(value: str) -> dict[str, Any]:
     """A scripted text block."""
     return {"type": "text", "text": value}

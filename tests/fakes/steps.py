@@ -30,6 +30,12 @@ class Step:
     """Stop sending for this many seconds after the first chunk."""
     input_tokens: int = 42
     output_tokens: int | None = None
+    stop_reason: str | None = None
+    """The stop reason (Anthropic) or ``done_reason`` (Ollama) to report, e.g. ``max_tokens``."""
+    end_early: bool = False
+    """End the stream cleanly but without its final event (no ``message_stop``/``done``)."""
+    cut_tool_call: bool = False
+    """Anthropic: stop inside the last tool call's arguments (no ``content_block_stop``)."""
 
 
 def split_words(text: str, per_chunk: int) -> list[str]:

@@ -12,7 +12,7 @@ from engine.workspace import Workspace
 from tests.fakes.scripts import GREETING, edit, text
 from tui.app import ScoreChatApp, build_app
 
-__all__ = ["GREETING", "edit", "is_open", "make_app", "text", "wait_for"]
+__all__ = ["GREETING", "edit", "is_open", "make_app", "ready", "text", "type_and_send", "wait_for"]
 
 
 def make_app(
@@ -48,3 +48,18 @@ async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 1
         if loop.time() > deadline:
             raise AssertionError("the condition did not hold in time")
         await pilot.pause(0.05)
+
+
+async def ready(pilot: Any) -> None:
+    """Wait until the session is fully shown."""
+    await wait_for(pilot, lambda: is_open(pilot.app))
+
+
+async def type_and_send(pilot: Any, message: str) -> None:
+    """Type ``message`` into the prompt and press Enter, as a person does."""
+    from tui.widgets.prompt import PromptInput
+
+    prompt = pilot.app.chat_screen.query_one(PromptInput)
+    prompt.focus()
+    prompt.load_text(message)
+    await pilot.press("enter")

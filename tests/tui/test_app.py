@@ -6,7 +6,16 @@ from pathlib import Path
 
 from engine.settings import Settings
 from engine.store import Store
-from tests.tui.helpers import GREETING, edit, is_open, make_app, text, wait_for
+from tests.tui.helpers import (
+    GREETING,
+    edit,
+    is_open,
+    make_app,
+    ready,
+    text,
+    type_and_send,
+    wait_for,
+)
 from tui.screens.modals import ApprovalModal, HelpScreen
 from tui.screens.picker import PickerScreen, filter_scores
 from tui.screens.sessions import SessionsScreen, highlight
@@ -20,17 +29,6 @@ from tui.widgets.conversation import (
 from tui.widgets.diff_pane import DiffPane
 from tui.widgets.prompt import PromptInput
 from tui.widgets.status_bar import StatusBar
-
-
-async def type_and_send(pilot, message: str) -> None:  # type: ignore[no-untyped-def]
-    prompt = pilot.app.chat_screen.query_one(PromptInput)
-    prompt.focus()
-    prompt.load_text(message)
-    await pilot.press("enter")
-
-
-async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
-    await wait_for(pilot, lambda: is_open(pilot.app))
 
 
 async def test_send_stream_diff_and_undo(settings: Settings, workspace: Path) -> None:
