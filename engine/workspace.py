@@ -33,6 +33,7 @@ from ruamel.yaml.events import (
 )
 
 from engine.errors import AmbiguousError, NotFoundError, SandboxError, UsageError, YamlError
+from engine.score_checks import score_warnings
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_PATH_CHARS = 1024
@@ -41,26 +42,6 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 LOCK_NAME = ".scorechat.lock"
 #: How long a writer waits for another process's write before giving up.
 LOCK_TIMEOUT = 30.0
-
-#: Node classes the score checks know. Anything else draws a warning, not an error.
-KNOWN_NODE_CLASSES = frozenset(
-    {
-        "Classifier",
-        "Extractor",
-        "LogicalClassifier",
-        "LogicalNode",
-        "BeforeAfterSlicer",
-        "FuzzyMatchClassifier",
-        "FuzzyMatchExtractor",
-        "YesOrNoClassifier",
-        "MultiClassClassifier",
-        "ContextExtractor",
-        "SentimentClassifier",
-    }
-)
-#: Node classes that decide between classes and so need ``valid_classes``.
-CLASSES_NEEDING_VALID_CLASSES = frozenset({"Classifier", "MultiClassClassifier"})
-END_NODE = "END"
 
 
 @dataclass(frozen=True)
@@ -476,6 +457,8 @@ def parse_yaml(text: str) -> Any:
 
 
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+#: A plain (unquoted) integer, as YAML 1.2's core schema reads one; quoted "30" stays text.
+_PLAIN_INT = re.compile(r"[-+]?[0-9]+")
 
 
 @lru_cache(maxsize=16)
@@ -485,8 +468,9 @@ def load_plain(text: str) -> Any:
     The checks that run on every edit (validity, score checks, changed key paths) need
     the document's shape, not ruamel's round-trip objects: this builds it straight from
     the parser's events (ruamel's C parser when ``ruamel.yaml.clib`` is present), about
-    thirty times faster than a round-trip load. Scalars stay strings (plain nulls become
-    ``None``); duplicate keys and extra documents are errors, as they are for ruamel.
+    thirty times faster than a round-trip load. Scalars stay strings, but plain nulls
+    become ``None`` and plain integers ``int`` (so `days: 30` and `days: "30"` differ,
+    as they do to Plexus); duplicate keys and extra documents are errors, as they are for ruamel.
     Results are cached by text, so one edit parses the new text once.
     """
     stack: list[list[Any]] = []
@@ -498,8 +482,11 @@ def load_plain(text: str) -> Any:
             kind = type(event)
             if kind is ScalarEvent:
                 value: Any = event.value
-                if not event.style and value in _NULLS:
-                    value = None
+                if not event.style:
+                    if value in _NULLS:
+                        value = None
+                    elif _PLAIN_INT.fullmatch(value) and len(value) < 19:
+                        value = int(value)
             elif kind is MappingStartEvent:
                 value = {}
             elif kind is SequenceStartEvent:
@@ -584,70 +571,6 @@ def dump_yaml(data: Any) -> str:
     buffer = io.StringIO()
     _yaml().dump(data, buffer)
     return buffer.getvalue()
-
-
-def score_warnings(data: Any) -> list[str]:
-    """Checks of a score's shape. Each finding is a warning: the file is still valid YAML."""
-    if data is None:
-        return ["The file is empty: a score needs at least `name` and `class`."]
-    if not isinstance(data, dict):
-        return [
-            "The top level is not a mapping of keys: a score is a mapping with `name` and `class`."
-        ]
-    warnings: list[str] = []
-    for key in ("name", "class"):
-        if key not in data or data.get(key) in (None, ""):
-            warnings.append(f"The score has no `{key}`.")
-    graph = data.get("graph")
-    if graph is None:
-        return warnings
-    if not isinstance(graph, list):
-        warnings.append("`graph` should be a list of nodes.")
-        return warnings
-    names: dict[str, int] = {}
-    for index, node in enumerate(graph):
-        where = f"graph[{index}]"
-        if not isinstance(node, dict):
-            warnings.append(f"{where} is not a mapping.")
-            continue
-        name = node.get("name")
-        if not name:
-            warnings.append(f"{where} has no `name`.")
-        else:
-            if name in names:
-                warnings.append(f"{where} reuses the node name {name!r} of graph[{names[name]}].")
-            else:
-                names[str(name)] = index
-            where = f"{where} ({name})"
-        cls = node.get("class")
-        if not cls:
-            warnings.append(f"{where} has no `class`.")
-        elif cls not in KNOWN_NODE_CLASSES:
-            warnings.append(
-                f"{where} has the unknown node class {cls!r} (known: "
-                f"{', '.join(sorted(KNOWN_NODE_CLASSES))})."
-            )
-        if cls in CLASSES_NEEDING_VALID_CLASSES and not node.get("valid_classes"):
-            warnings.append(f"{where} is a {cls} without `valid_classes`.")
-    for index, node in enumerate(graph):
-        if not isinstance(node, dict):
-            continue
-        label = f"graph[{index}]" + (f" ({node.get('name')})" if node.get("name") else "")
-        targets: list[tuple[str, Any]] = []
-        conditions = node.get("conditions")
-        if isinstance(conditions, list):
-            for c_index, condition in enumerate(conditions):
-                if isinstance(condition, dict) and "node" in condition:
-                    targets.append((f"conditions[{c_index}]", condition.get("node")))
-        edge = node.get("edge")
-        if isinstance(edge, dict) and "node" in edge:
-            targets.append(("edge", edge.get("node")))
-        for what, target in targets:
-            if target != END_NODE and str(target) not in names:
-                warnings.append(
-                    f"{label} {what} points at the node {target!r}, which does not exist."
-                )
-    return warnings
 
 
 @dataclass(frozen=True)

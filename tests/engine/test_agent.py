@@ -157,10 +157,10 @@ async def test_system_prompt_is_refreshed_every_turn(
     path = workspace / GREETING
     path.write_text(path.read_text().replace("limit: 100", "limit: 777"))
     await collect(chat, "second")
-    assert "    29\t  limit: 100" in provider.calls[0]["system"]
-    assert "    29\t  limit: 100" not in provider.calls[1]["system"]
+    assert "    32\t  limit: 100" in provider.calls[0]["system"]
+    assert "    32\t  limit: 100" not in provider.calls[1]["system"]
     assert "Score YAML reference" in provider.calls[1]["system"]
-    assert "    29\t  limit: 777" in provider.calls[1]["system"]
+    assert "    32\t  limit: 777" in provider.calls[1]["system"]
 
 
 async def test_text_is_persisted_while_streaming(settings: Settings, store: Store) -> None:

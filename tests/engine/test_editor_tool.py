@@ -37,7 +37,7 @@ async def test_view_range_and_end(tool: EditorTool) -> None:
     assert result.text.splitlines()[1:] == ["     2\tname: Greeting", "     3\tkey: greeting"]
     tail = await tool.run({"command": "view", "path": GREETING, "view_range": [27, -1]})
     assert tail.text.splitlines()[1].startswith("    27\t")
-    assert tail.text.splitlines()[-1] == "    29\t  limit: 100"
+    assert tail.text.splitlines()[-1] == "    32\t  limit: 100"
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ async def test_str_replace_unique_match(tool: EditorTool, workspace: Path) -> No
     assert not result.is_error, result.text
     after = data(workspace)
     assert after == before.replace(b"  limit: 100", b"  limit: 300")
-    assert "has been edited" in result.text and "    29\t  limit: 300" in result.text
+    assert "has been edited" in result.text and "    32\t  limit: 300" in result.text
     assert result.changed and result.before == before.decode() and result.after == after.decode()
 
 
@@ -96,7 +96,7 @@ async def test_str_replace_errors_leave_file_identical(tool: EditorTool, workspa
     several = await tool.run(
         {"command": "str_replace", "path": GREETING, "old_str": "class", "new_str": "klass"}
     )
-    assert several.is_error and "occurs" in several.text and "at lines 5, 10" in several.text
+    assert several.is_error and "occurs" in several.text and "at lines 6, 11" in several.text
     same = await tool.run(
         {"command": "str_replace", "path": GREETING, "old_str": "name", "new_str": "name"}
     )
@@ -134,8 +134,8 @@ async def test_no_match_error_shows_closest_lines(tool: EditorTool) -> None:
     )
     assert result.is_error
     assert (
-        "closest text is at line 7" in result.text
-        and "     7\tmodel_name: gpt-4o-mini" in result.text
+        "closest text is at line 8" in result.text
+        and "     8\tmodel_name: gpt-4o-mini" in result.text
     )
 
 
@@ -272,7 +272,7 @@ async def test_insert(tool: EditorTool, workspace: Path) -> None:
     assert not top.is_error
     assert data(workspace).startswith(b"# top comment\n# Checks")
     end = await tool.run(
-        {"command": "insert", "path": GREETING, "insert_line": 30, "new_str": "description: added"}
+        {"command": "insert", "path": GREETING, "insert_line": 33, "new_str": "description: added"}
     )
     assert not end.is_error, end.text
     assert data(workspace).endswith(b"  limit: 100\ndescription: added\n")
