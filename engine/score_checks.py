@@ -144,9 +144,9 @@ def score_warnings(data: Any) -> list[str]:
 
 
 def _top_level(data: dict[str, Any], out: list[str]) -> None:
-    for key in ("name", "class"):
-        if data.get(key) in (None, ""):
-            out.append(f"The score has no `{key}`.")
+    for required in ("name", "class"):
+        if data.get(required) in (None, ""):
+            out.append(f"The score has no `{required}`.")
     key = data.get("key")
     # plexus/linting/schemas.py: "pattern": "^[a-z0-9_-]+$"
     if key is not None and not (isinstance(key, str) and KEY_PATTERN.match(key)):

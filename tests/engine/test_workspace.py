@@ -275,5 +275,10 @@ def test_fast_loader_errors_and_features() -> None:
         "base": {"x": 1}, "copy": {"x": 1}, "empty": None, "null_word": None, "quoted": "",
     }  # fmt: skip
     # Plain integers are numbers, quoted ones text, as Plexus reads them.
-    assert load_plain('a: 30\nb: "30"\nc: 3.5\nd: 0x1F\n') == {"a": 30, "b": "30", "c": "3.5", "d": "0x1F"}
+    assert load_plain('a: 30\nb: "30"\nc: 3.5\nd: 0x1F\n') == {
+        "a": 30,
+        "b": "30",
+        "c": "3.5",
+        "d": "0x1F",
+    }
     assert load_plain("") is None
