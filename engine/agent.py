@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.diffing import changed_key_paths, unified_diff
-from engine.editor_tool import Approver, EditorTool
+from engine.editor_tool import Approver, EditError, EditorTool
 from engine.editor_tool import ToolResult as EditorResult
 from engine.errors import NotFoundError, ProviderError, ScoreChatError, UsageError
 from engine.events import (
@@ -247,6 +247,27 @@ class ChatSession:
         """Undo the newest edit of this session's file (an error result when there is none)."""
         return await self.tool.run({"command": "undo_edit", "path": self.record.path})
 
+    async def undo_edit(self, *, force: bool = False) -> EditorResult:
+        """Undo this session's newest applied edit, whatever file it touched.
+
+        Raises ``EditError`` (``ChangedSinceError`` when the file changed after the edit;
+        ``force`` then undoes it anyway and records what was discarded).
+        """
+        applied = await self.store.edits(self.id, include_undone=False)
+        if not applied:
+            raise EditError("This session has no edits to undo.")
+        newest = applied[-1]
+        path = self.workspace.resolve_path(newest.path)
+        return await self.tool.undo(path, newest.path, session_id=self.id, force=force)
+
+    async def redo_edit(self) -> EditorResult:
+        """Apply again the edit this session undid most recently."""
+        undone = [e for e in await self.store.edits(self.id) if e.undone]
+        if not undone:
+            raise EditError("This session has no undone edit to redo.")
+        rel = max(undone, key=lambda e: e.id).path
+        return await self.tool.redo(self.workspace.resolve_path(rel), rel, session_id=self.id)
+
     async def undo_all(self) -> UndoReport:
         """Undo every edit this session made, on every file it touched, newest first.
 
@@ -397,8 +418,9 @@ class ChatSession:
                             "error" if result.is_error else "ok",
                         )  # fmt: skip
                         yield ToolResult(
-                            call.id, call.name, call.input, result.text, result.is_error
-                        )
+                            call.id, call.name, call.input, result.text, result.is_error,
+                            result.edit_id if result.changed else None,
+                        )  # fmt: skip
                         if result.changed:
                             yield await self._file_changed(result)
                         if result.is_error and (call.input or {}).get("command") != "view":

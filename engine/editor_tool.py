@@ -50,6 +50,20 @@ class EditError(ScoreChatError):
     """A command that cannot be carried out; its text goes back to the model."""
 
 
+class ChangedSinceError(EditError):
+    """Undoing an edit would discard changes made to the file after it.
+
+    Carries the file as it is and as undoing would leave it, so a front end can show
+    what would be lost and let the person decide (``undo(..., force=True)``).
+    """
+
+    def __init__(self, message: str, rel: str, current: str | None, target: str | None):
+        super().__init__(message)
+        self.rel = rel
+        self.current = current
+        self.target = target
+
+
 @dataclass
 class ToolResult:
     """What a command returns: the text for the model, and what changed on disk."""
@@ -698,11 +712,15 @@ class EditorTool:
         rel: str,
         tool_input: dict[str, Any] | None = None,
         session_id: str | None = None,
+        *,
+        force: bool = False,
     ) -> ToolResult:
         """Undo the newest edit of ``rel`` made by this tool's session (or ``session_id``).
 
         Edits of other sessions, of the CLI and version restores are never undone from
-        here. An approver, when set, is asked first, as for any other write.
+        here. When the file changed after the edit, ``ChangedSinceError`` says so; with
+        ``force`` the undo goes ahead, and the changes it discards are recorded as an
+        edit of their own. An approver, when set, is asked first, as for any other write.
         """
         owner = session_id or self.session_id
         edit = await self._last_edit(rel, owner)
@@ -710,11 +728,14 @@ class EditorTool:
             whose = " made in this session" if owner else ""
             raise EditError(f"There is no edit of {rel}{whose} to undo.")
         current = await asyncio.to_thread(_read_if_exists, path)
-        if current != edit.after:
-            raise EditError(
+        if current != edit.after and not force:
+            raise ChangedSinceError(
                 f"Cannot undo: {rel} has changed since that edit (in another program or "
                 "session); undoing it now would discard those changes. View it and change "
-                "it instead."
+                "it instead.",
+                rel,
+                current,
+                edit.before,
             )
         proposal = ProposedEdit("undo_edit", rel, current, edit.before, tool_input or {})
         rejected = await self._ask(proposal)
@@ -723,21 +744,58 @@ class EditorTool:
         async with self.workspace.write_lock():
             if await asyncio.to_thread(_read_if_exists, path) != current:
                 raise EditError(f"{rel} changed while the undo was waiting; nothing was undone.")
-            if edit.before is None:
-                await asyncio.to_thread(path.unlink)
-                message = f"Undid the creation of {rel}: the file was removed."
-            else:
-                await asyncio.to_thread(atomic_write, path, edit.before)
-                message = (
-                    f"Undid the last {edit.command} of {rel}; the file is as it was before it."
-                )
+            await asyncio.to_thread(_write_or_remove, path, edit.before)
             try:
+                if current != edit.after:
+                    # A forced undo also throws away later changes: keep them on record.
+                    await self._record(
+                        "undo_edit", rel, current, edit.before, {"forced_undo_of": edit.id}
+                    )
                 await self._mark_undone(edit.id)
             except BaseException:
                 await asyncio.shield(asyncio.to_thread(_put_back, path, current, []))
                 raise
             self._seen[rel] = edit.before or ""
+        if edit.before is None:
+            message = f"Undid the creation of {rel}: the file was removed."
+        else:
+            message = f"Undid the last {edit.command} of {rel}; the file is as it was before it."
         return ToolResult(message, path=rel, before=current, after=edit.before, edit_id=edit.id)
+
+    async def redo(self, path: Path, rel: str, session_id: str | None = None) -> ToolResult:
+        """Apply again the edit of ``rel`` this session undid most recently.
+
+        Only while nothing newer was applied by the session, and only when the file is
+        still as the undo left it.
+        """
+        if self.store is None:
+            raise EditError("Redo needs the session's stored edits.")
+        owner = session_id or self.session_id
+        edits = [e for e in await self.store.edits(owner) if e.path == rel] if owner else []
+        applied = [e for e in edits if not e.undone]
+        newest = applied[-1].id if applied else 0
+        candidates = [e for e in edits if e.undone and e.id > newest and e.command != "undo_edit"]
+        if not candidates:
+            raise EditError(f"There is no undone edit of {rel} to redo.")
+        edit = candidates[0]
+        async with self.workspace.write_lock():
+            current = await asyncio.to_thread(_read_if_exists, path)
+            if current != edit.before:
+                raise EditError(
+                    f"Cannot redo: {rel} has changed since the undo; redoing would discard "
+                    "those changes."
+                )
+            await asyncio.to_thread(_write_or_remove, path, edit.after)
+            try:
+                await self.store.mark_edit_undone(edit.id, False)
+            except BaseException:
+                await asyncio.shield(asyncio.to_thread(_put_back, path, current, []))
+                raise
+            self._seen[rel] = edit.after or ""
+        return ToolResult(
+            f"Redid the {edit.command} of {rel}.",
+            command="redo", path=rel, before=current, after=edit.after, edit_id=edit.id,
+        )  # fmt: skip
 
     async def _last_edit(self, rel: str, session_id: str | None) -> Any:
         if self.store is not None:
@@ -780,6 +838,15 @@ def _remove_folders(folders: list[Path]) -> None:
             folder.rmdir()
         except OSError:
             pass
+
+
+def _write_or_remove(path: Path, text: str | None) -> None:
+    """Write ``text`` to ``path``; ``None`` removes the file (undoing its creation)."""
+    if text is None:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    else:
+        atomic_write(path, text)
 
 
 def _put_back(path: Path, before: str | None, made: list[Path]) -> None:

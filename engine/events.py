@@ -48,6 +48,8 @@ class ToolResult(Event):
     input: dict[str, Any] | None
     text: str
     is_error: bool
+    edit_id: int | None = None
+    """The edit the call made, when it wrote the file."""
 
     @property
     def command(self) -> str:

@@ -796,8 +796,9 @@ class Store:
             )
         return self._edit(row) if row else None
 
-    async def mark_edit_undone(self, edit_id: int) -> None:
-        await self._write("UPDATE edits SET undone = 1 WHERE id = ?", (edit_id,))
+    async def mark_edit_undone(self, edit_id: int, undone: bool = True) -> None:
+        """Mark an edit undone (or, for a redo, applied again)."""
+        await self._write("UPDATE edits SET undone = ? WHERE id = ?", (int(undone), edit_id))
 
     async def edits(self, session_id: str, *, include_undone: bool = True) -> list[Edit]:
         rows = await self._all(

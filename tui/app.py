@@ -16,10 +16,19 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from engine.errors import ScoreChatError
+from engine.logs import get_logger
 from engine.settings import Settings
-from tui.screens.chat import ChatScreen, default_export_path
+from tui.screens.chat import NO_MODEL_KEYS, ChatScreen, default_export_path
+
+log = get_logger("app")
+
+#: With no model, how soon the app looks again, and the longest wait between looks.
+PROBE_FIRST_DELAY = 2.0
+PROBE_MAX_DELAY = 30.0
+
 
 if TYPE_CHECKING:
     from engine.providers import Provider
@@ -103,26 +112,43 @@ class ScoreChatApp(App[int]):
 
     @work(group="provider", exclusive=True, exit_on_error=False)
     async def connect_provider(self) -> None:
+        """Choose a provider; with none, keep probing cheaply (backing off) until one answers."""
+        delay = PROBE_FIRST_DELAY
+        warned = False
+        while True:
+            if await self.try_connect(quiet=warned):
+                return
+            warned = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, PROBE_MAX_DELAY)
+
+    async def try_connect(self, *, quiet: bool = False) -> bool:
+        """One attempt to choose a provider; says what happened unless ``quiet``."""
         from engine.providers import choose_provider
 
         try:
             provider = await choose_provider(self.settings)
         except ScoreChatError as exc:
+            first = not self.provider_checked
             self.provider = None
             self.provider_checked = True
-            self.notify(str(exc), severity="warning", timeout=15)
-        else:
-            self.provider = provider
-            self.provider_checked = True
-            if self.chat_screen.chat is not None:
-                self.chat_screen.chat.set_provider(provider)
-            if provider.name == "anthropic":
-                self.warm_sdk()
-        self.chat_screen._update_status()
-        if self.chat_screen.chat is not None and self.provider is None:
-            count = await self.chat_screen.chat.store.count_messages(self.chat_screen.chat.id)
-            if count == 0:
-                await self.chat_screen._empty_hint()
+            if not quiet:
+                self.notify(f"{exc} {NO_MODEL_KEYS}", severity="warning", timeout=15)
+            if first:
+                self.chat_screen.provider_changed()
+            return False
+        was_missing = self.provider is None and self.provider_checked
+        self.provider = provider
+        self.provider_checked = True
+        log.info("provider chosen: %s · %s", provider.name, provider.model)
+        if self.chat_screen.chat is not None:
+            self.chat_screen.chat.set_provider(provider)
+        if was_missing:
+            self.notify(f"Connected: {provider.name} · {provider.model} now answers.")
+        self.chat_screen.provider_changed()
+        if provider.name == "anthropic":
+            self.warm_sdk()
+        return True
 
     @work(thread=True, group="warm", exit_on_error=False)
     def warm_sdk(self) -> None:
@@ -140,6 +166,30 @@ class ScoreChatApp(App[int]):
     ) -> None:
         """Notifications carry paths, errors and model text: never parsed as markup."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    # ---- failures, in one place -----------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.worker_changed(event.worker)
+
+    def worker_changed(self, worker: Worker[object]) -> None:
+        """Every screen forwards its workers' state here: a failure is said, never fatal."""
+        if worker.state == WorkerState.ERROR and worker.error is not None:
+            self.report_error(worker.error)
+
+    def report_error(self, error: BaseException) -> None:
+        """A ``ScoreChatError`` is its own sentence; anything else is logged with its
+        traceback and shown as one sentence, and the app keeps running."""
+        if isinstance(error, ScoreChatError):
+            self.notify(str(error), severity="error", timeout=10)
+            return
+        log.error("unexpected error", exc_info=(type(error), error, error.__traceback__))
+        where = f" The details are in {self.settings.log_dir / 'scorechat.log'}."
+        self.notify(
+            f"Something went wrong ({type(error).__name__}: {error}).{where}",
+            severity="error",
+            timeout=15,
+        )
 
     # ---- sessions ------------------------------------------------------------------------
 
@@ -225,10 +275,15 @@ class ScoreChatApp(App[int]):
             pass
         result = await self.push_screen_wait(SessionsScreen(self.store, scores))
         if result is not None:
-            try:
-                await self.resume_session(result.session_id)
-            except ScoreChatError as exc:
-                self.notify(str(exc), severity="error")
+            await self.resume_session(result.session_id)
+            return
+        # Sessions may have been deleted or renamed in the browser.
+        chat = self.chat_screen.chat
+        if chat is not None and await self.store.get_session(chat.id) is None:
+            self.notify("The open session was deleted; a new one is open on the same score.")
+            await self.start_session(self.workspace.ref_for_path(chat.path))
+        else:
+            await self.chat_screen.refresh_sessions()
 
     def action_help(self) -> None:
         from tui.screens.modals import HelpScreen

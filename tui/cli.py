@@ -542,14 +542,13 @@ def undo(
                 raise UsageError(f"Session {chat.id} has no edits to undo.")
             if all_edits:
                 return await chat.undo_all()
-            newest = (await store.edits(chat.id, include_undone=False))[-1]
-            path = chat.workspace.resolve_path(newest.path)
             try:
-                said.append((await chat.tool.undo(path, newest.path, session_id=chat.id)).text)
+                result = await chat.undo_edit()
             except ScoreChatError as exc:
                 return UndoReport(0, 1, str(exc))
+            said.append(result.text)
             remaining = len(await store.edits(chat.id, include_undone=False))
-            return UndoReport(1, remaining, None, [newest.path])
+            return UndoReport(1, remaining, None, [result.path or ""])
         finally:
             await store.close()
 

@@ -79,7 +79,7 @@ def test_chat_with_loopback_ollama_in_a_real_terminal(
         assert "-model_name: gpt-4o-mini" in screen
         assert "model_name" in screen and "changed keys" in screen
         assert "model_name: gpt-4.1\n" in (workspace / GREETING).read_text()
-        term.send("\x1a")  # ctrl+z: undo the edit
+        term.send("\x12")  # ctrl+r: undo the edit (the footer's "Undo edit")
         term.wait_for("No changes since the session started")
         assert "model_name: gpt-4o-mini\n" in (workspace / GREETING).read_text()
         term.send("\x11")  # ctrl+q

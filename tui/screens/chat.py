@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
 from engine.errors import ScoreChatError
 from engine.events import (
@@ -49,6 +49,10 @@ if TYPE_CHECKING:
 FIRST_PAGE = 20
 OLDER_PAGE = 30
 NARROW_WIDTH = 100
+#: Appended wherever the app says no model answers.
+NO_MODEL_KEYS = "scorechat keeps looking and connects when one answers; F4 or /model chooses one."
+#: Seconds between refreshes of the sessions pane.
+SESSIONS_REFRESH = 10.0
 #: How long the turn worker may run before it lets the app handle keys and repaint.
 YIELD_INTERVAL = 0.008
 
@@ -56,25 +60,43 @@ YIELD_INTERVAL = 0.008
 class ChatScreen(Screen[None]):
     """One score's conversation. Holds no conversation logic: it renders engine events."""
 
+    # No binding takes a key the prompt uses for editing text (Ctrl+Z, Ctrl+A, Ctrl+U,
+    # Ctrl+E, Ctrl+K, Ctrl+W, Ctrl+Y...): every action works from the prompt.
     BINDINGS = [
         Binding("escape", "cancel_turn", "Stop", show=False),
         Binding("ctrl+o", "open_score", "Open score", priority=True),
         Binding("ctrl+n", "new_session", "New", priority=True),
         Binding("ctrl+b", "browse", "Sessions", priority=True),
-        Binding("ctrl+z", "undo", "Undo edit", priority=True),
+        Binding("ctrl+r", "undo", "Undo edit", priority=True),
         Binding("ctrl+s", "save_version", "Save version", priority=True),
-        Binding("f6", "toggle_view", "Diff/File"),
-        Binding("ctrl+u", "undo_all", "Undo all edits", show=False, priority=True),
-        Binding("f2", "rename", "Rename session", show=False),
-        Binding("f3", "versions", "Versions", show=False),
-        Binding("f4", "switch_model", "Model", show=False),
-        Binding("f5", "export", "Export", show=False),
-        Binding("f7", "external_editor", "Open in $EDITOR", show=False),
-        Binding("f8", "delete_session", "Delete session", show=False),
-        Binding("f9", "toggle_sessions", "Sessions pane", show=False),
-        Binding("f10", "toggle_diff", "Diff pane", show=False),
-        Binding("ctrl+a", "toggle_approval", "Approval mode", show=False, priority=True),
+        Binding("f6", "toggle_view", "Diff/File", priority=True),
+        Binding("ctrl+t", "redo", "Redo edit", show=False, priority=True),
+        Binding("ctrl+g", "undo_all", "Undo all edits", show=False, priority=True),
+        Binding("f2", "rename", "Rename session", show=False, priority=True),
+        Binding("f3", "versions", "Versions", show=False, priority=True),
+        Binding("f4", "switch_model", "Model", show=False, priority=True),
+        Binding("f5", "export", "Export", show=False, priority=True),
+        Binding("f7", "external_editor", "Open in $EDITOR", show=False, priority=True),
+        Binding("f8", "delete_session", "Delete session", show=False, priority=True),
+        Binding("f9", "toggle_sessions", "Sessions pane", show=False, priority=True),
+        Binding("f10", "toggle_diff", "Diff pane", show=False, priority=True),
+        Binding("f12", "toggle_approval", "Approval mode", show=False, priority=True),
     ]
+
+    #: Slash commands typed in the prompt: name -> (action, what it does).
+    SLASH = {
+        "/undo": ("undo", "undo this session's last edit"),
+        "/redo": ("redo", "redo the edit just undone"),
+        "/undo-all": ("undo_all", "undo every edit of this session"),
+        "/model": ("switch_model", "choose the provider and model"),
+        "/new": ("new_session", "start a new session on this score"),
+        "/save": ("save_version", "save the file as a version (/save NOTE)"),
+        "/versions": ("versions", "list and restore versions"),
+        "/export": ("export", "export the session"),
+        "/rename": ("rename", "rename the session (/rename TITLE)"),
+        "/approval": ("toggle_approval", "apply edits at once, or ask first"),
+        "/help": ("help", "every key and command"),
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -86,6 +108,8 @@ class ChatScreen(Screen[None]):
         self._streaming: AssistantMessage | None = None
         self.opened_id: str | None = None
         """The id of the session once it is fully shown (its messages, diff and list)."""
+        self._queued: list[str] = []
+        """Messages sent while a reply streamed; sent in order when it ends."""
 
     @property
     def scorechat(self) -> ScoreChatApp:
@@ -105,8 +129,12 @@ class ChatScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Sessions deleted or added by another instance or the CLI appear, and the
+        # relative times stay true.
+        self.set_interval(SESSIONS_REFRESH, self._refresh_sessions_when_idle)
         prompt = self.query_one(PromptInput)
-        prompt.border_title = "Message · Enter send · Ctrl+J new line · ↑↓ history"
+        prompt.SLASH_COMMANDS = {name: what for name, (_, what) in self.SLASH.items()}
+        prompt.border_title = "Message · Enter send · Ctrl+J new line · ↑↓ history · / commands"
         self.query_one("#conversation", Conversation).border_title = "Conversation"
         self._apply_width(self.size.width)
         self._update_status()
@@ -138,7 +166,8 @@ class ChatScreen(Screen[None]):
             await conversation.add_notice(
                 "▲ Older messages load when you scroll to the top.", "hint"
             )
-        await conversation.show_messages(messages)
+        undone = {e.id for e in await chat.store.edits(chat.id) if e.undone}
+        await conversation.show_messages(messages, undone=undone)
         if not messages:
             await self._empty_hint()
         conversation.scroll_end(animate=False)
@@ -151,10 +180,22 @@ class ChatScreen(Screen[None]):
         self.query_one(PromptInput).focus()
         self.opened_id = chat.id
 
+    def provider_changed(self) -> None:
+        """The app found (or lost) a model: redraw the status and an empty session's hint."""
+        self._update_status()
+        self.run_worker(self._refresh_hint(), group="hint", exclusive=True)
+
+    async def _refresh_hint(self) -> None:
+        if self.chat is None or await self.chat.store.count_messages(self.chat.id):
+            return
+        conversation = self.query_one(Conversation)
+        await conversation.query(".notice").remove()
+        await self._empty_hint()
+
     async def _empty_hint(self) -> None:
         conversation = self.query_one(Conversation)
         if self.scorechat.provider is None and self.scorechat.provider_checked:
-            await conversation.add_notice(HOW_TO_CONNECT, "error")
+            await conversation.add_notice(f"{HOW_TO_CONNECT} {NO_MODEL_KEYS}", "error")
         elif self.chat is not None:
             await conversation.add_notice(
                 f"Ask anything about {self.chat.record.score}, or ask for a change, e.g. "
@@ -167,6 +208,10 @@ class ChatScreen(Screen[None]):
         await conversation.clear()
         await conversation.add_notice("No score is open: press Ctrl+O to pick one.", "hint")
         self.query_one(DiffPane).show(None)
+
+    def _refresh_sessions_when_idle(self) -> None:
+        if self.chat is not None and not (self._turn is not None and self._turn.is_running):
+            self.run_worker(self.refresh_sessions(), group="sessions", exclusive=True)
 
     async def refresh_sessions(self) -> None:
         if self.chat is None:
@@ -226,20 +271,58 @@ class ChatScreen(Screen[None]):
 
     @on(PromptInput.Submitted)
     async def _submitted(self, event: PromptInput.Submitted) -> None:
+        text = event.text
+        if text.strip().startswith("/"):
+            event.prompt.clear()
+            self.run_slash(text.strip())
+            return
         if self.chat is None:
             self.notify("Open a score first: Ctrl+O.", severity="warning")
             return
-        if self._turn is not None and self._turn.is_running:
-            self.notify(
-                "The assistant is still answering: wait, or press Esc to stop it.",
-                severity="warning",
-            )
-            return
-        text = event.text
         event.prompt.clear()
         self.scorechat.remember_prompt(text)
+        if self.scorechat.provider is None and self.scorechat.provider_checked:
+            # No model yet: look once more before the send fails.
+            await self.scorechat.try_connect(quiet=True)
+        if self._turn is not None and self._turn.is_running:
+            # Sent while a reply streams: queued, and sent when the reply ends.
+            from engine.agent import make_title
+
+            self._queued.append(text)
+            await self.query_one(Conversation).add_notice(
+                f"⏳ Queued: {make_title(text)} (sent when the reply ends; Esc drops it)",
+                "hint",
+            )
+            return
         self._turn = self.run_turn(text)
         self._update_status()
+
+    def run_slash(self, text: str) -> None:
+        """Run a slash command typed in the prompt (``/undo``, ``/save note``...)."""
+        name, _, argument = text.partition(" ")
+        entry = self.SLASH.get(name.lower())
+        if entry is None:
+            known = ", ".join(self.SLASH)
+            self.notify(f"Unknown command {name}: use one of {known}.", severity="warning")
+            return
+        action, _ = entry
+        argument = argument.strip()
+        if action == "help":
+            self.scorechat.action_help()
+        elif action == "save_version":
+            self.action_save_version(argument or None)
+        elif action == "rename":
+            self.action_rename(argument or None)
+        else:
+            self.run_action(action)
+
+    @on(PromptInput.Page)
+    def _page(self, event: PromptInput.Page) -> None:
+        conversation = self.query_one(Conversation)
+        if event.direction < 0:
+            conversation.scroll_page_up()
+        else:
+            conversation.scroll_page_down()
 
     @work(group="turn", exclusive=True, exit_on_error=False)
     async def run_turn(self, text: str) -> None:
@@ -268,6 +351,13 @@ class ChatScreen(Screen[None]):
             await conversation.finish_assistant()
             self._update_status()
             await self.refresh_sessions()
+            if self._queued:
+                self.call_later(self._send_queued)
+
+    def _send_queued(self) -> None:
+        if self._queued and self.chat is not None and not (self._turn and self._turn.is_running):
+            self._turn = self.run_turn(self._queued.pop(0))
+            self._update_status()
 
     async def render_event(self, event: Event) -> None:
         conversation = self.query_one(Conversation)
@@ -312,11 +402,16 @@ class ChatScreen(Screen[None]):
             await conversation.finish_assistant()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker is self._turn and event.state == WorkerState.ERROR:
-            self.notify(f"The turn failed: {event.worker.error}", severity="error")
+        self.scorechat.worker_changed(event.worker)
         self._update_status()
 
     def action_cancel_turn(self) -> None:
+        if self._queued:
+            # Nothing typed is lost: queued messages go back into the prompt.
+            prompt = self.query_one(PromptInput)
+            prompt.load_text("\n\n".join([*self._queued, prompt.text]).strip())
+            self._queued.clear()
+            self.notify("The queued message was not sent; it is back in the prompt.")
         if self.chat is not None and self._turn is not None and self._turn.is_running:
             self.chat.cancel()
 
@@ -348,11 +443,42 @@ class ChatScreen(Screen[None]):
 
     @work(group="action", exit_on_error=False)
     async def action_undo(self) -> None:
+        """Undo this session's newest edit; never another session's, the CLI's or a restore."""
+        from engine.editor_tool import ChangedSinceError
+        from tui.screens.modals import DiscardModal
+
         if not self._idle("undo"):
             return
         assert self.chat is not None
-        result = await self.chat.undo_last()
-        self.notify(result.text, severity="error" if result.is_error else "information")
+        try:
+            result = await self.chat.undo_edit()
+        except ChangedSinceError as changed:
+            ok = await self.app.push_screen_wait(
+                DiscardModal(
+                    f"{changed.rel} was changed after this session's edit (by you, another "
+                    "program or another session). Undoing the edit now also throws away "
+                    "those later changes:",
+                    changed.current or "",
+                    changed.target or "",
+                    changed.rel,
+                )
+            )
+            if not ok:
+                self.notify("Cancelled: nothing was undone.")
+                return
+            result = await self.chat.undo_edit(force=True)
+        self.notify(result.text)
+        self.query_one(Conversation).mark_undone(result.edit_id, True)
+        await self.refresh_diff()
+
+    @work(group="action", exit_on_error=False)
+    async def action_redo(self) -> None:
+        if not self._idle("redo"):
+            return
+        assert self.chat is not None
+        result = await self.chat.redo_edit()
+        self.notify(result.text)
+        self.query_one(Conversation).mark_undone(result.edit_id, False)
         await self.refresh_diff()
 
     @work(group="action", exit_on_error=False)
@@ -366,27 +492,38 @@ class ChatScreen(Screen[None]):
         if not edits:
             self.notify("This session has no edits to undo.")
             return
+        files = sorted({e.path.rsplit("/", 1)[-1] for e in edits})
         ok = await self.app.push_screen_wait(
-            ConfirmModal(f"Undo all {len(edits)} edits of this session?", "Undo all")
+            ConfirmModal(
+                f"Undo all {len(edits)} edits this session made to {', '.join(files)}? "
+                "Edits made elsewhere are kept.",
+                "Undo all",
+            )
         )
         if not ok:
+            self.notify("Cancelled.")
             return
         report = await self.chat.undo_all()
         self.notify(report.text, severity="error" if report.stopped else "information")
+        conversation = self.query_one(Conversation)
+        for edit in await self.chat.store.edits(self.chat.id):
+            conversation.mark_undone(edit.id, edit.undone)
         await self.refresh_diff()
 
     @work(group="action", exit_on_error=False)
-    async def action_save_version(self) -> None:
+    async def action_save_version(self, note: str | None = None) -> None:
         from engine.versions import save_version
         from tui.screens.modals import TextModal
 
         if self.chat is None:
             self.notify("Open a score first: Ctrl+O.", severity="warning")
             return
-        note = await self.app.push_screen_wait(
-            TextModal("Save this version of the score. Note (optional):", allow_empty=True)
-        )
         if note is None:
+            note = await self.app.push_screen_wait(
+                TextModal("Save this version of the score. Note (optional):", allow_empty=True)
+            )
+        if note is None:
+            self.notify("Cancelled.")
             return
         try:
             version = await save_version(
@@ -431,15 +568,18 @@ class ChatScreen(Screen[None]):
             await self.refresh_diff()
 
     @work(group="action", exit_on_error=False)
-    async def action_rename(self) -> None:
+    async def action_rename(self, title: str | None = None) -> None:
         from tui.screens.modals import TextModal
 
         if self.chat is None:
             return
-        title = await self.app.push_screen_wait(
-            TextModal("Rename the session:", self.chat.record.title)
-        )
-        if title:
+        if title is None:
+            title = await self.app.push_screen_wait(
+                TextModal("Rename the session:", self.chat.record.title)
+            )
+        if title is None:
+            self.notify("Cancelled.")
+        elif title:
             await self.chat.store.rename_session(self.chat.id, title)
             await self.chat.refresh()
             await self.refresh_sessions()
@@ -525,11 +665,20 @@ class ChatScreen(Screen[None]):
     # ---- the session list and older messages ---------------------------------------------
 
     @on(SessionList.Resume)
-    async def _resume(self, event: SessionList.Resume) -> None:
+    def _resume(self, event: SessionList.Resume) -> None:
         if self.chat is not None and event.session_id == self.chat.id:
             self.query_one(PromptInput).focus()
             return
-        await self.scorechat.resume_session(event.session_id)
+        self.resume(event.session_id)
+
+    @work(group="resume", exclusive=True, exit_on_error=False)
+    async def resume(self, session_id: str) -> None:
+        """Resume a session from the list; one that vanished is said so, and the list redrawn."""
+        if self.chat is not None and await self.chat.store.get_session(session_id) is None:
+            self.notify("That session no longer exists: it was deleted.", severity="warning")
+            await self.refresh_sessions()
+            return
+        await self.scorechat.resume_session(session_id)
 
     @on(Conversation.LoadOlder)
     async def _load_older(self) -> None:
@@ -545,7 +694,8 @@ class ChatScreen(Screen[None]):
             )
             conversation.has_older = len(older) == OLDER_PAGE
             height_before = conversation.virtual_size.height
-            await conversation.show_messages(older, older=True)
+            undone = {e.id for e in await self.chat.store.edits(self.chat.id) if e.undone}
+            await conversation.show_messages(older, older=True, undone=undone)
             await asyncio.sleep(0)
             conversation.scroll_to(
                 y=max(conversation.virtual_size.height - height_before, 0), animate=False

@@ -46,6 +46,40 @@ class ConfirmModal(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
+class DiscardModal(ModalScreen[bool]):
+    """Shows what an action would throw away (a diff) and asks before doing it."""
+
+    BINDINGS = [
+        Binding("escape,n", "dismiss(False)", "Keep the changes"),
+        Binding("y", "dismiss(True)", "Undo anyway"),
+    ]
+
+    def __init__(self, question: str, now: str, after: str, path: str) -> None:
+        super().__init__()
+        self.question = question
+        self.now = now
+        self.after = after
+        self.path = path
+
+    def compose(self) -> ComposeResult:
+        diff = unified_diff(self.now, self.after, self.path)
+        with Vertical(classes="dialog wide"):
+            yield Label(Text(self.question), classes="dialog-question")
+            with VerticalScroll(classes="approval-diff"):
+                yield Static(render_diff(diff) if diff else Text("(no change)"))
+            yield Static(Text("y undo anyway · n or Esc keep the changes", style="dim"))
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Undo anyway (y)", variant="error", id="yes")
+                yield Button("Keep the changes (n)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
 class TextModal(ModalScreen[str | None]):
     """Ask for one line of text; Enter accepts, Esc cancels (``None``)."""
 

@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
+from textual.worker import Worker
 
 from engine.store import SearchHit, Session, Store
 from tui.widgets.session_list import count_label, relative_time
@@ -80,6 +81,9 @@ class SessionsScreen(Screen[BrowserResult | None]):
             yield OptionList(id="browser-list")
             yield Static(id="browser-hint")
         yield Footer()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.app.worker_changed(event.worker)  # type: ignore[attr-defined]
 
     def on_mount(self) -> None:
         self.query_one("#browser-query", Input).focus()

@@ -207,11 +207,18 @@ class AssistantMessage(Vertical):
         await self.remove_children()
 
 
+UNDONE_MARK = " · undone"
+NOT_RUN = "Not run: the turn ended (quit, crash or error) before this tool call ran."
+
+
 class ToolCallRow(Collapsible):
     """One tool call: command, path and a one-line result; the full result when expanded."""
 
     def __init__(self, call_id: str, command: str, path: str, **kwargs: object) -> None:
         self.call_id = call_id
+        self.edit_id: int | None = None
+        """The edit this call made, if it wrote the file."""
+        self.undone = False
         self.command = command
         self.path = path
         self.body = Static("running…", classes="tool-body", markup=False)
@@ -227,6 +234,12 @@ class ToolCallRow(Collapsible):
 
     DONE = {"view": "viewed", "str_replace": "edited", "insert": "inserted",
             "create": "created", "undo_edit": "undone"}  # fmt: skip
+
+    def set_undone(self, undone: bool) -> None:
+        self.undone = undone
+        self.set_class(undone, "-undone")
+        base = self.title.removesuffix(UNDONE_MARK)
+        self.title = base + (UNDONE_MARK if undone else "")
 
     def set_result(self, text: str, is_error: bool) -> None:
         first = text.strip().splitlines()[0] if text.strip() else "(no output)"
@@ -366,15 +379,29 @@ class Conversation(VerticalScroll):
         row = self._tools.get(event.call_id)
         if row is not None:
             row.set_result(event.text, event.is_error)
+            row.edit_id = event.edit_id
+
+    def mark_undone(self, edit_id: int | None, undone: bool) -> None:
+        """Show the tool call that made edit ``edit_id`` as undone (or applied again)."""
+        if edit_id is None:
+            return
+        for row in self.query(ToolCallRow):
+            if row.edit_id == edit_id:
+                row.set_undone(undone)
 
     async def add_notice(self, text: str, kind: str = "info") -> Notice:
         widget = Notice(text, kind)
         await self.mount(widget)
         return widget
 
-    async def show_messages(self, messages: list[Message], *, older: bool = False) -> None:
-        """Mount stored messages: at the end, or before the first when ``older``."""
-        widgets = self._widgets_for(messages)
+    async def show_messages(
+        self, messages: list[Message], *, older: bool = False, undone: set[int] | None = None
+    ) -> None:
+        """Mount stored messages: at the end, or before the first when ``older``.
+
+        ``undone`` holds the ids of edits since undone: their tool calls say so.
+        """
+        widgets = self._widgets_for(messages, undone or set())
         if not widgets:
             return
         if older and self.children:
@@ -384,10 +411,11 @@ class Conversation(VerticalScroll):
         if messages:
             self.oldest_id = min(messages[0].id, self.oldest_id or messages[0].id)
 
-    def _widgets_for(self, messages: list[Message]) -> list[object]:
+    def _widgets_for(self, messages: list[Message], undone: set[int]) -> list[object]:
         widgets: list[object] = []
         rows: dict[str, ToolCallRow] = {}
-        for message in messages:
+        pending: dict[str, tuple[ToolCallRow, int]] = {}
+        for position, message in enumerate(messages):
             if message.role == "user":
                 widgets.append(UserMessage(message.text))
             elif message.role == "assistant":
@@ -404,10 +432,22 @@ class Conversation(VerticalScroll):
                             str(args.get("path", "")),
                         )
                         rows[part.get("id", "")] = row
+                        pending[part.get("id", "")] = (row, position)
                         widgets.append(row)
             elif message.role == "tool":
                 for part in message.parts:
-                    row = rows.get(part.get("tool_use_id", ""))
+                    call_id = part.get("tool_use_id", "")
+                    row = rows.get(call_id)
                     if row is not None:
+                        pending.pop(call_id, None)
                         row.set_result(str(part.get("content", "")), bool(part.get("is_error")))
+                        row.edit_id = part.get("edit_id")
+                        if row.edit_id in undone:
+                            row.set_undone(True)
+        # A call whose result never came, followed by later messages, was cut by a quit.
+        for row, position in pending.values():
+            if position < len(messages) - 1 or messages[position].status in (
+                "interrupted", "error", "truncated",
+            ):  # fmt: skip
+                row.set_result(NOT_RUN, True)
         return widgets

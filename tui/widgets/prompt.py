@@ -1,4 +1,9 @@
-"""The multiline prompt: Enter sends, Shift+Enter or Ctrl+J adds a line, Up/Down walk history."""
+"""The multiline prompt: Enter sends, Shift+Enter or Ctrl+J adds a line, Up/Down walk history.
+
+Every text-editing key keeps its TextArea meaning (Ctrl+Z undoes typing, Ctrl+A goes to
+the line start, Ctrl+U deletes to it); PageUp/PageDown scroll the conversation; Tab
+completes a slash command.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +36,20 @@ class PromptInput(TextArea):
         def control(self) -> PromptInput:
             return self.prompt
 
+    @dataclass
+    class Page(Message):
+        """PageUp/PageDown in the prompt: scroll the conversation (-1 up, 1 down)."""
+
+        prompt: PromptInput
+        direction: int
+
+        @property
+        def control(self) -> PromptInput:
+            return self.prompt
+
+    SLASH_COMMANDS: dict[str, str] = {}
+    """Slash commands the prompt completes with Tab (name -> what it does); set by the screen."""
+
     def __init__(self, *, history: list[str] | None = None, **kwargs: object) -> None:
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)  # type: ignore[arg-type]
         self.prompt_history: list[str] = list(history or [])
@@ -54,6 +73,16 @@ class PromptInput(TextArea):
                 self._history_index = None
                 self.post_message(self.Submitted(self, text))
             return
+        if key in ("pageup", "pagedown"):
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Page(self, -1 if key == "pageup" else 1))
+            return
+        if key == "tab" and self.text.startswith("/") and "\n" not in self.text:
+            event.stop()
+            event.prevent_default()
+            self._complete()
+            return
         if key in ("shift+enter", "ctrl+j"):
             event.stop()
             event.prevent_default()
@@ -71,6 +100,25 @@ class PromptInput(TextArea):
             self._walk(1)
             return
         await super()._on_key(event)
+
+    def _complete(self) -> None:
+        """Complete a slash command: the one that fits, or the list of those that do."""
+        typed = self.text.strip().lower()
+        matches = [name for name in self.SLASH_COMMANDS if name.startswith(typed)]
+        if len(matches) == 1:
+            self.load_text(matches[0] + " ")
+            self.move_cursor(self.document.end)
+        elif matches:
+            prefix = matches[0]
+            for name in matches[1:]:
+                while not name.startswith(prefix):
+                    prefix = prefix[:-1]
+            if len(prefix) > len(typed):
+                self.load_text(prefix)
+                self.move_cursor(self.document.end)
+            self.notify("  ".join(matches), title="Commands", markup=False)
+        else:
+            self.notify("No command starts with that; /help lists them.", markup=False)
 
     def _walk(self, step: int) -> None:
         if self._history_index is None:
