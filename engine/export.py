@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
+from engine.diffing import unified_diff
 from engine.redact import redact
 from engine.store import Edit, Message, Session
 
@@ -15,6 +17,11 @@ def _when(ts: float) -> str:
 
 
 def session_to_markdown(session: Session, messages: list[Message], edits: list[Edit]) -> str:
+    """A QA change record: what was asked, every tool call with its full result, and the
+    diff of every edit (and who undid what)."""
+    by_message: dict[int, list[Edit]] = {}
+    for edit in edits:
+        by_message.setdefault(edit.message_id or 0, []).append(edit)
     lines = [
         f"# {session.title or 'Untitled session'}",
         "",
@@ -36,16 +43,40 @@ def session_to_markdown(session: Session, messages: list[Message], edits: list[E
             for part in message.parts:
                 if part.get("type") == "tool_use":
                     args = part.get("input") or {}
-                    lines.append(f"- tool `{args.get('command', '?')}` on `{args.get('path', '')}`")
-            if any(p.get("type") == "tool_use" for p in message.parts):
-                lines.append("")
+                    lines += [
+                        f"### Tool call `{args.get('command', '?')}` on `{args.get('path', '')}`",
+                        "",
+                        _fence(json.dumps(args, indent=2, ensure_ascii=False), "json"),
+                        "",
+                    ]
         elif message.role == "tool":
             for part in message.parts:
-                first = str(part.get("content", "")).strip().splitlines()[:1]
                 mark = "error" if part.get("is_error") else "ok"
-                lines.append(f"  - result ({mark}): {first[0] if first else ''}")
-            lines.append("")
+                lines += [f"Result ({mark}):", "", _fence(str(part.get("content", ""))), ""]
+        for edit in by_message.pop(message.id, []) if message.role == "assistant" else []:
+            lines += _edit_lines(edit)
+    for rest in by_message.values():  # edits not tied to a message (restores, the CLI)
+        for edit in rest:
+            lines += _edit_lines(edit)
     return redact("\n".join(lines).rstrip() + "\n")
+
+
+def _edit_lines(edit: Edit) -> list[str]:
+    state = "undone" if edit.undone else "applied"
+    diff = unified_diff(edit.before or "", edit.after or "", edit.path)
+    return [
+        f"### Edit {edit.id}: {edit.command} of `{edit.path}` ({state}, {_when(edit.created_at)})",
+        "",
+        _fence(diff or "(no change)", "diff"),
+        "",
+    ]
+
+
+def _fence(text: str, language: str = "") -> str:
+    """``text`` in a code fence longer than any run of backticks inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{language}\n{text.rstrip()}\n{ticks}"
 
 
 def session_to_dict(session: Session, messages: list[Message], edits: list[Edit]) -> dict[str, Any]:
@@ -61,6 +92,7 @@ def session_to_dict(session: Session, messages: list[Message], edits: list[Edit]
                 "input": e.tool_input,
                 "undone": e.undone,
                 "created_at": e.created_at,
+                "diff": unified_diff(e.before or "", e.after or "", e.path),
             }
             for e in edits
         ],

@@ -20,8 +20,14 @@ class _RedactingFormatter(logging.Formatter):
 def setup_logging(log_dir: Path, level: int = logging.INFO) -> Path | None:
     """Log to ``log_dir/scorechat.log``; returns the path, or ``None`` if it cannot be written."""
     logger = logging.getLogger(LOGGER_NAME)
-    if any(getattr(h, "_scorechat", False) for h in logger.handlers):
-        return log_dir / "scorechat.log"
+    target = (log_dir / "scorechat.log").absolute()
+    for handler in list(logger.handlers):
+        if getattr(handler, "_scorechat", False):
+            if Path(getattr(handler, "baseFilename", "")) == target:
+                return target
+            # Another home (a test, or a second app in one process): log there instead.
+            logger.removeHandler(handler)
+            handler.close()
     try:
         log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = log_dir / "scorechat.log"

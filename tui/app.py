@@ -301,6 +301,13 @@ class ScoreChatApp(App[int]):
                 )
                 rows.append((keys, binding.description))
         rows.append(("Ctrl+P", "Command palette: every action by name"))
+        rows.append(("PgUp, PgDn", "Scroll the conversation (from the prompt)"))
+        rows.append(("Tab", "Complete a slash command in the prompt"))
+        for name, (_, what) in ChatScreen.SLASH.items():
+            rows.append((name, what[0].upper() + what[1:]))
+        rows.append(("workspace", str(self.workspace.root)))
+        rows.append(("database", str(self.settings.db_path)))
+        rows.append(("log", str(self.settings.log_dir / "scorechat.log")))
         self.push_screen(HelpScreen(rows))
 
     async def export_session(self, session_id: str) -> None:

@@ -95,6 +95,8 @@ def handle_errors(func: Callable[..., T]) -> Callable[..., T]:
             raise
         except KeyboardInterrupt:
             raise fail("Interrupted.", 130) from None
+        except BrokenPipeError:
+            raise
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise fail(
@@ -157,6 +159,13 @@ def main_callback(
         typer.Option("--score", "-s", help="Open this score (name, key, id or a fragment)."),
     ] = None,
     session: Annotated[str | None, typer.Option("--session", help="Resume this session.")] = None,
+    resume_latest: Annotated[
+        bool,
+        typer.Option(
+            "--continue",
+            help="Resume the latest session (of --score, when given) in this workspace.",
+        ),
+    ] = False,
     provider: Annotated[
         str | None,
         typer.Option(
@@ -186,12 +195,19 @@ def main_callback(
     )  # fmt: skip
     _CONTEXT.set(ctx.obj)
     if ctx.invoked_subcommand is None:
-        _open_app(ctx.obj, scorecard=scorecard, score=score, session=session)
+        _open_app(
+            ctx.obj, scorecard=scorecard, score=score, session=session, resume_latest=resume_latest
+        )
 
 
 @handle_errors
 def _open_app(
-    context: Context, *, scorecard: str | None, score: str | None, session: str | None
+    context: Context,
+    *,
+    scorecard: str | None,
+    score: str | None,
+    session: str | None,
+    resume_latest: bool = False,
 ) -> None:
     settings = context.settings()
     from engine.workspace import Workspace
@@ -202,6 +218,8 @@ def _open_app(
         ref = workspace.resolve_score(score, scorecard)
     elif scorecard:
         workspace.resolve_scorecard(scorecard)  # a bad name fails here, before the screen
+    if resume_latest and not session:
+        session = run(_latest_session(settings, workspace, ref))
     if session:
         run(_check_session(settings, session))
     if settings.provider == "scripted" and settings.script is None:
@@ -211,6 +229,20 @@ def _open_app(
     code = run_app(settings, score=ref, scorecard=scorecard, session_id=session)
     if code:
         raise typer.Exit(code)
+
+
+async def _latest_session(settings: Settings, workspace: Any, ref: Any) -> str:
+    store = await _open_store(settings)
+    try:
+        latest = await store.list_sessions(
+            limit=1, workspace=str(workspace.root), path=ref.rel_path if ref else None
+        )
+    finally:
+        await store.close()
+    if not latest:
+        where = f"{ref.scorecard} / {ref.score}" if ref else str(workspace.root)
+        raise UsageError(f"There is no session to continue for {where}; start one with scorechat.")
+    return latest[0].id
 
 
 async def _check_session(settings: Settings, session_id: str) -> None:
@@ -388,10 +420,15 @@ def sessions_search(
     if not query.strip():
         raise UsageError("Give some words to search for.")
 
+    # The terminal's own bold where there is one; plain text in a pipe.
+    # JSON keeps Markdown's ** around the match, for other tools to render.
+    bold = ("\x1b[1m", "\x1b[22m") if sys.stdout.isatty() else ("", "")
+    mark = ("**", "**") if as_json else bold
+
     async def go() -> list[Any]:
         store = await _open_store(_ctx().settings())
         try:
-            return await store.search(query, limit=limit, mark=("**", "**"))
+            return await store.search(query, limit=limit, mark=mark)
         finally:
             await store.close()
 
@@ -561,6 +598,30 @@ def undo(
         raise fail(report.text, 1)
 
 
+@app.command("redo")
+@handle_errors
+def redo(
+    session_id: Annotated[str, typer.Option("--session", help="The session whose undo to redo.")],
+) -> None:
+    """Apply again the edit a session undid most recently."""
+    from engine.agent import ChatSession
+    from engine.workspace import Workspace
+
+    async def go() -> str:
+        settings = _ctx().settings()
+        store = await _open_store(settings)
+        try:
+            chat = await ChatSession.resume(
+                store=store, workspace=Workspace(settings.workspace), settings=settings,
+                provider=None, session_id=session_id,
+            )  # fmt: skip
+            return (await chat.redo_edit()).text
+        finally:
+            await store.close()
+
+    typer.echo(run(go()))
+
+
 def _score_ref(score: str, scorecard: str | None) -> Any:
     from engine.workspace import Workspace
 
@@ -572,7 +633,7 @@ def _score_ref(score: str, scorecard: str | None) -> Any:
 def versions_save(
     score: str,
     scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
-    note: Annotated[str, typer.Option("--note", help="What this version is.")] = "",
+    note: Annotated[str, typer.Option("--note", "-m", help="What this version is.")] = "",
     session_id: Annotated[str | None, typer.Option("--session")] = None,
 ) -> None:
     """Save the score file as it is now as a version."""
@@ -581,19 +642,20 @@ def versions_save(
 
     ref = _score_ref(score, scorecard)
 
-    async def go() -> Any:
+    async def go() -> int:
         settings = _ctx().settings()
         store = await _open_store(settings)
         try:
             sid = (await store.find_session(session_id)).id if session_id else None
-            return await save_version(
+            await save_version(
                 store, Workspace(settings.workspace), ref.rel_path, note=note, session_id=sid
             )
+            return len(await store.list_versions(ref.rel_path))
         finally:
             await store.close()
 
-    version = run(go())
-    typer.echo(f"Saved version {version.id} of {ref.scorecard} / {ref.score}.")
+    number = run(go())
+    typer.echo(f"Saved version {number} of {ref.scorecard} / {ref.score}.")
 
 
 @versions_app.command("list")
@@ -603,7 +665,7 @@ def versions_list(
     scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List the saved versions of a score, newest first."""
+    """List the saved versions of a score, newest first, numbered per score (1 = oldest)."""
     ref = _score_ref(score, scorecard)
 
     async def go() -> list[Any]:
@@ -615,43 +677,78 @@ def versions_list(
 
     versions = run(go())
     if as_json:
-        _print_json([v.as_dict() for v in versions])
+        _print_json([{**v.as_dict(), "number": len(versions) - i} for i, v in enumerate(versions)])
         return
     if not versions:
         typer.echo(f"No saved versions of {ref.scorecard} / {ref.score}.")
         return
-    for v in versions:
-        parent = f" (after {v.parent_id})" if v.parent_id else ""
-        typer.echo(f"{v.id:>5}  {_ago(v.created_at):>8}  {v.note or '(no note)'}{parent}")
+    for index, v in enumerate(versions):
+        typer.echo(f"{len(versions) - index:>5}  {_ago(v.created_at):>8}  {v.note or '(no note)'}")
+
+
+async def _find_version(store: Any, first: str, second: str | None, scorecard: str | None) -> Any:
+    """``SCORE N`` (the score's N-th version, 1 = oldest), or a version's id alone."""
+    if second is None:
+        if not first.isdigit() or len(first) > 18:
+            raise UsageError(
+                f"Name the score and its version number (versions show SCORE N), not {first!r}."
+            )
+        version = await store.get_version(int(first))
+        if version is None:
+            raise UsageError(f"No version has the id {first}.")
+        return version
+    if not second.isdigit() or len(second) > 18 or int(second) < 1:
+        raise UsageError(f"The version number must be a whole number from 1, not {second!r}.")
+    ref = _score_ref(first, scorecard)
+    versions = list(reversed(await store.list_versions(ref.rel_path)))
+    number = int(second)
+    if number > len(versions):
+        count = len(versions)
+        raise UsageError(
+            f"{ref.scorecard} / {ref.score} has {count} saved version{'s' * (count != 1)}, "
+            f"not {number}."
+        )
+    return versions[number - 1]
 
 
 @versions_app.command("show")
 @handle_errors
-def versions_show(version_id: int) -> None:
-    """Print the content of a saved version."""
+def versions_show(
+    score_or_id: Annotated[
+        str, typer.Argument(metavar="SCORE", help="The score (or a version id).")
+    ],
+    number: Annotated[
+        str | None, typer.Argument(metavar="N", help="The score's version number, 1 = oldest.")
+    ] = None,
+    scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
+) -> None:
+    """Print the content of a saved version: `versions show "Sentiment Analysis" 1`."""
 
     async def go() -> Any:
         store = await _open_store(_ctx().settings())
         try:
-            return await store.get_version(version_id)
+            return await _find_version(store, score_or_id, number, scorecard)
         finally:
             await store.close()
 
-    version = run(go())
-    if version is None:
-        raise UsageError(f"No version has the id {version_id}.")
-    typer.echo(version.content, nl=False)
+    typer.echo(run(go()).content, nl=False)
 
 
 @versions_app.command("restore")
 @handle_errors
 def versions_restore(
-    version_id: int,
+    score_or_id: Annotated[
+        str, typer.Argument(metavar="SCORE", help="The score (or a version id).")
+    ],
+    number: Annotated[
+        str | None, typer.Argument(metavar="N", help="The score's version number, 1 = oldest.")
+    ] = None,
+    scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
     session_id: Annotated[
         str | None, typer.Option("--session", help="Record the restore as an edit of this session.")
     ] = None,
 ) -> None:
-    """Write a saved version back to its score file (recorded as an edit, so it can be undone)."""
+    """Write a saved version back to its file (recorded as an edit, so it can be undone)."""
     from engine.versions import restore_version
     from engine.workspace import Workspace
 
@@ -659,9 +756,10 @@ def versions_restore(
         settings = _ctx().settings()
         store = await _open_store(settings)
         try:
+            version = await _find_version(store, score_or_id, number, scorecard)
             sid = (await store.find_session(session_id)).id if session_id else None
             return await restore_version(
-                store, Workspace(settings.workspace), version_id, session_id=sid
+                store, Workspace(settings.workspace), version.id, session_id=sid
             )
         finally:
             await store.close()
@@ -787,6 +885,11 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:
+        # `scorechat ... | head`: the reader left; end quietly, as other tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
     sys.exit(rv if isinstance(rv, int) else 0)
 
 

@@ -159,7 +159,9 @@ def test_message_json_with_ollama(workspace: Path, ollama_server: Any) -> None:
     assert shown.returncode == 0
     assert (
         "set model_name to gpt-4o" in shown.stdout
-        and "tool `str_replace`" in shown.stdout
+        and "Tool call `str_replace`" in shown.stdout
+        and "### Edit 1: str_replace" in shown.stdout
+        and "+model_name: gpt-4o" in shown.stdout
         and "Done." in shown.stdout
     )
     as_json = json.loads(cli("sessions", "show", out["chat_id"], "--json").stdout)

@@ -14,6 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker
@@ -173,6 +174,8 @@ class ChatScreen(Screen[None]):
         conversation.scroll_end(animate=False)
         conversation.anchor()
         self.sub_title = f"{chat.record.scorecard} / {chat.record.score}"
+        # The open score stays in view at any size (the header and side panes may not be).
+        conversation.border_title = Content(f"{chat.record.score} · {chat.record.scorecard}")
         self._update_status()
         await self.refresh_diff()
         await self.refresh_sessions()
@@ -314,7 +317,7 @@ class ChatScreen(Screen[None]):
         elif action == "rename":
             self.action_rename(argument or None)
         else:
-            self.run_action(action)
+            getattr(self, f"action_{action}")()
 
     @on(PromptInput.Page)
     def _page(self, event: PromptInput.Page) -> None:

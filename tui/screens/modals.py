@@ -215,8 +215,10 @@ class HelpScreen(ModalScreen[None]):
                     Text(
                         "\nEvery action is also in the command palette (Ctrl+P). "
                         "Type in the prompt and press Enter to send; Shift+Enter or Ctrl+J adds a line; "
-                        "Up/Down walk earlier prompts.",
+                        "Up/Down walk earlier prompts. In the prompt the usual editing keys keep "
+                        "their meaning (Ctrl+Z undoes typing, Ctrl+A and Ctrl+E go to the line "
+                        "start and end). A message sent while a reply streams is queued.",
                         style="dim",
                     )
                 )
-            yield Static(Text("Esc to close", style="dim"))
+            yield Static(Text("Esc to close · ↑↓ PgUp PgDn scroll", style="dim"))

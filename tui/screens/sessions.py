@@ -45,14 +45,16 @@ class BrowserResult:
 class SessionsScreen(Screen[BrowserResult | None]):
     """Browse every session across scores."""
 
+    # Rename, delete and export work while the search box has focus (priority); the
+    # arrows move the list from the search box but stay the filters' own keys there.
     BINDINGS = [
         Binding("escape", "close", "Back"),
-        Binding("ctrl+r", "rename", "Rename"),
-        Binding("ctrl+d", "delete", "Delete"),
-        Binding("ctrl+e", "export", "Export"),
+        Binding("ctrl+r", "rename", "Rename", priority=True),
+        Binding("ctrl+d", "delete", "Delete", priority=True),
+        Binding("ctrl+e", "export", "Export", priority=True),
         Binding("ctrl+l", "more", "More", show=False),
-        Binding("down", "move(1)", "Next", show=False, priority=True),
-        Binding("up", "move(-1)", "Previous", show=False, priority=True),
+        Binding("down", "move(1)", "Next", show=False),
+        Binding("up", "move(-1)", "Previous", show=False),
     ]
 
     def __init__(self, store: Store, scores: dict[str, list[str]]) -> None:

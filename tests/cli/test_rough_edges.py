@@ -1,0 +1,87 @@
+"""The command line's rough edges: pipes, plain search output, per-score version numbers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.cli.test_cli import ROOT, cli
+
+GREETING = "Customer Service QA/Greeting.yaml"
+
+
+def _scripted_turn(workspace: Path, tmp_path: Path, reply: str) -> str:
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps([[{"type": "text", "text": reply}]]))
+    out = cli("-w", str(workspace), "message", "find the refund words", "--score", "greeting",
+              "--provider", "scripted", "--script", str(script), "--json")  # fmt: skip
+    return json.loads(out.stdout)["chat_id"]
+
+
+def test_search_prints_plain_text_in_a_pipe(workspace: Path, tmp_path: Path) -> None:
+    _scripted_turn(workspace, tmp_path, "The refund limit is fine.")
+    result = cli("-w", str(workspace), "sessions", "search", "refund")
+    assert result.returncode == 0 and "refund" in result.stdout
+    assert "**" not in result.stdout and "\x1b" not in result.stdout
+
+
+def test_output_cut_by_head_ends_quietly(workspace: Path, tmp_path: Path) -> None:
+    for n in range(3):
+        _scripted_turn(workspace, tmp_path, f"reply {n}")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = (
+        f"{sys.executable} -m tui.cli -w '{workspace}' sessions show "
+        f"$({sys.executable} -m tui.cli -w '{workspace}' sessions list --json | "
+        f"{sys.executable} -c 'import json,sys; print(json.load(sys.stdin)[0][\"id\"])') | head -1"
+    )
+    result = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.stdout.startswith("# ")
+    assert "BrokenPipe" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_versions_are_numbered_per_score(workspace: Path) -> None:
+    base = ["-w", str(workspace)]
+    assert "Saved version 1 of Customer Service QA / Greeting" in cli(
+        *base, "versions", "save", "greeting", "-m", "first"
+    ).stdout
+    assert "Saved version 1 of Customer Service QA / Sentiment Analysis" in cli(
+        *base, "versions", "save", "Sentiment Analysis", "-m", "senti"
+    ).stdout
+    path = workspace / GREETING
+    path.write_text(path.read_text().replace("limit: 100", "limit: 5"))
+    assert "Saved version 2" in cli(*base, "versions", "save", "greeting", "-m", "second").stdout
+    listed = cli(*base, "versions", "list", "greeting").stdout.splitlines()
+    assert listed[0].split()[0] == "2" and "second" in listed[0]
+    shown = cli(*base, "versions", "show", "greeting", "1")
+    assert shown.returncode == 0 and "limit: 100" in shown.stdout
+    senti = cli(*base, "versions", "show", "Sentiment Analysis", "1")
+    assert "name: Sentiment Analysis" in senti.stdout
+    missing = cli(*base, "versions", "show", "greeting", "3")
+    assert missing.returncode == 2 and "has 2 saved versions, not 3" in missing.stderr
+    restored = cli(*base, "versions", "restore", "greeting", "1")
+    assert restored.returncode == 0 and "limit: 100" in path.read_text()
+
+
+def test_continue_and_redo(workspace: Path, tmp_path: Path) -> None:
+    script = tmp_path / "e.json"
+    script.write_text(json.dumps([
+        [{"type": "tool_use", "name": "str_replace_editor", "input": {
+            "command": "str_replace", "path": GREETING, "old_str": "limit: 100",
+            "new_str": "limit: 9"}}],
+        [{"type": "text", "text": "done"}],
+    ]))  # fmt: skip
+    out = cli("-w", str(workspace), "message", "lower it", "--score", "greeting", "--provider",
+              "scripted", "--script", str(script), "--json")  # fmt: skip
+    chat_id = json.loads(out.stdout)["chat_id"]
+    assert cli("-w", str(workspace), "undo", "--session", chat_id).returncode == 0
+    assert "limit: 100" in (workspace / GREETING).read_text()
+    redone = cli("-w", str(workspace), "redo", "--session", chat_id)
+    assert redone.returncode == 0 and "Redid" in redone.stdout
+    assert "limit: 9" in (workspace / GREETING).read_text()
+    nothing = cli("--home", str(tmp_path / "fresh"), "-w", str(workspace), "--continue")
+    assert nothing.returncode == 2 and "no session to continue" in nothing.stderr

@@ -1,0 +1,257 @@
+"""Daily use, driven as a person drives it: from the prompt, with the keys the app shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.settings import Settings
+from engine.store import Store
+from tests.fakes.ollama_server import OllamaFake
+from tests.tui.helpers import GREETING, edit, make_app, ready, text, type_and_send, wait_for
+from tui.screens.chat import ChatScreen
+from tui.screens.modals import ConfirmModal, DiscardModal, HelpScreen
+from tui.screens.sessions import SessionsScreen
+from tui.widgets.conversation import Conversation, Notice, ToolCallRow
+from tui.widgets.prompt import PromptInput
+from tui.widgets.session_list import SessionItem, SessionList
+
+
+def _notices(app: Any) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_deleting_in_the_browser_then_clicking_the_list_never_crashes(
+    settings: Settings, store: Store
+) -> None:
+    app = make_app(settings, [[text("hi there")]], store=store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await type_and_send(pilot, "hello")
+        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        first = app.chat_screen.chat.id
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.chat_screen.opened_id not in (None, first))
+        await pilot.press("ctrl+b")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        await pilot.press(*"hello")
+        browser = app.screen
+        await wait_for(pilot, lambda: len(browser.rows) == 1)
+        await pilot.press("ctrl+d")  # works while the search box has focus
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        await wait_for(pilot, lambda: len(browser.rows) == 0)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
+        listed = app.chat_screen.query_one(SessionList)
+        await wait_for(pilot, lambda: first not in [s.id for s in listed.sessions])
+        # Another instance deletes the open session's sibling behind our back: the stale
+        # entry says so in one sentence when clicked.
+        other = await store.create_session(
+            scorecard="Customer Service QA", score="Greeting", path=GREETING, baseline="",
+            workspace=str(Workspace_root(settings)),
+        )  # fmt: skip
+        await store.add_message(other.id, "user", "from elsewhere")
+        await app.chat_screen.refresh_sessions()
+        await pilot.pause()
+        await store.delete_session(other.id)
+        item = next(i for i in listed.query(SessionItem) if i.session.id == other.id)
+        await pilot.click(item)
+        await wait_for(pilot, lambda: any("no longer exists" in n for n in _notices(app)))
+        assert app.is_running and isinstance(app.screen, ChatScreen)
+
+
+def Workspace_root(settings: Settings) -> Path:
+    from engine.workspace import Workspace
+
+    return Workspace(settings.workspace).root
+
+
+async def test_unexpected_worker_errors_are_one_sentence_and_logged(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.logs import setup_logging
+
+    log_file = setup_logging(settings.log_dir)
+    app = make_app(settings, [])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+
+        async def broken() -> None:
+            raise RuntimeError("a bug in a worker")
+
+        app.chat_screen.run_worker(broken(), exit_on_error=False)
+        await wait_for(pilot, lambda: any("RuntimeError" in n for n in _notices(app)))
+        assert app.is_running
+    assert log_file is not None and "a bug in a worker" in log_file.read_text()
+    assert "Traceback" in log_file.read_text()
+
+
+ACTIONS_FROM_THE_PROMPT = [
+    binding.action for binding in ChatScreen.BINDINGS if binding.action != "cancel_turn"
+]
+
+
+@pytest.mark.parametrize("action", ACTIONS_FROM_THE_PROMPT)
+async def test_every_key_works_from_the_prompt(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, action: str
+) -> None:
+    ran: list[str] = []
+    monkeypatch.setattr(ChatScreen, f"action_{action}", lambda self, *a: ran.append(action))
+    key = next(b.key for b in ChatScreen.BINDINGS if b.action == action)
+    app = make_app(settings, [])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        assert isinstance(app.focused, PromptInput)  # the focus the app gives
+        await pilot.press(key.split(",")[0])
+        await wait_for(pilot, lambda: ran == [action])
+
+
+async def test_editing_keys_keep_their_meaning_in_the_prompt(
+    settings: Settings, workspace: Path
+) -> None:
+    before = (workspace / GREETING).read_bytes()
+    app = make_app(settings, [])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        prompt = app.chat_screen.query_one(PromptInput)
+        await pilot.press(*"abc")
+        await pilot.press("ctrl+a")  # line start
+        assert prompt.cursor_location == (0, 0)
+        await pilot.press("ctrl+e", "ctrl+u")  # line end, delete to the start
+        assert prompt.text == ""
+        await pilot.press("ctrl+z")  # undo the deletion, not a file edit
+        await wait_for(pilot, lambda: prompt.text == "abc")
+        assert app.approval == "auto" and isinstance(app.screen, ChatScreen)
+    assert (workspace / GREETING).read_bytes() == before
+
+
+async def test_help_lists_every_binding_and_the_slash_commands(settings: Settings) -> None:
+    app = make_app(settings, [])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        shown = " ".join(str(row) for row in app.screen.rows)
+        for binding in ChatScreen.BINDINGS:
+            assert binding.description in shown
+        for name in ChatScreen.SLASH:
+            assert name in shown
+
+
+async def test_slash_commands_and_completion(settings: Settings, workspace: Path) -> None:
+    app = make_app(
+        settings, [[edit("limit: 100", "limit: 5")], [text("done")]],
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await type_and_send(pilot, "lower the limit")
+        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        prompt = app.chat_screen.query_one(PromptInput)
+        await pilot.press(*"/und")
+        await pilot.press("tab")
+        assert prompt.text == "/undo"  # the common prefix of /undo and /undo-all
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: b"limit: 100" in (workspace / GREETING).read_bytes())
+        await type_and_send(pilot, "/redo")
+        await wait_for(pilot, lambda: b"limit: 5" in (workspace / GREETING).read_bytes())
+        await type_and_send(pilot, "/save before the review")
+        await wait_for(pilot, lambda: any("Saved version" in n for n in _notices(app)))
+        versions = await app.store.list_versions(GREETING)
+        assert versions[0].note == "before the review"
+        await type_and_send(pilot, "/nonsense")
+        await wait_for(pilot, lambda: any("Unknown command /nonsense" in n for n in _notices(app)))
+
+
+async def test_undo_of_a_changed_file_shows_what_it_would_discard(
+    settings: Settings, workspace: Path
+) -> None:
+    app = make_app(settings, [[edit("limit: 100", "limit: 5")], [text("done")]])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await type_and_send(pilot, "lower the limit")
+        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        path = workspace / GREETING
+        path.write_text(path.read_text().replace("days: 90", "days: 7"))
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, DiscardModal))
+        assert "days: 7" in app.screen.now and "days: 90" in app.screen.after
+        await pilot.press("n")
+        await wait_for(pilot, lambda: any("Cancelled" in n for n in _notices(app)))
+        assert "days: 7" in path.read_text() and "limit: 5" in path.read_text()
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, DiscardModal))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "limit: 100" in path.read_text())
+        row = app.chat_screen.query_one(ToolCallRow)
+        await wait_for(pilot, lambda: row.undone)
+
+
+async def test_a_message_sent_during_a_reply_is_queued_then_sent(settings: Settings) -> None:
+    app = make_app(
+        settings,
+        [[text("first " * 60)], [text("second reply")]],
+        chunk_delay=0.01,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await type_and_send(pilot, "one")
+        await wait_for(pilot, lambda: app.chat_screen._turn.is_running)
+        await type_and_send(pilot, "two")
+        conversation = app.chat_screen.query_one(Conversation)
+        await wait_for(
+            pilot, lambda: any("Queued" in n.render().plain for n in conversation.query(Notice))
+        )
+        await wait_for(
+            pilot,
+            lambda: len([m for m in app.chat_screen.query("UserMessage")]) == 2
+            and not app.chat_screen._turn.is_running,
+            timeout=20,
+        )
+        users = [m for m in await app.store.messages(app.chat_screen.chat.id) if m.role == "user"]
+        assert [m.text for m in users] == ["one", "two"]
+
+
+async def test_page_keys_scroll_the_conversation_from_the_prompt(settings: Settings) -> None:
+    app = make_app(settings, [[text("\n\n".join(f"paragraph {i}" for i in range(80)))]])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await type_and_send(pilot, "long please")
+        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        conversation = app.chat_screen.query_one(Conversation)
+        conversation.scroll_end(animate=False)
+        await pilot.pause(0.2)
+        bottom = conversation.scroll_y
+        await pilot.press("pageup")
+        await wait_for(pilot, lambda: conversation.scroll_y < bottom)
+        assert isinstance(app.focused, PromptInput)
+
+
+async def test_a_model_that_appears_later_is_found(settings: Settings) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = settings.with_overrides(ollama_host=f"http://127.0.0.1:{port}")
+    from tui import app as app_module
+
+    app = make_app(settings, None)
+    app.provider_checked = False
+    app._choose = True
+    app_module.PROBE_FIRST_DELAY = 0.2
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.provider_checked and app.provider is None)
+            def hint() -> str:
+                return " ".join(n.render().plain for n in app.chat_screen.query(Notice))
+
+            await wait_for(pilot, lambda: "F4" in hint() and "/model" in hint())
+            with OllamaFake(port=port):
+                await wait_for(pilot, lambda: app.provider is not None, timeout=20)
+                assert any("Connected" in n for n in _notices(app))
+    finally:
+        app_module.PROBE_FIRST_DELAY = 2.0
