@@ -334,6 +334,7 @@ class ChatSession:
         log.info("turn started in session %s (%d characters)", self.id, len(text))
         yield TurnStarted(self.id, user_id, text)
         if self.provider is None:
+            await self._save_failed(None, HOW_TO_CONNECT)
             yield TurnFailed(HOW_TO_CONNECT)
             return
         current: _Round | None = None
@@ -387,10 +388,12 @@ class ChatSession:
                         await self.store.add_message(self.id, "tool", "", parts=results)
                     yield await self._usage(usage_in, usage_out)
                     log.warning("turn in session %s ended: %s", self.id, cut)
-                    yield TurnFailed(
+                    said = (
                         f"{cut[0].upper()}{cut[1:]}; what arrived is kept. Ask the assistant to "
                         "continue, or to do less in one reply."
                     )
+                    await self._save_failed(None, said)
+                    yield TurnFailed(said)
                     return
                 if not calls:
                     finished = True
@@ -438,10 +441,12 @@ class ChatSession:
                 history.append({"role": "tool", "results": results})
                 if repeated:
                     yield await self._usage(usage_in, usage_out)
-                    yield TurnFailed(
+                    stopped = (
                         f"The assistant repeated an edit that had already failed ({repeated}); "
                         "the turn was stopped. Rephrase the request or edit the file yourself."
                     )
+                    await self._save_failed(None, stopped)
+                    yield TurnFailed(stopped)
                     return
             if not finished:
                 yield Notice(
@@ -461,35 +466,45 @@ class ChatSession:
             return
         except ProviderError as exc:
             log.warning("turn failed in session %s: %s", self.id, exc)
-            await self._save_failed(current)
+            await self._save_failed(current, str(exc))
             if usage_in or usage_out:
                 with contextlib.suppress(ScoreChatError):
                     yield await self._usage(usage_in, usage_out)
             yield TurnFailed(str(exc))
         except ScoreChatError as exc:
             log.warning("turn failed in session %s: %s", self.id, exc)
-            await self._save_failed(current)
+            await self._save_failed(current, str(exc))
             yield TurnFailed(str(exc))
         except Exception as exc:
             log.exception("turn failed unexpectedly in session %s", self.id)
-            await self._save_failed(current)
-            yield TurnFailed(
+            said = (
                 f"The turn failed unexpectedly ({type(exc).__name__}: {exc}); what was done is "
                 "kept, and the details are in the log."
             )
+            await self._save_failed(current, said)
+            yield TurnFailed(said)
         finally:
             self._task = None
 
-    async def _save_failed(self, current: _Round | None) -> None:
-        """Mark the round that was streaming as failed, keeping its text (best effort)."""
-        if current is None:
-            return
+    async def _save_failed(self, current: _Round | None, why: str) -> None:
+        """Keep the failure on record (best effort): the round that was streaming keeps its
+        text, marked failed, with the sentence the user saw; with no round, a message of
+        its own, so a resumed session still shows why the send failed."""
+        error = {"type": "error", "text": why}
         try:
-            await self.store.update_message(
-                current.message_id, text=current.joined(), status="error"
-            )
+            if current is not None:
+                await self.store.update_message(
+                    current.message_id,
+                    text=current.joined(),
+                    parts=[*_assistant_parts(current.joined(), []), error],
+                    status="error",
+                )
+            else:
+                await self.store.add_message(
+                    self.id, "assistant", "", parts=[error], status="error"
+                )
         except Exception:
-            log.exception("could not mark message %s as failed", current.message_id)
+            log.exception("could not record the failure in session %s", self.id)
 
     async def _save_interrupted(self, current: _Round) -> None:
         await self.store.update_message(

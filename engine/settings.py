@@ -92,6 +92,8 @@ class Settings:
     """The first retry's wait in seconds; doubles with each attempt."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Unrecognised config keys, kept for diagnostics."""
+    samples_copied: bool = False
+    """True when this load made the copy of the sample scorecards (the first run)."""
 
     @property
     def anthropic_api_key(self) -> str | None:
@@ -227,9 +229,11 @@ def load_settings(
     db_value = pick(db_path, ("SCORECHAT_DB",), "database")
     db = Path(db_value).expanduser() if db_value else data_dir / "scorechat.db"
 
+    had_copy = (data_dir / "scorecards").is_dir()
     workspace_path = _resolve_workspace(
         pick(workspace, ("SCORECHAT_WORKSPACE",), "workspace"), cwd, data_dir, ensure_workspace
     )
+    samples_copied = not had_copy and workspace_path == (data_dir / "scorecards").resolve()
 
     known = {
         "provider", "model", "ollama_model", "script", "database", "workspace", "approval", "ollama_host",
@@ -277,6 +281,7 @@ def load_settings(
             allow_zero=True,
         ),
         extra={k: v for k, v in config.items() if k not in known},
+        samples_copied=samples_copied,
     )
 
 

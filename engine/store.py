@@ -687,6 +687,17 @@ class Store:
         )
         return [self._message(r) for r in reversed(rows)]
 
+    async def messages_from(
+        self, session_id: str, first_id: int, limit: int = 500
+    ) -> list[Message]:
+        """Up to ``limit`` messages from ``first_id`` on, oldest first."""
+        rows = await self._all(
+            f"SELECT {_MESSAGE_COLS} FROM messages WHERE session_id = ? AND id >= ?"
+            " ORDER BY id LIMIT ?",
+            (session_id, first_id, limit),
+        )
+        return [self._message(r) for r in rows]
+
     async def messages(self, session_id: str) -> list[Message]:
         rows = await self._all(
             f"SELECT {_MESSAGE_COLS} FROM messages WHERE session_id = ? ORDER BY id", (session_id,)

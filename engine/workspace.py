@@ -14,6 +14,7 @@ import os
 import re
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -250,12 +251,19 @@ class Workspace:
                 for ref in refs:
                     if ref.path == path:
                         return ref
+        named = Counter((ref.scorecard, ref.score) for ref in refs)
+
+        def label(ref: ScoreRef) -> str:
+            # Two files may share a name: then the file tells them apart.
+            twin = named[(ref.scorecard, ref.score)] > 1
+            return f"{ref.scorecard} / {ref.score}" + (f" ({ref.rel_path})" if twin else "")
+
         return _pick(
             name,
             refs,
             lambda ref: [ref.score, ref.path.stem, ref.key or "", ref.id or ""],
             "score",
-            label=lambda ref: f"{ref.scorecard} / {ref.score}",
+            label=label,
         )
 
     def ref_for_path(self, path: Path) -> ScoreRef:

@@ -84,6 +84,12 @@ class ScoreChatApp(App[int]):
     def on_mount(self) -> None:
         self.push_screen(self.chat_screen)
         self.start_up()
+        if self.settings.samples_copied:
+            self.notify(
+                f"First run: the sample scorecards were copied to {self.workspace.root}. "
+                "Point --workspace (or SCORECHAT_WORKSPACE) at your own scorecards folder.",
+                timeout=20,
+            )
 
     @work(group="startup", exit_on_error=False)
     async def start_up(self) -> None:
@@ -217,7 +223,7 @@ class ScoreChatApp(App[int]):
         )  # fmt: skip
         await self.chat_screen.open_chat(chat)
 
-    async def resume_session(self, session_id: str) -> None:
+    async def resume_session(self, session_id: str, focus_message: int | None = None) -> None:
         from engine.agent import ChatSession
 
         assert self.store is not None
@@ -230,7 +236,7 @@ class ScoreChatApp(App[int]):
                 f"{chat.record.path} no longer exists; the session is read-only until it is back.",
                 severity="warning",
             )
-        await self.chat_screen.open_chat(chat)
+        await self.chat_screen.open_chat(chat, focus_message=focus_message)
 
     def remember_prompt(self, text: str) -> None:
         if self.store is not None:
@@ -275,7 +281,7 @@ class ScoreChatApp(App[int]):
             pass
         result = await self.push_screen_wait(SessionsScreen(self.store, scores))
         if result is not None:
-            await self.resume_session(result.session_id)
+            await self.resume_session(result.session_id, focus_message=result.message_id)
             return
         # Sessions may have been deleted or renamed in the browser.
         chat = self.chat_screen.chat
@@ -322,11 +328,13 @@ class ScoreChatApp(App[int]):
             )
         )
         if fmt is None:
+            self.notify("Cancelled.")
             return
         target = await self.push_screen_wait(
             TextModal("Write the export to:", str(default_export_path(session_id, fmt)))
         )
         if not target:
+            self.notify("Cancelled.")
             return
         session = await self.store.find_session(session_id)
         messages, edits = await self.store.messages(session.id), await self.store.edits(session.id)
@@ -341,13 +349,22 @@ class ScoreChatApp(App[int]):
 
     async def choose_model(self) -> None:
         """List the models of every usable provider; switch to the chosen one."""
-        from engine.providers import make_provider, ollama_models
+        from engine.providers import make_provider, ollama_capabilities, ollama_models
         from tui.screens.modals import ChoiceModal
 
         choices: list[tuple[str, str]] = []
         models = await ollama_models(self.settings.ollama_host)
+        abilities = await ollama_capabilities(self.settings.ollama_host, models or [])
         for name in models or []:
-            choices.append((f"ollama\t{name}", f"ollama · {name}"))
+            can = abilities.get(name)
+            how = (
+                ""
+                if can is None
+                else " (tools)"
+                if "tools" in can or not can
+                else " (no tool support: edits as text blocks)"
+            )
+            choices.append((f"ollama\t{name}", f"ollama · {name}{how}"))
         if self.settings.anthropic_api_key:
             from engine.providers.anthropic import AnthropicProvider
 
@@ -370,6 +387,7 @@ class ScoreChatApp(App[int]):
             return
         chosen = await self.push_screen_wait(ChoiceModal("Choose a model", choices))
         if chosen is None:
+            self.notify("Cancelled.")
             return
         name, model = chosen.split("\t", 1)
         try:

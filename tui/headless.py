@@ -256,9 +256,24 @@ async def run_doctor(settings: Settings) -> tuple[list[dict[str, Any]], bool]:
     checks: list[dict[str, Any]] = []
     try:
         count = len(Workspace(settings.workspace).scores())
-        checks.append(
-            {"name": "workspace", "ok": True, "detail": f"{settings.workspace} ({count} scores)"}
-        )
+        if count:
+            checks.append(
+                {
+                    "name": "workspace",
+                    "ok": True,
+                    "detail": f"{settings.workspace} ({count} scores)",
+                }
+            )
+        else:
+            checks.append(
+                {
+                    "name": "workspace",
+                    "ok": False,
+                    "detail": f"{settings.workspace} has no score files: scorechat reads "
+                    "<Scorecard>/<Score>.yaml (point --workspace at the folder that holds "
+                    "the scorecard folders)",
+                }
+            )
     except Exception as exc:
         checks.append({"name": "workspace", "ok": False, "detail": str(exc)})
     try:

@@ -67,6 +67,24 @@ async def ollama_models(host: str, timeout: float = 0.75) -> list[str] | None:
         return None
 
 
+async def ollama_capabilities(
+    host: str, names: list[str], timeout: float = 2.0
+) -> dict[str, list[str]]:
+    """What each Ollama model can do (``/api/show`` capabilities: tools, thinking...)."""
+    import httpx
+
+    found: dict[str, list[str]] = {}
+    try:
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+            for name in names:
+                response = await client.post(host.rstrip("/") + "/api/show", json={"model": name})
+                if response.status_code == 200:
+                    found[name] = list(response.json().get("capabilities") or [])
+    except (httpx.HTTPError, ValueError):
+        pass
+    return found
+
+
 async def choose_provider(settings: Settings) -> Provider:
     """The provider to use, by the rules above."""
     if settings.provider:

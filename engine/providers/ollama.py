@@ -49,6 +49,12 @@ def to_ollama_messages(
         elif role == "assistant":
             entry: dict[str, Any] = {"role": "assistant", "content": message.get("text") or ""}
             calls = message.get("tool_calls") or []
+            if calls and text_protocol_mode:
+                # The blocks were hidden from people, not from the model: it sees its own
+                # edit blocks again, as it wrote them.
+                entry["content"] = (entry["content"].rstrip() + "\n" + "".join(
+                    text_protocol.as_block(c.get("input") or {}) for c in calls
+                )).lstrip()  # fmt: skip
             if calls and not text_protocol_mode:
                 entry["tool_calls"] = [
                     {"function": {"name": c["name"], "arguments": c.get("input") or {}}}
@@ -143,16 +149,21 @@ class OllamaProvider:
                 tools=None if self.uses_text_protocol else TOOLS,
                 stream=True,
             )
+            shown = _ProtocolFilter() if self.uses_text_protocol else None
             async for part in response:
                 message = part.message
                 if message.content:
                     text_seen.append(message.content)
-                    yield TextChunk(message.content)
+                    visible = shown.feed(message.content) if shown else message.content
+                    if visible:
+                        yield TextChunk(visible)
                 for call in message.tool_calls or []:
                     calls += 1
                     yield _tool_call(call, calls)
                 if part.done:
                     done = True
+                    if shown is not None and (rest := shown.flush()):
+                        yield TextChunk(rest)
                     yield UsageReport(part.prompt_eval_count or 0, part.eval_count or 0)
                     if self.uses_text_protocol:
                         for parsed in text_protocol.parse_edit_blocks("".join(text_seen)):
@@ -167,6 +178,43 @@ class OllamaProvider:
             raise
         except Exception as exc:
             raise _translate(exc, self.model, redact(self.host)) from None
+
+
+class _ProtocolFilter:
+    """Hides the text protocol's ```` ```edit ```` blocks from the reply people read.
+
+    The blocks are the model's tool calls; they run as tool calls and show as tool
+    rows, so their raw JSON never appears in the conversation. Text passes through a
+    line at a time (a fence can only be recognised at the start of a line).
+    """
+
+    def __init__(self) -> None:
+        self._line = ""
+        self._fence: str | None = None
+
+    def feed(self, text: str) -> str:
+        out: list[str] = []
+        self._line += text
+        while "\n" in self._line:
+            line, self._line = self._line.split("\n", 1)
+            if self._keep(line):
+                out.append(line + "\n")
+        return "".join(out)
+
+    def flush(self) -> str:
+        line, self._line = self._line, ""
+        return line if line and self._keep(line) else ""
+
+    def _keep(self, line: str) -> bool:
+        stripped = line.strip()
+        if self._fence is not None:
+            if stripped.startswith(self._fence) and stripped.strip("`~") == "":
+                self._fence = None
+            return False
+        if stripped.startswith(("```edit", "~~~edit")):
+            self._fence = stripped[:3]
+            return False
+        return True
 
 
 def _tool_call(call: Any, index: int) -> ToolCall:

@@ -106,6 +106,11 @@ def _parse_block(body: str, call_id: str) -> ToolCall:
     return ToolCall(call_id, TOOL_NAME, data)
 
 
+def as_block(tool_input: dict[str, Any]) -> str:
+    """One editor command as the fenced block the model writes."""
+    return "```edit\n" + json.dumps(tool_input, ensure_ascii=False) + "\n```\n"
+
+
 def results_as_text(results: list[dict[str, Any]]) -> str:
     parts = []
     for result in results:

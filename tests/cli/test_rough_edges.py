@@ -46,12 +46,14 @@ def test_output_cut_by_head_ends_quietly(workspace: Path, tmp_path: Path) -> Non
 
 def test_versions_are_numbered_per_score(workspace: Path) -> None:
     base = ["-w", str(workspace)]
-    assert "Saved version 1 of Customer Service QA / Greeting" in cli(
-        *base, "versions", "save", "greeting", "-m", "first"
-    ).stdout
-    assert "Saved version 1 of Customer Service QA / Sentiment Analysis" in cli(
-        *base, "versions", "save", "Sentiment Analysis", "-m", "senti"
-    ).stdout
+    assert (
+        "Saved version 1 of Customer Service QA / Greeting"
+        in cli(*base, "versions", "save", "greeting", "-m", "first").stdout
+    )
+    assert (
+        "Saved version 1 of Customer Service QA / Sentiment Analysis"
+        in cli(*base, "versions", "save", "Sentiment Analysis", "-m", "senti").stdout
+    )
     path = workspace / GREETING
     path.write_text(path.read_text().replace("limit: 100", "limit: 5"))
     assert "Saved version 2" in cli(*base, "versions", "save", "greeting", "-m", "second").stdout
@@ -85,3 +87,22 @@ def test_continue_and_redo(workspace: Path, tmp_path: Path) -> None:
     assert "limit: 9" in (workspace / GREETING).read_text()
     nothing = cli("--home", str(tmp_path / "fresh"), "-w", str(workspace), "--continue")
     assert nothing.returncode == 2 and "no session to continue" in nothing.stderr
+
+
+def test_twins_are_told_apart_in_did_you_mean(tmp_path: Path) -> None:
+    card = tmp_path / "ws" / "Fixtures"
+    card.mkdir(parents=True)
+    for stem in ("Pseudo Extractor", "Two Stage Extractor"):
+        (card / f"{stem}.yaml").write_text("name: Test Score\nclass: LangGraphScore\n")
+    result = cli("-w", str(tmp_path / "ws"), "scores", "show", "Test Score")
+    assert result.returncode == 2
+    assert "(Fixtures/Pseudo Extractor.yaml)" in result.stderr
+    assert "(Fixtures/Two Stage Extractor.yaml)" in result.stderr
+
+
+def test_doctor_does_not_call_an_empty_workspace_ok(tmp_path: Path) -> None:
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "Card.yaml").write_text("name: Card\nscores: []\n")
+    result = cli("-w", str(tmp_path / "flat"), "doctor")
+    assert "[FAIL] workspace" in result.stdout and "no score files" in result.stdout
+    assert result.returncode == 1

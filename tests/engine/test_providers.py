@@ -176,6 +176,10 @@ async def test_ollama_text_protocol_for_models_without_tools(
     assert results and not results[0].is_error
     follow_up = ollama_server.chat_requests[1]["messages"][-1]
     assert follow_up["role"] == "user" and follow_up["content"].startswith("[edit result: ok]")
+    # People never see the protocol's raw JSON; the model sees its own blocks again.
+    shown = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert "```edit" not in shown and '"command"' not in shown
+    assert "```edit" in ollama_server.chat_requests[1]["messages"][-2]["content"]
 
 
 async def test_ollama_malformed_tool_arguments_are_retried(

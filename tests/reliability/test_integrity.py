@@ -431,8 +431,10 @@ async def test_max_tokens_is_marked_and_said(
     chat = await _start(settings, store, provider)
     events = await _collect(chat, "hi")
     assert isinstance(events[-1], TurnFailed) and "cut off at the token limit" in events[-1].message
-    reply = [m for m in await store.messages(chat.id) if m.role == "assistant"][-1]
-    assert reply.status == "truncated" and reply.text == "a long answer"
+    replies = [m for m in await store.messages(chat.id) if m.role == "assistant"]
+    assert replies[0].status == "truncated" and replies[0].text == "a long answer"
+    # The sentence the user saw stays on record for a resumed session.
+    assert replies[-1].parts == [{"type": "error", "text": events[-1].message}]
 
 
 async def test_ollama_stream_without_done_is_retried(

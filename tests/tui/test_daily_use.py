@@ -144,7 +144,8 @@ async def test_help_lists_every_binding_and_the_slash_commands(settings: Setting
 
 async def test_slash_commands_and_completion(settings: Settings, workspace: Path) -> None:
     app = make_app(
-        settings, [[edit("limit: 100", "limit: 5")], [text("done")]],
+        settings,
+        [[edit("limit: 100", "limit: 5")], [text("done")]],
     )
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
@@ -207,8 +208,10 @@ async def test_a_message_sent_during_a_reply_is_queued_then_sent(settings: Setti
         )
         await wait_for(
             pilot,
-            lambda: len([m for m in app.chat_screen.query("UserMessage")]) == 2
-            and not app.chat_screen._turn.is_running,
+            lambda: (
+                len([m for m in app.chat_screen.query("UserMessage")]) == 2
+                and not app.chat_screen._turn.is_running
+            ),
             timeout=20,
         )
         users = [m for m in await app.store.messages(app.chat_screen.chat.id) if m.role == "user"]
@@ -246,6 +249,7 @@ async def test_a_model_that_appears_later_is_found(settings: Settings) -> None:
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(pilot, lambda: app.provider_checked and app.provider is None)
+
             def hint() -> str:
                 return " ".join(n.render().plain for n in app.chat_screen.query(Notice))
 
@@ -255,3 +259,105 @@ async def test_a_model_that_appears_later_is_found(settings: Settings) -> None:
                 assert any("Connected" in n for n in _notices(app))
     finally:
         app_module.PROBE_FIRST_DELAY = 2.0
+
+
+async def test_resuming_a_search_hit_opens_on_that_message(
+    settings: Settings, store: Store
+) -> None:
+    from engine.workspace import Workspace
+
+    ref = Workspace(settings.workspace).resolve_score("greeting")
+    old = await store.create_session(
+        scorecard=ref.scorecard, score=ref.score, path=ref.rel_path, baseline="",
+        workspace=str(Workspace(settings.workspace).root),
+    )  # fmt: skip
+    for n in range(40):
+        await store.add_message(old.id, "user", "the needle is here" if n == 3 else f"filler {n}")
+    app = make_app(settings, [], store=store, score="senti")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+b")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        await pilot.press(*"needle")
+        browser = app.screen
+        await wait_for(pilot, lambda: len(browser.rows) == 1)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.chat_screen.opened_id == old.id)
+        found = list(app.chat_screen.query(".-found"))
+        assert len(found) == 1 and "needle" in found[0].render().plain
+
+
+async def test_a_failed_send_keeps_its_error_after_resume(settings: Settings, store: Store) -> None:
+    app = make_app(settings, None, store=store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.chat_screen.opened_id is not None)
+        await type_and_send(pilot, "is anyone there")
+        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        chat_id = app.chat_screen.chat.id
+    again = make_app(settings, [], store=store, session_id=chat_id, score=None)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: again.chat_screen.opened_id == chat_id)
+        shown = " ".join(n.render().plain for n in again.chat_screen.query(Notice))
+        assert "No model is available" in shown
+
+
+async def test_copy_and_retry(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    copied: list[str] = []
+    app = make_app(settings, [[text("Here:\n\n```yaml\nlimit: 5\n```\n")], [text("again")]])
+    monkeypatch.setattr(app, "copy_to_clipboard", copied.append)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await type_and_send(pilot, "show me")
+        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        await type_and_send(pilot, "/copy code")
+        await wait_for(pilot, lambda: copied == ["limit: 5\n"])
+        await type_and_send(pilot, "/retry")
+        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running and len(
+            [m for m in app.chat_screen.query("UserMessage")]) == 2)  # fmt: skip
+        users = [
+            m.text for m in await app.store.messages(app.chat_screen.chat.id) if m.role == "user"
+        ]
+        assert users == ["show me", "show me"]
+
+
+async def test_twin_scores_are_told_apart_in_the_picker(settings: Settings) -> None:
+    from tui.screens.picker import PickerScreen
+
+    card = Path(settings.workspace) / "Twins"
+    card.mkdir()
+    for stem in ("One", "Two"):
+        (card / f"{stem}.yaml").write_text("name: Test Score\nclass: LangGraphScore\n")
+    app = make_app(settings, [])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.press(*"test score")
+        await pilot.pause(0.2)
+        labels = [str(o.prompt) for o in app.screen.query_one("#picker-list").options]
+        assert any("(One.yaml)" in label for label in labels)
+        assert any("(Two.yaml)" in label for label in labels)
+
+
+async def test_cancelled_dialogs_say_so(settings: Settings) -> None:
+    app = make_app(settings, [])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        question = app.screen.query_one(".dialog-question")
+        assert question.size.height >= 2  # the whole question wraps; nothing is cut
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: any(n == "Cancelled." for n in _notices(app)))
+
+
+async def test_first_run_says_where_the_samples_are(tmp_path: Path) -> None:
+    from engine.settings import load_settings
+
+    settings = load_settings(home=tmp_path / "fresh-home", cwd=tmp_path)
+    assert settings.samples_copied
+    app = make_app(settings, [], score=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: any("First run" in n for n in _notices(app)))
+        assert any(str(settings.workspace) in n for n in _notices(app))
+    assert not load_settings(home=tmp_path / "fresh-home", cwd=tmp_path).samples_copied

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shlex
 import subprocess
 import time
@@ -96,6 +97,8 @@ class ChatScreen(Screen[None]):
         "/export": ("export", "export the session"),
         "/rename": ("rename", "rename the session (/rename TITLE)"),
         "/approval": ("toggle_approval", "apply edits at once, or ask first"),
+        "/copy": ("copy", "copy the last reply (/copy code: its last code block)"),
+        "/retry": ("retry", "send your last message again for a new reply"),
         "/help": ("help", "every key and command"),
     }
 
@@ -152,8 +155,9 @@ class ChatScreen(Screen[None]):
 
     # ---- opening sessions ----------------------------------------------------------------
 
-    async def open_chat(self, chat: ChatSession) -> None:
-        """Show ``chat``: its latest messages, its diff, the score's sessions."""
+    async def open_chat(self, chat: ChatSession, focus_message: int | None = None) -> None:
+        """Show ``chat``: its latest messages (or from ``focus_message`` on, highlighted),
+        its diff, the score's sessions."""
         if self._turn is not None and self._turn.is_running:
             self.notify("Stop the running turn first (Esc).", severity="warning")
             return
@@ -161,6 +165,11 @@ class ChatScreen(Screen[None]):
         conversation = self.query_one(Conversation)
         await conversation.clear()
         messages = await chat.store.last_messages(chat.id, FIRST_PAGE)
+        if focus_message is not None and messages and focus_message < messages[0].id:
+            # A search hit older than the latest page: show from a little before it.
+            older = await chat.store.last_messages(chat.id, 2, before_id=focus_message)
+            start = older[0].id if older else focus_message
+            messages = await chat.store.messages_from(chat.id, start)
         total = await chat.store.count_messages(chat.id)
         conversation.has_older = total > len(messages)
         if conversation.has_older:
@@ -171,8 +180,13 @@ class ChatScreen(Screen[None]):
         await conversation.show_messages(messages, undone=undone)
         if not messages:
             await self._empty_hint()
-        conversation.scroll_end(animate=False)
-        conversation.anchor()
+        found = conversation.message_widget(focus_message) if focus_message else None
+        if found is not None:
+            found.add_class("-found")
+            self.call_after_refresh(conversation.scroll_to_widget, found, animate=False, top=True)
+        else:
+            conversation.scroll_end(animate=False)
+            conversation.anchor()
         self.sub_title = f"{chat.record.scorecard} / {chat.record.score}"
         # The open score stays in view at any size (the header and side panes may not be).
         conversation.border_title = Content(f"{chat.record.score} · {chat.record.scorecard}")
@@ -316,6 +330,8 @@ class ChatScreen(Screen[None]):
             self.action_save_version(argument or None)
         elif action == "rename":
             self.action_rename(argument or None)
+        elif action == "copy":
+            self.action_copy(code=argument.lower().startswith("code"))
         else:
             getattr(self, f"action_{action}")()
 
@@ -475,6 +491,43 @@ class ChatScreen(Screen[None]):
         await self.refresh_diff()
 
     @work(group="action", exit_on_error=False)
+    async def action_copy(self, code: bool = False) -> None:
+        """Copy the last reply (or its last code block) to the clipboard (OSC 52)."""
+        if self.chat is None:
+            return
+        replies = [
+            m for m in await self.chat.store.last_messages(self.chat.id, 50)
+            if m.role == "assistant" and m.text.strip()
+        ]  # fmt: skip
+        if not replies:
+            self.notify("There is no reply to copy yet.", severity="warning")
+            return
+        text = replies[-1].text
+        if code:
+            blocks = re.findall(r"```[^\n]*\n(.*?)```", text, flags=re.DOTALL)
+            if not blocks:
+                self.notify("The last reply has no code block.", severity="warning")
+                return
+            text = blocks[-1]
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied {len(text)} characters to the clipboard.")
+
+    @work(group="action", exit_on_error=False)
+    async def action_retry(self) -> None:
+        """Regenerate: send the last message again, for a new reply."""
+        if not self._idle("regenerate the reply"):
+            return
+        assert self.chat is not None
+        users = [
+            m for m in await self.chat.store.last_messages(self.chat.id, 50) if m.role == "user"
+        ]
+        if not users:
+            self.notify("There is no message to send again.", severity="warning")
+            return
+        self._turn = self.run_turn(users[-1].text)
+        self._update_status()
+
+    @work(group="action", exit_on_error=False)
     async def action_redo(self) -> None:
         if not self._idle("redo"):
             return
@@ -558,9 +611,11 @@ class ChatScreen(Screen[None]):
         if chosen is None:
             return
         ok = await self.app.push_screen_wait(
-            ConfirmModal(f"Restore version {chosen}? It can be undone with Ctrl+Z.", "Restore")
+            ConfirmModal(f"Restore version {chosen}? It can be undone with Ctrl+R.", "Restore")
         )
-        if ok:
+        if not ok:
+            self.notify("Cancelled.")
+        else:
             try:
                 message = await restore_version(
                     self.chat.store, self.scorechat.workspace, int(chosen), session_id=self.chat.id
@@ -602,6 +657,7 @@ class ChatScreen(Screen[None]):
             )
         )
         if not ok:
+            self.notify("Cancelled.")
             return
         ref = self.scorechat.workspace.ref_for_path(self.chat.path)
         await self.chat.store.delete_session(self.chat.id)

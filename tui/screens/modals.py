@@ -34,9 +34,16 @@ class ConfirmModal(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(Text(self.question), classes="dialog-question")
+            yield Static(
+                Text(
+                    f"y {self.confirm_label.lower()} · n or Esc cancel · "
+                    "Enter presses the highlighted button",
+                    style="dim",
+                )
+            )
             with Horizontal(classes="dialog-buttons"):
-                yield Button(self.confirm_label, variant="error", id="yes")
-                yield Button("Cancel", id="no")
+                yield Button(f"{self.confirm_label} (y)", variant="error", id="yes")
+                yield Button("Cancel (n)", id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -121,6 +128,7 @@ class ApprovalModal(ModalScreen[Approval]):
     BINDINGS = [
         Binding("a", "apply", "Apply"),
         Binding("r", "reject", "Reject"),
+        Binding("e", "reason", "Reason"),
         Binding("escape", "reject", "Reject"),
     ]
 
@@ -142,6 +150,12 @@ class ApprovalModal(ModalScreen[Approval]):
             yield Input(
                 placeholder="Reason to reject (optional), sent to the assistant", id="reason"
             )
+            yield Static(
+                Text(
+                    "a apply · r or Esc reject · e write a reason (Enter then rejects with it)",
+                    style="dim",
+                )
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Apply (a)", variant="success", id="apply")
                 yield Button("Reject (r)", variant="error", id="reject")
@@ -151,6 +165,9 @@ class ApprovalModal(ModalScreen[Approval]):
 
     def action_apply(self) -> None:
         self.dismiss(Approval(True))
+
+    def action_reason(self) -> None:
+        self.query_one("#reason", Input).focus()
 
     def action_reject(self) -> None:
         self.dismiss(Approval(False, self.query_one("#reason", Input).value.strip()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -74,6 +76,8 @@ class PickerScreen(ModalScreen[ScoreRef | None]):
         self.workspace_label = workspace_label
         self.shown: list[ScoreRef] = []
         self._index = _normalised(refs)
+        names = Counter((ref.scorecard, ref.score) for ref in refs)
+        self._twins = {name for name, count in names.items() if count > 1}
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide", id="picker"):
@@ -105,6 +109,9 @@ class PickerScreen(ModalScreen[ScoreRef | None]):
             label.append(ref.scorecard, style="dim")
             label.append(" / ")
             label.append(ref.score, style="bold")
+            if (ref.scorecard, ref.score) in self._twins:
+                # Two files with one name: the file tells them apart.
+                label.append(f"  ({ref.path.name})", style="yellow")
             label.append(f"  {ref.cls or '?'} · {ref.lines} lines", style="dim italic")
             labels.append(Option(label))
         options.add_options(labels)

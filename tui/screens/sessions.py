@@ -40,6 +40,8 @@ def highlight(snippet: str) -> Text:
 @dataclass(frozen=True)
 class BrowserResult:
     session_id: str
+    message_id: int | None = None
+    """The message a search hit found: the session opens on it, highlighted."""
 
 
 class SessionsScreen(Screen[BrowserResult | None]):
@@ -188,11 +190,12 @@ class SessionsScreen(Screen[BrowserResult | None]):
     def _submitted(self) -> None:
         row = self._current()
         if row is not None:
-            self.dismiss(BrowserResult(self._session_id(row)))
+            self.dismiss(BrowserResult(self._session_id(row), getattr(row, "message_id", None)))
 
     @on(OptionList.OptionSelected, "#browser-list")
     def _selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(BrowserResult(self._session_id(self.rows[event.option_index])))
+        row = self.rows[event.option_index]
+        self.dismiss(BrowserResult(self._session_id(row), getattr(row, "message_id", None)))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -27,6 +27,8 @@ class UserMessage(Static):
     def __init__(self, text: str, **kwargs: object) -> None:
         super().__init__(Text(text), **kwargs)  # type: ignore[arg-type]
         self.border_title = "You"
+        self.message_id: int | None = None
+        """The stored message shown, once it is known."""
 
 
 def split_blocks(text: str) -> tuple[list[str], str]:
@@ -381,6 +383,13 @@ class Conversation(VerticalScroll):
             row.set_result(event.text, event.is_error)
             row.edit_id = event.edit_id
 
+    def message_widget(self, message_id: int | None) -> Widget | None:
+        """The widget showing stored message ``message_id``, if it is mounted."""
+        for child in self.children:
+            if getattr(child, "message_id", None) == message_id:
+                return child
+        return None
+
     def mark_undone(self, edit_id: int | None, undone: bool) -> None:
         """Show the tool call that made edit ``edit_id`` as undone (or applied again)."""
         if edit_id is None:
@@ -417,12 +426,19 @@ class Conversation(VerticalScroll):
         pending: dict[str, tuple[ToolCallRow, int]] = {}
         for position, message in enumerate(messages):
             if message.role == "user":
-                widgets.append(UserMessage(message.text))
+                widget = UserMessage(message.text)
+                widget.message_id = message.id
+                widgets.append(widget)
             elif message.role == "assistant":
-                if message.text or message.status != "complete":
+                failure = next(
+                    (p.get("text") for p in message.parts if p.get("type") == "error"), None
+                )
+                if message.text or (message.status != "complete" and failure is None):
                     widgets.append(
                         AssistantMessage(message.text, message_id=message.id, status=message.status)
                     )
+                if failure:
+                    widgets.append(Notice(f"✗ {failure}", "error"))
                 for part in message.parts:
                     if part.get("type") == "tool_use":
                         args = part.get("input") or {}
