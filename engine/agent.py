@@ -573,6 +573,7 @@ class ChatSession:
             score=self.record.score,
             rel_path=self.record.path,
             file_text=text,
+            entry=text is not None and _lists_scores(text),
         )
 
     async def _run_tool(self, call: ToolCall) -> EditorResult:
@@ -622,6 +623,11 @@ def _assistant_parts(text: str, calls: list[ToolCall]) -> list[dict[str, Any]]:
             }
         )
     return parts
+
+
+def _lists_scores(text: str) -> bool:
+    """True for a scorecard file (a ``scores:`` list at the top level)."""
+    return any(line.rstrip() == "scores:" for line in text.splitlines())
 
 
 def _cut_result(call: ToolCall, why: str) -> dict[str, Any]:

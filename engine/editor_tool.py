@@ -29,9 +29,9 @@ from engine.workspace import (
     YAML_SUFFIXES,
     Workspace,
     atomic_write,
+    document_warnings,
     load_plain,
     read_text,
-    score_warnings,
 )
 
 if TYPE_CHECKING:
@@ -875,7 +875,7 @@ def _validate(text: str) -> list[str]:
             f"The edit was refused: the result would not be valid YAML ({where}{exc.problem}). "
             "The file is unchanged."
         ) from None
-    return score_warnings(data)
+    return document_warnings(data)
 
 
 def _check_range(view_range: Any, total: int) -> tuple[int, int]:

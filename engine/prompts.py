@@ -42,12 +42,19 @@ def score_reference() -> str:
     return _reference(bundled_data_dir() / "docs" / "score-yaml-format.md")
 
 
-def build_system_prompt(*, scorecard: str, score: str, rel_path: str, file_text: str | None) -> str:
-    parts = [
-        ROLE,
-        f"Scorecard: {scorecard}\nScore: {score}\nFile (use this path with the tool): {rel_path}\n",
-        TOOL_RULES,
-    ]
+def build_system_prompt(
+    *, scorecard: str, score: str, rel_path: str, file_text: str | None, entry: bool = False
+) -> str:
+    where = (
+        f"Scorecard: {scorecard}\nScore: {score}\nFile (use this path with the tool): {rel_path}\n"
+    )
+    if entry:
+        where += (
+            f"The file is the whole scorecard: it lists its scores under `scores:`. This "
+            f"conversation is about the entry named {score!r}: change only that entry unless "
+            "asked otherwise.\n"
+        )
+    parts = [ROLE, where, TOOL_RULES]
     reference = score_reference()
     if reference:
         parts.append("## Score YAML reference\n" + reference)

@@ -62,6 +62,9 @@ class ScoreRef:
     cls: str | None = None
     size: int = 0
     lines: int = 0
+    entry: str | None = None
+    """The score's name inside a scorecard file that lists several under ``scores:``
+    (Plexus's scorecard layout); ``None`` when the file is the score."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -71,7 +74,15 @@ class ScoreRef:
             "id": self.id,
             "class": self.cls,
             "path": str(self.path),
+            **({"entry": self.entry} if self.entry is not None else {}),
         }
+
+
+_SCORES_KEY = re.compile(rb"^scores:[ \t]*(#.*)?\r?$", re.MULTILINE)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 _HEAD_KEYS = re.compile(r"^(name|key|id|class):[ \t]*(.*?)[ \t]*(?:#.*)?$")
@@ -153,18 +164,70 @@ class Workspace:
         if not self.root.is_dir():
             raise UsageError(f"The workspace {self.root} does not exist or is not a folder.")
         refs: list[ScoreRef] = []
-        for card_dir in sorted(self.root.iterdir(), key=lambda p: p.name.lower()):
-            if card_dir.name.startswith(".") or not card_dir.is_dir():
+        for item in sorted(self.root.iterdir(), key=lambda p: p.name.lower()):
+            if item.name.startswith(".") or not self.inside(item):
+                continue  # hidden, or a symlink that leaves the workspace
+            if item.is_file() and item.suffix.lower() in YAML_SUFFIXES:
+                refs.extend(self._scorecard_entries(item))  # a scorecard file at the top
                 continue
-            if not self.inside(card_dir):
-                continue  # a symlinked folder that leaves the workspace
-            for file in sorted(card_dir.iterdir(), key=lambda p: p.name.lower()):
+            if not item.is_dir():
+                continue
+            for file in sorted(item.iterdir(), key=lambda p: p.name.lower()):
                 if file.name.startswith(".") or file.suffix.lower() not in YAML_SUFFIXES:
                     continue
                 if not file.is_file() or not self.inside(file):
                     continue
-                refs.append(self._ref(card_dir.name, file))
+                entries = self._scorecard_entries(file)
+                refs.extend(entries or [self._ref(item.name, file)])
         return refs
+
+    def _scorecard_entries(self, file: Path) -> list[ScoreRef]:
+        """The scores a scorecard file lists under ``scores:`` (none for a score file).
+
+        Plexus keeps a scorecard as one file: ``name``, ``key``... and a ``scores:``
+        list. Each entry is a score of its own, addressed by name and edited in place.
+        """
+        try:
+            head = file.read_bytes()[:MAX_FILE_BYTES]
+        except OSError:
+            return []
+        if not _SCORES_KEY.search(head):
+            return []
+        try:
+            data = load_plain(read_text(file))
+        except (YamlError, UsageError):
+            return []
+        if not isinstance(data, dict) or not isinstance(data.get("scores"), list):
+            return []
+        card = str(data.get("name") or file.stem)
+        text_lines = head.count(b"\n")
+        refs = []
+        for entry in data["scores"]:
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                continue
+            refs.append(
+                ScoreRef(
+                    scorecard=card,
+                    score=entry["name"],
+                    path=file,
+                    rel_path=file.relative_to(self.root).as_posix(),
+                    key=_str_or_none(entry.get("key")),
+                    id=_str_or_none(entry.get("id")),
+                    cls=_str_or_none(entry.get("class")),
+                    size=len(head),
+                    lines=text_lines,
+                    entry=entry["name"],
+                )
+            )
+        return refs
+
+    def ref_for(self, path: Path, score: str | None = None) -> ScoreRef:
+        """The score a session is about: the file's, or its ``score`` entry in a scorecard file."""
+        path = self.resolve_path(str(path))
+        for ref in self._scorecard_entries(path):
+            if ref.entry == score:
+                return ref
+        return self.ref_for_path(path)
 
     def inside(self, path: Path) -> bool:
         """True when ``path``, with every symlink followed, stays inside the workspace."""
@@ -598,4 +661,16 @@ def check_text(text: str) -> CheckResult:
         data = load_plain(text)
     except YamlError as exc:
         return CheckResult(exc, [])
-    return CheckResult(None, score_warnings(data))
+    return CheckResult(None, document_warnings(data))
+
+
+def document_warnings(data: Any) -> list[str]:
+    """Score checks for a score file, or for each score a scorecard file lists."""
+    if isinstance(data, dict) and isinstance(data.get("scores"), list) and "graph" not in data:
+        warnings: list[str] = []
+        for index, entry in enumerate(data["scores"]):
+            name = entry.get("name") if isinstance(entry, dict) else None
+            where = f"scores[{index}]" + (f" ({name})" if name else "")
+            warnings.extend(f"{where}: {w}" for w in score_warnings(entry))
+        return warnings
+    return score_warnings(data)

@@ -209,7 +209,10 @@ class ScoreChatApp(App[int]):
         assert self.store is not None
         if reuse_empty:
             latest = await self.store.list_sessions(
-                limit=1, path=ref.rel_path, workspace=str(self.workspace.root)
+                limit=1,
+                path=ref.rel_path,
+                score=ref.score if ref.entry else None,  # one of a scorecard file's scores
+                workspace=str(self.workspace.root),
             )
             if latest and latest[0].message_count == 0 and latest[0].status == "active":
                 if self.chat_screen.chat is not None and self.chat_screen.chat.id == latest[0].id:
@@ -287,7 +290,7 @@ class ScoreChatApp(App[int]):
         chat = self.chat_screen.chat
         if chat is not None and await self.store.get_session(chat.id) is None:
             self.notify("The open session was deleted; a new one is open on the same score.")
-            await self.start_session(self.workspace.ref_for_path(chat.path))
+            await self.start_session(self.workspace.ref_for(chat.path, chat.record.score))
         else:
             await self.chat_screen.refresh_sessions()
 

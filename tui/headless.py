@@ -68,7 +68,11 @@ async def run_message(
     try:
         if session_id:
             existing = await store.find_session(session_id)
-            if ref is not None and ref.rel_path != existing.path:
+            if (
+                ref is not None
+                and (ref.rel_path, ref.score) != (existing.path, existing.score)
+                and (ref.rel_path != existing.path or ref.entry is not None)
+            ):
                 raise UsageError(
                     f"Session {existing.id} is about {existing.scorecard} / {existing.score}, "
                     f"not {ref.scorecard} / {ref.score}."

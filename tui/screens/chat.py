@@ -233,8 +233,14 @@ class ChatScreen(Screen[None]):
     async def refresh_sessions(self) -> None:
         if self.chat is None:
             return
+        ref = await asyncio.to_thread(
+            self.scorechat.workspace.ref_for, self.chat.path, self.chat.record.score
+        )
         sessions = await self.chat.store.list_sessions(
-            limit=200, path=self.chat.record.path, workspace=str(self.chat.workspace.root)
+            limit=200,
+            path=self.chat.record.path,
+            score=self.chat.record.score if ref.entry else None,
+            workspace=str(self.chat.workspace.root),
         )
         await self.query_one(SessionList).show(sessions, self.chat.id)
 
@@ -457,7 +463,7 @@ class ChatScreen(Screen[None]):
         if self.chat is None:
             self.scorechat.action_open_score()
             return
-        ref = self.scorechat.workspace.ref_for_path(self.chat.path)
+        ref = self.scorechat.workspace.ref_for(self.chat.path, self.chat.record.score)
         await self.scorechat.start_session(ref)
 
     @work(group="action", exit_on_error=False)
@@ -659,7 +665,7 @@ class ChatScreen(Screen[None]):
         if not ok:
             self.notify("Cancelled.")
             return
-        ref = self.scorechat.workspace.ref_for_path(self.chat.path)
+        ref = self.scorechat.workspace.ref_for(self.chat.path, self.chat.record.score)
         await self.chat.store.delete_session(self.chat.id)
         self.notify("Session deleted.")
         self.chat = None
