@@ -30,7 +30,7 @@ test: $(VENV)/.installed-dev
 check: $(VENV)/.installed-dev
 	$(BIN)/ruff check engine tui tests benchmarks
 	$(BIN)/ruff format --check engine tui tests benchmarks
-	$(BIN)/mypy engine
+	$(BIN)/mypy engine tui
 	$(BIN)/lint-imports
 
 ## Run every benchmark (5 runs each) and rewrite docs/performance.md.

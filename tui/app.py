@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -412,50 +413,22 @@ class ScoreChatApp(App[int]):
         self.notify(f"Now using {provider.name} · {provider.model}.")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own commands, then every binding of the chat screen and the app.
+
+        Derived from the bindings, so the palette, the footer and help never disagree.
+        """
         yield from super().get_system_commands(screen)
         chat = self.chat_screen
-        commands = [
-            ("Open score", "Pick a score to chat about (Ctrl+O)", self.action_open_score),
-            ("New session", "Start a new session on this score (Ctrl+N)", chat.action_new_session),
-            ("Browse sessions", "Search and resume any session (Ctrl+B)", self.action_browse),
-            ("Undo last edit", "Undo the newest edit of the file (Ctrl+Z)", chat.action_undo),
-            ("Undo all edits", "Undo every edit of this session (Ctrl+U)", chat.action_undo_all),
-            (
-                "Save version",
-                "Save the file as a version with a note (Ctrl+S)",
-                chat.action_save_version,
-            ),
-            ("Versions", "List and restore saved versions (F3)", chat.action_versions),
-            ("Switch model", "Choose the provider and model (F4)", chat.action_switch_model),
-            ("Rename session", "Give this session a title (F2)", chat.action_rename),
-            (
-                "Delete session",
-                "Delete this session and its messages (F8)",
-                chat.action_delete_session,
-            ),
-            ("Export session", "Write the session as Markdown or JSON (F5)", chat.action_export),
-            ("Open in $EDITOR", "Edit the score in your editor (F7)", chat.action_external_editor),
-            ("Toggle diff / file", "Show the diff or the whole file (F6)", chat.action_toggle_view),
-            (
-                "Toggle sessions pane",
-                "Show or hide the session list (F9)",
-                chat.action_toggle_sessions,
-            ),
-            ("Toggle diff pane", "Show or hide the diff pane (F10)", chat.action_toggle_diff),
-            (
-                "Toggle approval mode",
-                "Apply edits at once, or ask first (Ctrl+A)",
-                chat.action_toggle_approval,
-            ),
-            (
-                "Stop the turn",
-                "Cancel the running reply, keeping what arrived (Esc)",
-                chat.action_cancel_turn,
-            ),
-            ("Help", "Every key (F1)", self.action_help),
-        ]
-        for title, help_text, callback in commands:
-            yield SystemCommand(title, help_text, callback)
+        for binding in [*ChatScreen.BINDINGS, *self.BINDINGS]:
+            if not isinstance(binding, Binding) or binding.action == "quit":
+                continue
+            key = self.get_key_display(Binding(binding.key.split(",")[0], ""))
+            target = chat if binding in ChatScreen.BINDINGS else self
+            yield SystemCommand(
+                binding.description,
+                f"{binding.description} ({key})",
+                partial(target.run_action, binding.action),
+            )
 
     async def on_unmount(self) -> None:
         if self.provider is not None:

@@ -361,3 +361,12 @@ async def test_first_run_says_where_the_samples_are(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: any("First run" in n for n in _notices(app)))
         assert any(str(settings.workspace) in n for n in _notices(app))
     assert not load_settings(home=tmp_path / "fresh-home", cwd=tmp_path).samples_copied
+
+
+async def test_the_palette_has_every_binding(settings: Settings) -> None:
+    app = make_app(settings, [])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for binding in ChatScreen.BINDINGS:
+            assert binding.description in titles

@@ -420,8 +420,8 @@ class Conversation(VerticalScroll):
         if messages:
             self.oldest_id = min(messages[0].id, self.oldest_id or messages[0].id)
 
-    def _widgets_for(self, messages: list[Message], undone: set[int]) -> list[object]:
-        widgets: list[object] = []
+    def _widgets_for(self, messages: list[Message], undone: set[int]) -> list[Widget]:
+        widgets: list[Widget] = []
         rows: dict[str, ToolCallRow] = {}
         pending: dict[str, tuple[ToolCallRow, int]] = {}
         for position, message in enumerate(messages):
@@ -453,13 +453,13 @@ class Conversation(VerticalScroll):
             elif message.role == "tool":
                 for part in message.parts:
                     call_id = part.get("tool_use_id", "")
-                    row = rows.get(call_id)
-                    if row is not None:
+                    done = rows.get(call_id)
+                    if done is not None:
                         pending.pop(call_id, None)
-                        row.set_result(str(part.get("content", "")), bool(part.get("is_error")))
-                        row.edit_id = part.get("edit_id")
-                        if row.edit_id in undone:
-                            row.set_undone(True)
+                        done.set_result(str(part.get("content", "")), bool(part.get("is_error")))
+                        done.edit_id = part.get("edit_id")
+                        if done.edit_id in undone:
+                            done.set_undone(True)
         # A call whose result never came, followed by later messages, was cut by a quit.
         for row, position in pending.values():
             if position < len(messages) - 1 or messages[position].status in (
