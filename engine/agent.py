@@ -49,6 +49,8 @@ EDITOR_NAMES = frozenset({"str_replace_editor", "str_replace_based_edit_tool"})
 PERSIST_INTERVAL = 0.25
 #: A rough bound on history size in characters (about 4 characters a token).
 MAX_HISTORY_CHARS = 400_000
+#: How full the context may get before the user is warned.
+CONTEXT_WARNING = 0.9
 #: Stop reasons that mean the model was cut off rather than finished.
 CUT_OFF_REASONS = {
     "max_tokens": "the reply was cut off at the token limit",
@@ -142,6 +144,7 @@ class ChatSession:
             approver=approver,
         )
         self._task: asyncio.Task[Any] | None = None
+        self._context_tokens = 0
 
     # ---- construction ----------------------------------------------------------------
 
@@ -343,6 +346,7 @@ class ChatSession:
         usage_in = usage_out = 0
         try:
             history = await self._history()
+            warned = False
             failures: dict[str, int] = {}
             rounds = 0
             finished = False
@@ -358,6 +362,16 @@ class ChatSession:
                     yield event
                 usage_in += current.input_tokens
                 usage_out += current.output_tokens
+                self._context_tokens = current.input_tokens or self._context_tokens
+                window = self.provider.context_window if self.provider else None
+                if window and not warned and self._context_tokens >= CONTEXT_WARNING * window:
+                    warned = True
+                    yield Notice(
+                        f"The conversation fills {self._context_tokens / window:.0%} of the "
+                        f"model's {window:,}-token context: the model may lose the start of it. "
+                        "Start a new session for a fresh context, or choose a model with a "
+                        "larger one."
+                    )
                 round_text = current.joined()
                 all_text.append(round_text)
                 calls = current.calls
@@ -598,9 +612,11 @@ class ChatSession:
             cost = cost_usd(self.provider.model, input_tokens, output_tokens)
         await self.store.add_usage(self.id, input_tokens, output_tokens, cost)
         record = await self.refresh()
+        window = self.provider.context_window if self.provider is not None else None
         return Usage(
             input_tokens, output_tokens, cost,
             record.input_tokens, record.output_tokens, record.cost_usd,
+            self._context_tokens, window,
         )  # fmt: skip
 
     async def _history(self) -> list[dict[str, Any]]:

@@ -81,6 +81,10 @@ class Usage(Event):
     session_input_tokens: int = 0
     session_output_tokens: int = 0
     session_cost_usd: float = 0.0
+    context_tokens: int = 0
+    """The last request's prompt size: how full the model's context is."""
+    context_window: int | None = None
+    """The model's context window, when known."""
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,8 @@ class Settings:
     """Seconds an Ollama request may take."""
     ollama_model: str | None = None
     """``OLLAMA_MODEL``: the Ollama model when no other model is named."""
+    ollama_num_ctx: int = 16_384
+    """``OLLAMA_NUM_CTX``: the largest context window asked of Ollama (``options.num_ctx``)."""
     anthropic_base_url: str | None = None
     """``ANTHROPIC_BASE_URL`` when set."""
     script: Path | None = None
@@ -236,7 +238,7 @@ def load_settings(
     samples_copied = not had_copy and workspace_path == (data_dir / "scorecards").resolve()
 
     known = {
-        "provider", "model", "ollama_model", "script", "database", "workspace", "approval", "ollama_host",
+        "provider", "model", "ollama_model", "script", "database", "workspace", "approval", "ollama_host", "ollama_num_ctx",
         "ollama_timeout", "max_tool_rounds", "history_turns", "view_max_chars",
         "retry_attempts", "retry_base_delay",
     }  # fmt: skip
@@ -256,6 +258,12 @@ def load_settings(
             "OLLAMA_TIMEOUT", pick(None, ("OLLAMA_TIMEOUT",), "ollama_timeout", 300.0)
         ),
         ollama_model=pick(None, ("OLLAMA_MODEL",), "ollama_model"),
+        ollama_num_ctx=_as_int(
+            "OLLAMA_NUM_CTX",
+            pick(None, ("OLLAMA_NUM_CTX",), "ollama_num_ctx", 16_384),
+            minimum=2048,
+            maximum=2_000_000,
+        ),
         anthropic_base_url=_env("ANTHROPIC_BASE_URL", env),
         script=Path(script_value) if script_value else None,
         approval=approval_value,

@@ -224,6 +224,8 @@ async def _consume(chat: ChatSession, text: str, out: dict[str, Any], as_json: b
                     "session_input_tokens": event.session_input_tokens,
                     "session_output_tokens": event.session_output_tokens,
                     "session_cost_usd": round(event.session_cost_usd, 6),
+                    "context_tokens": event.context_tokens,
+                    "context_window": event.context_window,
                 }
             elif isinstance(event, TurnFailed):
                 out["responses"].append({"type": "error", "content": event.message})

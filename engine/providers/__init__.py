@@ -38,6 +38,7 @@ def make_provider(settings: Settings, name: str, model: str | None = None) -> Pr
             model or settings.ollama_model,
             host=settings.ollama_host,
             timeout=settings.ollama_timeout,
+            num_ctx=settings.ollama_num_ctx,
         )
     if name == "anthropic":
         from engine.providers.anthropic import AnthropicProvider

@@ -114,6 +114,10 @@ def to_anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]
     return out
 
 
+#: The context window of the Claude models (tokens), matched by prefix.
+CONTEXT_WINDOWS: dict[str, int] = {"claude-": 200_000}
+
+
 class AnthropicProvider:
     name = "anthropic"
     uses_text_protocol = False
@@ -127,6 +131,10 @@ class AnthropicProvider:
         timeout: float = 120.0,
     ):
         self.model = model or DEFAULT_ANTHROPIC_MODEL
+        self.context_window: int | None = next(
+            (size for prefix, size in CONTEXT_WINDOWS.items() if self.model.startswith(prefix)),
+            None,
+        )
         self._api_key = api_key
         self._base_url = base_url
         self._timeout = timeout

@@ -62,6 +62,8 @@ class Provider(Protocol):
     model: str
     uses_text_protocol: bool
     """True when the model has no tool support and edits travel as fenced text blocks."""
+    context_window: int | None
+    """Tokens the model reads at most (known after ``prepare``), or ``None`` if unknown."""
 
     async def prepare(self) -> None:
         """Learn what the model can do (may call the server); raises ``ProviderError``."""

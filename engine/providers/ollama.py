@@ -26,6 +26,8 @@ from engine.redact import redact
 from engine.settings import DEFAULT_OLLAMA_HOST, DEFAULT_OLLAMA_MODEL
 
 TOOL_NAME = "str_replace_editor"
+#: The context scorechat asks for at most, unless OLLAMA_NUM_CTX says otherwise.
+DEFAULT_NUM_CTX = 16_384
 TOOLS = [
     {
         "type": "function",
@@ -86,10 +88,17 @@ class OllamaProvider:
         *,
         host: str = DEFAULT_OLLAMA_HOST,
         timeout: float = 300.0,
+        num_ctx: int = DEFAULT_NUM_CTX,
     ):
         self.model = model or DEFAULT_OLLAMA_MODEL
         self.host = host
         self.timeout = timeout
+        self.max_num_ctx = num_ctx
+        """The largest context scorechat asks the server for (``OLLAMA_NUM_CTX``)."""
+        self.context_window: int | None = None
+        """The context sent as ``options.num_ctx``: the model's length, bounded by the
+        setting. Without it the server uses its default (4k on small machines) and trims
+        a longer prompt silently."""
         self.uses_text_protocol = False
         self._client: Any = None
         self._prepared = False
@@ -111,6 +120,12 @@ class OllamaProvider:
         except Exception as exc:
             raise _translate(exc, self.model, redact(self.host)) from None
         capabilities = list(getattr(info, "capabilities", None) or [])
+        model_info = getattr(info, "modelinfo", None) or getattr(info, "model_info", None) or {}
+        lengths = [
+            int(v) for k, v in dict(model_info).items()
+            if str(k).endswith(".context_length") and isinstance(v, int | float)
+        ]  # fmt: skip
+        self.context_window = min([*lengths, self.max_num_ctx]) if lengths else self.max_num_ctx
         # Servers that predate `capabilities` are assumed to support tools.
         self.uses_text_protocol = bool(capabilities) and "tools" not in capabilities
         self._prepared = True
@@ -148,6 +163,7 @@ class OllamaProvider:
                 messages=wire,
                 tools=None if self.uses_text_protocol else TOOLS,
                 stream=True,
+                options={"num_ctx": self.context_window} if self.context_window else None,
             )
             shown = _ProtocolFilter() if self.uses_text_protocol else None
             async for part in response:

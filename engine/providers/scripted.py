@@ -49,6 +49,7 @@ def load_script(path: Path) -> tuple[list[list[dict[str, Any]]], float]:
 class ScriptedProvider:
     name = "scripted"
     uses_text_protocol = False
+    context_window: int | None = None
 
     def __init__(
         self,

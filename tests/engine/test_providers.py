@@ -355,3 +355,17 @@ def test_editor_tool_version_matches_model() -> None:
 async def test_anthropic_without_key_is_one_sentence(settings: Settings, store: Store) -> None:
     _, events = await run_turn(settings, store, AnthropicProvider(api_key=None), "hi")
     assert isinstance(events[-1], TurnFailed) and "ANTHROPIC_API_KEY" in events[-1].message
+
+
+async def test_ollama_gets_a_context_window_and_fill_is_reported(
+    settings: Settings, store: Store, ollama_server: Any
+) -> None:
+    ollama_server.queue(Step(text="big prompt", input_tokens=15_500))
+    provider = ollama(ollama_server)
+    _chat, events = await run_turn(settings, store, provider, "hi")
+    # The model's own 40,960 bounded by OLLAMA_NUM_CTX (16,384 by default).
+    assert ollama_server.chat_requests[0]["options"]["num_ctx"] == 16_384
+    usage = next(e for e in events if isinstance(e, Usage))
+    assert (usage.context_tokens, usage.context_window) == (15_500, 16_384)
+    notices = [e for e in events if type(e).__name__ == "Notice"]
+    assert notices and "fills 95%" in notices[0].text

@@ -370,3 +370,16 @@ async def test_the_palette_has_every_binding(settings: Settings) -> None:
         titles = [command.title for command in app.get_system_commands(app.screen)]
         for binding in ChatScreen.BINDINGS:
             assert binding.description in titles
+
+
+async def test_status_bar_shows_how_full_the_context_is(settings: Settings) -> None:
+    from tui.widgets.status_bar import StatusBar
+
+    app = make_app(settings, [])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await ready(pilot)
+        bar = app.chat_screen.query_one(StatusBar)
+        assert "context" not in bar.render().plain
+        bar.context = 0.95
+        await pilot.pause()
+        assert "context 95%" in bar.render().plain

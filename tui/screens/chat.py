@@ -162,6 +162,7 @@ class ChatScreen(Screen[None]):
             self.notify("Stop the running turn first (Esc).", severity="warning")
             return
         self.chat = chat
+        self.query_one(StatusBar).context = None  # known again after this session's next turn
         conversation = self.query_one(Conversation)
         await conversation.clear()
         messages = await chat.store.last_messages(chat.id, FIRST_PAGE)
@@ -407,6 +408,8 @@ class ChatScreen(Screen[None]):
         elif isinstance(event, FileChanged):
             await self.refresh_diff()
         elif isinstance(event, Usage):
+            if event.context_window:
+                self.query_one(StatusBar).context = event.context_tokens / event.context_window
             self._update_status()
         elif isinstance(event, Retrying):
             if self._streaming is not None:

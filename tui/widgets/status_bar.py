@@ -31,6 +31,8 @@ class StatusBar(Static):
     """The session's cost in USD (Anthropic only)."""
     approval: reactive[str] = reactive("auto")
     """The approval mode for edits."""
+    context: reactive[float | None] = reactive(None)
+    """How full the model's context was at the last request (0-1), when known."""
 
     def render(self) -> Text:
         colours = {"ready": "green", "working": "yellow", "connecting": "yellow"}
@@ -48,5 +50,9 @@ class StatusBar(Static):
         text.append(f"  │ tokens {self.tokens_in:,} in / {self.tokens_out:,} out")
         if self.cost:
             text.append(f"  │ ${self.cost:.4f}")
+        if self.context is not None:
+            style = "bold red" if self.context >= 0.9 else "yellow" if self.context >= 0.7 else ""
+            text.append("  │ ")
+            text.append(f"context {self.context:.0%}", style=style)
         text.append(f"  │ edits: {self.approval}")
         return text
