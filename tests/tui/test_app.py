@@ -57,7 +57,7 @@ async def test_send_stream_diff_and_undo(settings: Settings, workspace: Path) ->
         await pilot.press("ctrl+r")  # the footer's "Undo edit", from the prompt
         await wait_for(pilot, lambda: (workspace / GREETING).read_bytes() == original)
         await wait_for(pilot, lambda: diff.state is not None and diff.state.diff == "")
-        await wait_for(pilot, lambda: row.undone and row.title.endswith("· undone"))
+        await wait_for(pilot, lambda: row.undone and row.title.startswith("↶ str_replace"))
         await pilot.press("ctrl+t")  # redo
         await wait_for(pilot, lambda: b"limit: 300" in (workspace / GREETING).read_bytes())
         await wait_for(pilot, lambda: not row.undone)

@@ -383,3 +383,24 @@ async def test_status_bar_shows_how_full_the_context_is(settings: Settings) -> N
         bar.context = 0.95
         await pilot.pause()
         assert "context 95%" in bar.render().plain
+
+
+async def test_browser_filters_work_with_the_arrow_keys(settings: Settings, store: Store) -> None:
+    from textual.widgets import Select
+
+    app = make_app(settings, [[text("hi")]], store=store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await type_and_send(pilot, "hello")
+        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        await pilot.press("ctrl+b")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        browser = app.screen
+        await wait_for(pilot, lambda: len(browser.rows) >= 1)
+        await pilot.press("tab")  # from the search box to the scorecard filter
+        card = browser.query_one("#browser-card", Select)
+        assert app.focused is card
+        await pilot.press("enter", "down", "down", "enter")
+        await wait_for(pilot, lambda: isinstance(card.value, str))
+        assert card.value == "Customer Service QA"  # the second scorecard, alphabetically
+        await wait_for(pilot, lambda: len(browser.rows) == 1)

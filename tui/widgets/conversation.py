@@ -209,7 +209,6 @@ class AssistantMessage(Vertical):
         await self.remove_children()
 
 
-UNDONE_MARK = " · undone"
 NOT_RUN = "Not run: the turn ended (quit, crash or error) before this tool call ran."
 
 
@@ -221,6 +220,7 @@ class ToolCallRow(Collapsible):
         self.edit_id: int | None = None
         """The edit this call made, if it wrote the file."""
         self.undone = False
+        self._applied_title = ""
         self.command = command
         self.path = path
         self.body = Static("running…", classes="tool-body", markup=False)
@@ -238,10 +238,16 @@ class ToolCallRow(Collapsible):
             "create": "created", "undo_edit": "undone"}  # fmt: skip
 
     def set_undone(self, undone: bool) -> None:
+        """Show the call's edit as undone (or applied again); said early in the title so
+        that a narrow pane does not cut it off."""
+        if undone and not self.undone:
+            self._applied_title = self.title
+            name = self.path.rsplit("/", 1)[-1]
+            self.title = f"↶ {self.command} {name} — undone"
+        elif not undone and self.undone:
+            self.title = self._applied_title or self.title
         self.undone = undone
         self.set_class(undone, "-undone")
-        base = self.title.removesuffix(UNDONE_MARK)
-        self.title = base + (UNDONE_MARK if undone else "")
 
     def set_result(self, text: str, is_error: bool) -> None:
         first = text.strip().splitlines()[0] if text.strip() else "(no output)"

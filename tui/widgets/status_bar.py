@@ -53,6 +53,7 @@ class StatusBar(Static):
         if self.context is not None:
             style = "bold red" if self.context >= 0.9 else "yellow" if self.context >= 0.7 else ""
             text.append("  │ ")
-            text.append(f"context {self.context:.0%}", style=style)
+            shown = "<1%" if 0 < self.context < 0.005 else f"{self.context:.0%}"
+            text.append(f"context {shown}", style=style)
         text.append(f"  │ edits: {self.approval}")
         return text
