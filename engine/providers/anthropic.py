@@ -27,29 +27,59 @@ from engine.providers.base import (
 )
 from engine.settings import DEFAULT_ANTHROPIC_MODEL
 
+#: When the price table below was last checked against Anthropic's pricing page
+#: (platform.claude.com/docs/en/about-claude/pricing).
+PRICES_AS_OF = "2026-12-01"
 #: USD per million tokens (input, output), matched by model-name prefix, longest first.
+#: Cache writes cost 1.25x the input price and cache reads 0.1x (the 5-minute cache).
+#: Retired models (Claude 3.x) are not listed: they cost nothing here because they
+#: answer nothing.
 PRICES: dict[str, tuple[float, float]] = {
-    "claude-opus-4": (15.0, 75.0),
+    "claude-fable-5": (10.0, 50.0),
+    "claude-mythos-5": (10.0, 50.0),
+    "claude-opus-5-5": (4.0, 20.0),
+    "claude-opus-5": (5.0, 25.0),
+    "claude-opus-4-8": (5.0, 25.0),
+    "claude-opus-4-7": (5.0, 25.0),
+    "claude-opus-4-6": (5.0, 25.0),
     "claude-opus-4-5": (5.0, 25.0),
+    "claude-opus-4-1": (15.0, 75.0),
+    "claude-opus-4-0": (15.0, 75.0),
+    "claude-opus-4-2": (15.0, 75.0),  # claude-opus-4-20250514, the first Opus 4
+    "claude-sonnet-5": (2.0, 10.0),
     "claude-sonnet-4": (3.0, 15.0),
+    "claude-haiku-5": (0.10, 0.50),
     "claude-haiku-4": (1.0, 5.0),
-    "claude-3-7-sonnet": (3.0, 15.0),
-    "claude-3-5-sonnet": (3.0, 15.0),
-    "claude-3-5-haiku": (0.8, 4.0),
-    "claude-3-haiku": (0.25, 1.25),
-    "claude-3-opus": (15.0, 75.0),
 }
+CACHE_WRITE_FACTOR = 1.25
+CACHE_READ_FACTOR = 0.10
 
-MAX_TOKENS = 8192
 
+def cost_usd(
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    cache_write_tokens: int = 0,
+    cache_read_tokens: int = 0,
+) -> float:
+    """The price of a call, from the one price table; 0.0 for a model it does not list.
 
-def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float:
-    """The price of a call, from the one price table; 0.0 for an unknown model."""
+    ``input_tokens`` are the uncached input tokens; cache writes and reads are priced
+    at their own factors of the input price.
+    """
     for prefix in sorted(PRICES, key=len, reverse=True):
         if model.startswith(prefix):
             price_in, price_out = PRICES[prefix]
-            return (input_tokens * price_in + output_tokens * price_out) / 1_000_000
+            return (
+                input_tokens * price_in
+                + cache_write_tokens * price_in * CACHE_WRITE_FACTOR
+                + cache_read_tokens * price_in * CACHE_READ_FACTOR
+                + output_tokens * price_out
+            ) / 1_000_000
     return 0.0
+
+
+MAX_TOKENS = 8192
 
 
 def editor_tool_for(model: str) -> dict[str, str]:
@@ -61,8 +91,14 @@ def editor_tool_for(model: str) -> dict[str, str]:
     return {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}
 
 
-def to_anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Neutral history to Anthropic's alternating user/assistant content blocks."""
+def to_anthropic_messages(
+    messages: list[dict[str, Any]], tool_name: str = "str_replace_based_edit_tool"
+) -> list[dict[str, Any]]:
+    """Neutral history to Anthropic's alternating user/assistant content blocks.
+
+    Tool calls replay under ``tool_name``, the editor tool declared for this model,
+    whatever provider made them.
+    """
     out: list[dict[str, Any]] = []
 
     def push(role: str, blocks: list[dict[str, Any]]) -> None:
@@ -89,7 +125,7 @@ def to_anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]
                     {
                         "type": "tool_use",
                         "id": call["id"],
-                        "name": call["name"],
+                        "name": tool_name,
                         "input": call.get("input") or {},
                     }
                 )
@@ -185,7 +221,7 @@ class AnthropicProvider:
                 model=self.model,
                 max_tokens=MAX_TOKENS,
                 system=system,
-                messages=to_anthropic_messages(messages),
+                messages=to_anthropic_messages(messages, self.tool_name),
                 tools=[editor_tool_for(self.model)],
                 stream=True,
             )

@@ -7,6 +7,7 @@ plain-text edit protocol of ``engine.providers.text_protocol`` instead.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -58,8 +59,9 @@ def to_ollama_messages(
                     text_protocol.as_block(c.get("input") or {}) for c in calls
                 )).lstrip()  # fmt: skip
             if calls and not text_protocol_mode:
+                # Calls made under another provider's tool name replay under ours.
                 entry["tool_calls"] = [
-                    {"function": {"name": c["name"], "arguments": c.get("input") or {}}}
+                    {"function": {"name": TOOL_NAME, "arguments": c.get("input") or {}}}
                     for c in calls
                 ]
             out.append(entry)
@@ -73,7 +75,7 @@ def to_ollama_messages(
                         {
                             "role": "tool",
                             "content": result.get("content") or "",
-                            "tool_name": result.get("name") or TOOL_NAME,
+                            "tool_name": TOOL_NAME,
                         }
                     )
     return out
@@ -236,7 +238,9 @@ class _ProtocolFilter:
 def _tool_call(call: Any, index: int) -> ToolCall:
     function = call.function
     arguments = function.arguments
-    call_id = getattr(call, "id", None) or f"call_{index}"
+    # Unique within the session, not per round: a history replayed to Claude with
+    # repeated ids is refused ("tool_use ids must be unique").
+    call_id = getattr(call, "id", None) or f"call_{uuid.uuid4().hex[:16]}"
     if isinstance(arguments, dict):
         return ToolCall(call_id, function.name, dict(arguments))
     return ToolCall(call_id, function.name, None, "the arguments must be a JSON object")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from typing import Any
 
 from engine.providers.base import ToolCall
@@ -77,7 +78,7 @@ def parse_edit_blocks(text: str) -> list[ToolCall]:
             body.append(lines[index])
             index += 1
         index += 1
-        call_id = f"text_{len(calls) + 1}"
+        call_id = f"text_{uuid.uuid4().hex[:16]}"  # unique within the session
         if indent:
             calls.append(
                 ToolCall(

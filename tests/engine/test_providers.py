@@ -369,3 +369,40 @@ async def test_ollama_gets_a_context_window_and_fill_is_reported(
     assert (usage.context_tokens, usage.context_window) == (15_500, 16_384)
     notices = [e for e in events if type(e).__name__ == "Notice"]
     assert notices and "fills 95%" in notices[0].text
+
+
+async def test_a_session_moves_from_ollama_to_claude_with_ids_and_names_it_accepts(
+    settings: Settings, store: Store, ollama_server: Any, anthropic_server: Any
+) -> None:
+    view = {"name": "", "input": {"command": "view", "path": GREETING}}
+    ollama_server.queue(
+        Step(tool_calls=[view]), Step(tool_calls=[view]), Step(text="Seen it twice.")
+    )
+    chat, _ = await run_turn(settings, store, ollama(ollama_server), "look twice")
+    ids = [
+        p["id"] for m in await store.messages(chat.id) if m.role == "assistant"
+        for p in m.parts if p.get("type") == "tool_use"
+    ]  # fmt: skip
+    assert len(ids) == 2 and len(set(ids)) == 2
+    # The loopback Anthropic server refuses duplicate ids and undeclared tool names.
+    _, events = await run_turn(
+        settings, store, claude(anthropic_server), "and now?", session_id=chat.id
+    )
+    assert isinstance(events[-1], TurnDone), events[-1]
+    sent = anthropic_server.message_requests[-1]["messages"]
+    names = {b["name"] for m in sent for b in m["content"] if b.get("type") == "tool_use"}
+    assert names == {"str_replace_based_edit_tool"}
+
+
+def test_price_table_rows() -> None:
+    from engine.providers.anthropic import PRICES_AS_OF
+
+    million = 1_000_000
+    assert PRICES_AS_OF
+    assert cost_usd("claude-opus-4-7", million, million) == 30.0  # $5 in + $25 out
+    assert cost_usd("claude-opus-4-1-20250805", million, million) == 90.0
+    assert cost_usd("claude-sonnet-4-6", million, 0) == 3.0
+    assert cost_usd("claude-sonnet-5", million, million) == 12.0
+    assert cost_usd("claude-haiku-5-5", million, million) == 0.6
+    assert cost_usd("claude-sonnet-4-6", 0, 0, cache_read_tokens=million) == 0.3
+    assert cost_usd("claude-3-5-haiku-latest", million, million) == 0.0  # retired

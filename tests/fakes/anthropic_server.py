@@ -283,6 +283,7 @@ class AnthropicFake(ServerThread):
 def _invalid_request(body: dict[str, Any]) -> str | None:
     """What the real Messages API rejects in a conversation, as its error message."""
     seen_ids: set[str] = set()
+    declared = {t.get("name") for t in body.get("tools") or []}
     messages = body.get("messages") or []
     for index, message in enumerate(messages):
         content = message.get("content")
@@ -291,6 +292,8 @@ def _invalid_request(body: dict[str, Any]) -> str | None:
             if block.get("type") == "text" and not str(block.get("text", "")).strip():
                 return f"messages.{index}: text content blocks must contain non-whitespace text"
             if block.get("type") == "tool_use":
+                if declared and block.get("name") not in declared:
+                    return f"messages.{index}: tool_use names a tool that is not declared"
                 if block.get("id") in seen_ids:
                     return f"messages.{index}: `tool_use` ids must be unique"
                 seen_ids.add(block.get("id"))
