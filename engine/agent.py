@@ -27,6 +27,7 @@ from engine.events import (
     Notice,
     Retrying,
     TextDelta,
+    ThinkingDelta,
     ToolCallStarted,
     ToolResult,
     TurnCancelled,
@@ -38,7 +39,14 @@ from engine.events import (
 from engine.logs import get_logger
 from engine.prompts import build_system_prompt
 from engine.providers import HOW_TO_CONNECT, Provider, TransientError
-from engine.providers.base import Stop, TextChunk, ToolCall, UsageReport
+from engine.providers.base import (
+    Stop,
+    TextChunk,
+    ThinkingBlock,
+    ThinkingChunk,
+    ToolCall,
+    UsageReport,
+)
 from engine.settings import Settings
 from engine.store import Message, Session, Store
 from engine.workspace import ScoreRef, Workspace, read_text
@@ -110,6 +118,7 @@ class _Round:
     message_id: int
     text: list[str] = field(default_factory=list)
     calls: list[ToolCall] = field(default_factory=list)
+    thinking: list[ThinkingBlock] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
     stop: str = "end_turn"
@@ -379,13 +388,18 @@ class ChatSession:
                 await self.store.update_message(
                     message_id,
                     text=round_text,
-                    parts=_assistant_parts(round_text, calls),
+                    parts=_assistant_parts(round_text, calls, current.thinking),
                     status="truncated" if cut else "complete",
                     input_tokens=current.input_tokens,
                     output_tokens=current.output_tokens,
                 )
                 history.append(
-                    {"role": "assistant", "text": round_text, "tool_calls": _neutral_calls(calls)}
+                    {
+                        "role": "assistant",
+                        "text": round_text,
+                        "tool_calls": _neutral_calls(calls),
+                        "thinking": [t.as_part() for t in current.thinking],
+                    }
                 )
                 current = None
                 if cut:
@@ -537,6 +551,7 @@ class ChatSession:
         for attempt in range(1, attempts + 1):
             current.text.clear()
             current.calls.clear()
+            current.thinking.clear()
             current.stop = "end_turn"
             last_flush = time.monotonic()
             flushed = 0
@@ -553,6 +568,10 @@ class ChatSession:
                             await self.store.update_message(
                                 current.message_id, text=current.joined(), status="partial"
                             )
+                    elif isinstance(item, ThinkingChunk):
+                        yield ThinkingDelta(item.text, current.message_id)
+                    elif isinstance(item, ThinkingBlock):
+                        current.thinking.append(item)
                     elif isinstance(item, ToolCall):
                         current.calls.append(item)
                     elif isinstance(item, UsageReport):
@@ -624,8 +643,11 @@ class ChatSession:
         return build_history(messages)
 
 
-def _assistant_parts(text: str, calls: list[ToolCall]) -> list[dict[str, Any]]:
-    parts: list[dict[str, Any]] = []
+def _assistant_parts(
+    text: str, calls: list[ToolCall], thinking: list[ThinkingBlock] | None = None
+) -> list[dict[str, Any]]:
+    # Thinking first, as the model sent it: it is replayed unchanged.
+    parts: list[dict[str, Any]] = [block.as_part() for block in thinking or []]
     if text:
         parts.append({"type": "text", "text": text})
     for call in calls:
@@ -680,7 +702,13 @@ def build_history(messages: list[Message]) -> list[dict[str, Any]]:
             ]
             if not message.text and not calls:
                 continue
-            out.append({"role": "assistant", "text": message.text, "tool_calls": calls})
+            thinking = [
+                p for p in message.parts if p.get("type") in ("thinking", "redacted_thinking")
+            ]
+            out.append(
+                {"role": "assistant", "text": message.text, "tool_calls": calls,
+                 "thinking": thinking}
+            )  # fmt: skip
         elif message.role == "tool":
             results = []
             for part in message.parts:

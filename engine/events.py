@@ -26,6 +26,14 @@ class TextDelta(Event):
 
 
 @dataclass(frozen=True)
+class ThinkingDelta(Event):
+    """The model's thinking as it streams (shown collapsed; never part of the reply)."""
+
+    text: str
+    message_id: int
+
+
+@dataclass(frozen=True)
 class ToolCallStarted(Event):
     call_id: str
     name: str

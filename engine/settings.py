@@ -23,6 +23,7 @@ APP_NAME = "scorechat"
 
 PROVIDERS = ("ollama", "anthropic", "scripted")
 APPROVAL_MODES = ("auto", "ask")
+THINKING_MODES = ("auto", "on", "off")
 
 #: The Anthropic model used when nothing else is configured.
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-6"
@@ -82,6 +83,8 @@ class Settings:
     """The JSON script the scripted provider replays."""
     approval: str = "auto"
     """``auto`` applies edits at once; ``ask`` asks before each edit (TUI)."""
+    thinking: str = "auto"
+    """``SCORECHAT_THINKING``: ``auto`` (the model's default), ``on`` or ``off``."""
     max_tool_rounds: int = 8
     """How many rounds of tool calls one turn may take."""
     history_turns: int = 10
@@ -226,6 +229,11 @@ def load_settings(
             f"Unknown approval mode {approval_value!r}: choose one of {', '.join(APPROVAL_MODES)}."
         )
     model_value = pick(model, ("SCORECHAT_MODEL", "CHAT_MODEL"), "model")
+    thinking_value = str(pick(None, ("SCORECHAT_THINKING",), "thinking", "auto")).lower()
+    if thinking_value not in THINKING_MODES:
+        raise UsageError(
+            f"SCORECHAT_THINKING must be one of {', '.join(THINKING_MODES)}, not {thinking_value!r}."
+        )
     script_value = pick(script, ("SCORECHAT_SCRIPT",), "script")
 
     db_value = pick(db_path, ("SCORECHAT_DB",), "database")
@@ -238,7 +246,7 @@ def load_settings(
     samples_copied = not had_copy and workspace_path == (data_dir / "scorecards").resolve()
 
     known = {
-        "provider", "model", "ollama_model", "script", "database", "workspace", "approval", "ollama_host", "ollama_num_ctx",
+        "provider", "model", "ollama_model", "script", "database", "workspace", "approval", "ollama_host", "ollama_num_ctx", "thinking",
         "ollama_timeout", "max_tool_rounds", "history_turns", "view_max_chars",
         "retry_attempts", "retry_base_delay",
     }  # fmt: skip
@@ -267,6 +275,7 @@ def load_settings(
         anthropic_base_url=_env("ANTHROPIC_BASE_URL", env),
         script=Path(script_value) if script_value else None,
         approval=approval_value,
+        thinking=thinking_value,
         max_tool_rounds=_as_int(
             "max_tool_rounds",
             pick(None, ("SCORECHAT_MAX_TOOL_ROUNDS",), "max_tool_rounds", 8),

@@ -39,12 +39,16 @@ def make_provider(settings: Settings, name: str, model: str | None = None) -> Pr
             host=settings.ollama_host,
             timeout=settings.ollama_timeout,
             num_ctx=settings.ollama_num_ctx,
+            thinking=settings.thinking,
         )
     if name == "anthropic":
         from engine.providers.anthropic import AnthropicProvider
 
         return AnthropicProvider(
-            model, api_key=settings.anthropic_api_key, base_url=settings.anthropic_base_url
+            model,
+            api_key=settings.anthropic_api_key,
+            base_url=settings.anthropic_base_url,
+            thinking=settings.thinking,
         )
     if name == "scripted":
         from engine.providers.scripted import ScriptedProvider

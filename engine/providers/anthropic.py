@@ -20,6 +20,8 @@ from engine.providers.base import (
     ProviderEvent,
     Stop,
     TextChunk,
+    ThinkingBlock,
+    ThinkingChunk,
     ToolCall,
     TransientError,
     UsageReport,
@@ -79,7 +81,30 @@ def cost_usd(
     return 0.0
 
 
-MAX_TOKENS = 8192
+#: Thinking shares max_tokens with the reply: room for both.
+MAX_TOKENS = 16_384
+
+
+#: Models that think adaptively (``{"type": "adaptive"}``); older Claude 4 models take a
+#: token budget instead, and the newest reject a budget (400).
+ADAPTIVE_THINKING = ("claude-opus-4-6", "claude-sonnet-4-6", "claude-opus-4-7",
+                     "claude-opus-4-8", "claude-opus-5", "claude-sonnet-5", "claude-haiku-5",
+                     "claude-fable-5", "claude-mythos")  # fmt: skip
+THINKING_BUDGET = 8_192
+
+
+def thinking_config(model: str, setting: str) -> dict[str, Any] | None:
+    """The ``thinking`` parameter for ``setting`` (auto/on/off), or ``None`` to send none.
+
+    ``auto`` leaves the model's default (the newest models think by default).
+    """
+    if setting == "off":
+        return {"type": "disabled"}
+    if setting == "on":
+        if model.startswith(ADAPTIVE_THINKING):
+            return {"type": "adaptive"}
+        return {"type": "enabled", "budget_tokens": THINKING_BUDGET}
+    return None
 
 
 def editor_tool_for(model: str) -> dict[str, str]:
@@ -115,7 +140,11 @@ def to_anthropic_messages(
             text = message.get("text") or ""
             push("user", [{"type": "text", "text": text if text.strip() else "(empty message)"}])
         elif role == "assistant":
-            blocks: list[dict[str, Any]] = []
+            # Thinking first, exactly as it came (Claude checks the signature).
+            blocks: list[dict[str, Any]] = [
+                dict(part) for part in message.get("thinking") or [] if part.get("signature")
+                or part.get("type") == "redacted_thinking"
+            ]  # fmt: skip
             # The API rejects empty and whitespace-only text blocks (400), and models such
             # as Qwen write "\n\n" before a tool call: such text is dropped.
             if (message.get("text") or "").strip():
@@ -165,8 +194,11 @@ class AnthropicProvider:
         api_key: str | None = None,
         base_url: str | None = None,
         timeout: float = 120.0,
+        thinking: str = "auto",
     ):
         self.model = model or DEFAULT_ANTHROPIC_MODEL
+        self.thinking = thinking
+        """``auto`` (the model's default), ``on`` or ``off``."""
         self.context_window: int | None = next(
             (size for prefix, size in CONTEXT_WINDOWS.items() if self.model.startswith(prefix)),
             None,
@@ -217,6 +249,9 @@ class AnthropicProvider:
     ) -> AsyncIterator[ProviderEvent]:
         client = self._get_client()
         try:
+            extra: dict[str, Any] = {}
+            if (thinking := thinking_config(self.model, self.thinking)) is not None:
+                extra["thinking"] = thinking
             response = await client.messages.create(
                 model=self.model,
                 max_tokens=MAX_TOKENS,
@@ -224,9 +259,11 @@ class AnthropicProvider:
                 messages=to_anthropic_messages(messages, self.tool_name),
                 tools=[editor_tool_for(self.model)],
                 stream=True,
+                **extra,
             )
             usage_in = usage_out = 0
             tool: dict[str, Any] | None = None
+            think: dict[str, Any] | None = None
             stop = "end_turn"
             complete = False
             async with response:
@@ -242,6 +279,11 @@ class AnthropicProvider:
                         block = event.content_block
                         if block.type == "tool_use":
                             tool = {"id": block.id, "name": block.name, "json": ""}
+                        elif block.type == "thinking":
+                            think = {"text": getattr(block, "thinking", "") or "",
+                                     "signature": getattr(block, "signature", None)}  # fmt: skip
+                        elif block.type == "redacted_thinking":
+                            yield ThinkingBlock(redacted_data=getattr(block, "data", ""))
                         elif block.type == "text" and getattr(block, "text", ""):
                             yield TextChunk(block.text)
                     elif kind == "content_block_delta":
@@ -250,10 +292,18 @@ class AnthropicProvider:
                             yield TextChunk(delta.text)
                         elif delta.type == "input_json_delta" and tool is not None:
                             tool["json"] += delta.partial_json
+                        elif delta.type == "thinking_delta" and think is not None:
+                            think["text"] += delta.thinking
+                            yield ThinkingChunk(delta.thinking)
+                        elif delta.type == "signature_delta" and think is not None:
+                            think["signature"] = (think["signature"] or "") + delta.signature
                     elif kind == "content_block_stop":
                         if tool is not None:
                             yield _tool_call(tool)
                             tool = None
+                        if think is not None:
+                            yield ThinkingBlock(think["text"], think["signature"])
+                            think = None
                     elif kind == "message_delta":
                         stop = event.delta.stop_reason or stop
                         if event.usage is not None and event.usage.output_tokens is not None:

@@ -3,7 +3,8 @@
 History messages passed to ``stream`` are dicts in the engine's neutral form:
 
 - ``{"role": "user", "text": str}``
-- ``{"role": "assistant", "text": str, "tool_calls": [{"id", "name", "input"}]}``
+- ``{"role": "assistant", "text": str, "tool_calls": [{"id", "name", "input"}],
+  "thinking": [thinking parts]}`` (thinking parts as ``ThinkingBlock.as_part`` makes them)
 - ``{"role": "tool", "results": [{"tool_use_id", "name", "content", "is_error"}]}``
 
 Each provider converts them to its own wire format.
@@ -21,6 +22,34 @@ from engine.errors import ProviderError
 @dataclass(frozen=True)
 class TextChunk:
     text: str
+
+
+@dataclass(frozen=True)
+class ThinkingChunk:
+    """Streamed thinking text, shown collapsed while it arrives."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ThinkingBlock:
+    """One whole thinking block, kept exactly as the model sent it.
+
+    Claude requires its thinking blocks back, unchanged (with their signature), in a
+    tool loop; a redacted block carries only ``data``.
+    """
+
+    thinking: str = ""
+    signature: str | None = None
+    redacted_data: str | None = None
+
+    def as_part(self) -> dict[str, Any]:
+        if self.redacted_data is not None:
+            return {"type": "redacted_thinking", "data": self.redacted_data}
+        part: dict[str, Any] = {"type": "thinking", "thinking": self.thinking}
+        if self.signature is not None:
+            part["signature"] = self.signature
+        return part
 
 
 @dataclass(frozen=True)
@@ -44,7 +73,7 @@ class Stop:
     reason: str = "end_turn"
 
 
-ProviderEvent = TextChunk | ToolCall | UsageReport | Stop
+ProviderEvent = TextChunk | ThinkingChunk | ThinkingBlock | ToolCall | UsageReport | Stop
 
 
 class TransientError(ProviderError):

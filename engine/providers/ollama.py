@@ -19,6 +19,8 @@ from engine.providers.base import (
     ProviderEvent,
     Stop,
     TextChunk,
+    ThinkingBlock,
+    ThinkingChunk,
     ToolCall,
     TransientError,
     UsageReport,
@@ -51,6 +53,9 @@ def to_ollama_messages(
             out.append({"role": "user", "content": message.get("text") or ""})
         elif role == "assistant":
             entry: dict[str, Any] = {"role": "assistant", "content": message.get("text") or ""}
+            thought = "".join(p.get("thinking", "") for p in message.get("thinking") or [])
+            if thought:
+                entry["thinking"] = thought
             calls = message.get("tool_calls") or []
             if calls and text_protocol_mode:
                 # The blocks were hidden from people, not from the model: it sees its own
@@ -91,11 +96,14 @@ class OllamaProvider:
         host: str = DEFAULT_OLLAMA_HOST,
         timeout: float = 300.0,
         num_ctx: int = DEFAULT_NUM_CTX,
+        thinking: str = "auto",
     ):
         self.model = model or DEFAULT_OLLAMA_MODEL
         self.host = host
         self.timeout = timeout
         self.max_num_ctx = num_ctx
+        self.thinking = thinking
+        """``auto`` (the model's default), ``on`` or ``off`` (Ollama's ``think``)."""
         """The largest context scorechat asks the server for (``OLLAMA_NUM_CTX``)."""
         self.context_window: int | None = None
         """The context sent as ``options.num_ctx``: the model's length, bounded by the
@@ -157,6 +165,7 @@ class OllamaProvider:
             system = system + "\n\n" + text_protocol.INSTRUCTIONS
         wire = to_ollama_messages(messages, system, self.uses_text_protocol)
         text_seen: list[str] = []
+        thought: list[str] = []
         calls = 0
         done = False
         try:
@@ -166,10 +175,14 @@ class OllamaProvider:
                 tools=None if self.uses_text_protocol else TOOLS,
                 stream=True,
                 options={"num_ctx": self.context_window} if self.context_window else None,
+                think={"on": True, "off": False}.get(self.thinking),
             )
             shown = _ProtocolFilter() if self.uses_text_protocol else None
             async for part in response:
                 message = part.message
+                if getattr(message, "thinking", None):
+                    thought.append(message.thinking)
+                    yield ThinkingChunk(message.thinking)
                 if message.content:
                     text_seen.append(message.content)
                     visible = shown.feed(message.content) if shown else message.content
@@ -180,6 +193,8 @@ class OllamaProvider:
                     yield _tool_call(call, calls)
                 if part.done:
                     done = True
+                    if thought:
+                        yield ThinkingBlock("".join(thought))
                     if shown is not None and (rest := shown.flush()):
                         yield TextChunk(rest)
                     yield UsageReport(part.prompt_eval_count or 0, part.eval_count or 0)

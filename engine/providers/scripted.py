@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ProviderError, UsageError
-from engine.providers.base import ProviderEvent, Stop, TextChunk, ToolCall, UsageReport
+from engine.providers.base import (
+    ProviderEvent,
+    Stop,
+    TextChunk,
+    ThinkingBlock,
+    ThinkingChunk,
+    ToolCall,
+    UsageReport,
+)
 
 
 def load_script(path: Path) -> tuple[list[list[dict[str, Any]]], float]:
@@ -104,6 +112,12 @@ class ScriptedProvider:
                     raw if isinstance(raw, dict) else None,
                     None if isinstance(raw, dict) else "the arguments must be a JSON object",
                 )
+            elif kind == "thinking":
+                thought = block.get("text", "")
+                for piece in re.findall(r"\S+\s*|\s+", thought):
+                    await asyncio.sleep(self.chunk_delay)
+                    yield ThinkingChunk(piece)
+                yield ThinkingBlock(thought)
             elif kind == "error":
                 raise ProviderError(block.get("message", "The script raised an error."))
         yield UsageReport(sum(len(str(m)) for m in messages) // 4, out_tokens)

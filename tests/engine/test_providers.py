@@ -406,3 +406,121 @@ def test_price_table_rows() -> None:
     assert cost_usd("claude-haiku-5-5", million, million) == 0.6
     assert cost_usd("claude-sonnet-4-6", 0, 0, cache_read_tokens=million) == 0.3
     assert cost_usd("claude-3-5-haiku-latest", million, million) == 0.0  # retired
+
+
+async def test_claude_thinking_is_kept_and_sent_back_unchanged_in_a_tool_loop(
+    settings: Settings, store: Store, anthropic_server: Any, workspace: Path
+) -> None:
+    from engine.events import ThinkingDelta
+
+    anthropic_server.queue(
+        Step(thinking="The limit line is near the end.", text="Editing.",
+             tool_calls=[edit_call("limit: 100", "limit: 7")]),
+        Step(text="Done."),
+    )  # fmt: skip
+    chat, events = await run_turn(settings, store, claude(anthropic_server), "lower the limit")
+    assert isinstance(events[-1], TurnDone), events[-1]  # the fake refuses a dropped block
+    thought = "".join(e.text for e in events if isinstance(e, ThinkingDelta))
+    assert thought == "The limit line is near the end."
+    assert "limit: 7" in (workspace / GREETING).read_text()
+    second = anthropic_server.message_requests[1]["messages"][1]["content"]
+    assert second[0] == {
+        "type": "thinking", "thinking": "The limit line is near the end.", "signature": "sig-2"
+    }  # fmt: skip
+    stored = [m for m in await store.messages(chat.id) if m.role == "assistant"][0]
+    assert stored.parts[0]["type"] == "thinking" and "near the end" not in stored.text
+    # And after a resume, the replayed history still carries it.
+    _, again = await run_turn(
+        settings, store, claude(anthropic_server), "thanks", session_id=chat.id
+    )
+    assert isinstance(again[-1], TurnDone), again[-1]
+
+
+async def test_dropping_a_thinking_block_is_refused_as_the_api_does(anthropic_server: Any) -> None:
+    import anthropic
+
+    anthropic_server.thinking_sent["toolu_0001"] = {
+        "type": "thinking", "thinking": "x", "signature": "sig-9"
+    }  # fmt: skip
+    client = anthropic.AsyncAnthropic(api_key="test-key", base_url=anthropic_server.url)
+    with pytest.raises(anthropic.BadRequestError, match="Expected `thinking`"):
+        await client.messages.create(
+            model="claude-sonnet-4-6", max_tokens=10,
+            tools=[{"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}],
+            messages=[
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": [
+                    {"type": "tool_use", "id": "toolu_0001", "name": "str_replace_based_edit_tool",
+                     "input": {"command": "view", "path": "a.yaml"}}]},
+                {"role": "user", "content": [
+                    {"type": "tool_result", "tool_use_id": "toolu_0001", "content": "ok"}]},
+            ],
+        )  # fmt: skip
+    await client.close()
+
+
+async def test_ollama_thinking_streams_apart_from_the_reply(
+    settings: Settings, store: Store, ollama_server: Any
+) -> None:
+    from engine.events import ThinkingDelta
+
+    ollama_server.queue(Step(thinking="Let me think about it.", text="Here it is."))
+    chat, events = await run_turn(settings, store, ollama(ollama_server), "hi")
+    assert "".join(e.text for e in events if isinstance(e, ThinkingDelta)) == (
+        "Let me think about it."
+    )
+    assert events[-1].text == "Here it is."
+    stored = [m for m in await store.messages(chat.id) if m.role == "assistant"][0]
+    assert stored.parts[0] == {"type": "thinking", "thinking": "Let me think about it."}
+
+
+async def test_thinking_can_be_turned_off(
+    settings: Settings, store: Store, anthropic_server: Any, ollama_server: Any
+) -> None:
+    off = settings.with_overrides(thinking="off")
+    anthropic_server.queue(Step(text="ok"))
+    await run_turn(
+        off, store, AnthropicProvider("claude-sonnet-5", api_key="test-key",
+                                      base_url=anthropic_server.url, thinking="off"), "hi",
+    )  # fmt: skip
+    assert anthropic_server.message_requests[-1]["thinking"] == {"type": "disabled"}
+    await run_turn(
+        off, store, OllamaProvider("qwen3:8b", host=ollama_server.url, thinking="off"), "hi"
+    )
+    assert ollama_server.chat_requests[-1]["think"] is False
+
+
+def test_thinking_config_by_model() -> None:
+    from engine.providers.anthropic import thinking_config
+
+    assert thinking_config("claude-sonnet-4-5", "on")["type"] == "enabled"  # type: ignore[index]
+    assert thinking_config("claude-opus-4-7", "on") == {"type": "adaptive"}
+    assert thinking_config("claude-sonnet-5", "auto") is None
+    assert thinking_config("claude-haiku-4-5", "off") == {"type": "disabled"}
+
+
+async def test_the_fakes_refuse_what_the_apis_refuse(
+    anthropic_server: Any, ollama_server: Any
+) -> None:
+    import anthropic
+    import ollama as ollama_sdk
+
+    client = anthropic.AsyncAnthropic(api_key="test-key", base_url=anthropic_server.url)
+    with pytest.raises(anthropic.NotFoundError):
+        await client.messages.create(
+            model="claude-3-5-haiku-latest",
+            max_tokens=10,
+            messages=[{"role": "user", "content": "hi"}],
+        )
+    with pytest.raises(anthropic.BadRequestError, match="not supported"):
+        await client.messages.create(
+            model="claude-sonnet-4-6", max_tokens=10, messages=[{"role": "user", "content": "hi"}],
+            tools=[{"type": "text_editor_20250124", "name": "str_replace_editor"}],
+        )  # fmt: skip
+    await client.close()
+    local = ollama_sdk.AsyncClient(host=ollama_server.url)
+    with pytest.raises(ollama_sdk.ResponseError, match="does not support tools"):
+        await local.chat(
+            model="llama3.2:1b", messages=[{"role": "user", "content": "hi"}],
+            tools=[{"type": "function", "function": {"name": "x", "parameters": {}}}],
+        )  # fmt: skip

@@ -31,6 +31,8 @@ class AnthropicFake(ServerThread):
         self.steps: list[Step] = []
         self.message_requests: list[dict[str, Any]] = []
         self._ids = 0
+        self.thinking_sent: dict[str, dict[str, Any]] = {}
+        """The thinking block sent with each tool_use id: the API wants it back unchanged."""
 
     def queue(self, *steps: Step) -> None:
         self.steps.extend(steps)
@@ -80,7 +82,14 @@ class AnthropicFake(ServerThread):
             return
         body = request.json() or {}
         self.message_requests.append(body)
-        problem = _invalid_request(body)
+        problem = _invalid_request(body) or self._thinking_problem(body)
+        model_problem = _model_problem(body)
+        if model_problem:
+            await response.send(
+                404,
+                {"type": "error", "error": {"type": "not_found_error", "message": model_problem}},
+            )
+            return
         if problem:
             # The real API refuses these with 400 before it streams anything.
             await response.send(
@@ -134,13 +143,57 @@ class AnthropicFake(ServerThread):
         )
         index = 0
         sent = 0
-        if pieces:
+        thinking_block: dict[str, Any] | None = None
+        if step.thinking:
+            self._ids += 1
+            thinking_block = {
+                "type": "thinking", "thinking": step.thinking, "signature": f"sig-{self._ids}"
+            }  # fmt: skip
             await response.chunk(
                 sse(
                     "content_block_start",
                     {
                         "type": "content_block_start",
                         "index": 0,
+                        "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+                    },
+                )
+            )
+            for piece in split_words(step.thinking, 2):
+                await response.chunk(
+                    sse(
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": 0,
+                            "delta": {"type": "thinking_delta", "thinking": piece},
+                        },
+                    )
+                )
+            await response.chunk(
+                sse(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": 0,
+                        "delta": {
+                            "type": "signature_delta",
+                            "signature": thinking_block["signature"],
+                        },
+                    },
+                )
+            )
+            await response.chunk(
+                sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+            )
+            index = 1  # fmt: skip
+        if pieces:
+            await response.chunk(
+                sse(
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": index,
                         "content_block": {"type": "text", "text": ""},
                     },
                 )
@@ -171,7 +224,7 @@ class AnthropicFake(ServerThread):
                         "content_block_delta",
                         {
                             "type": "content_block_delta",
-                            "index": 0,
+                            "index": index,
                             "delta": {"type": "text_delta", "text": piece},
                         },
                     )
@@ -180,9 +233,9 @@ class AnthropicFake(ServerThread):
                 if step.delay:
                     await asyncio.sleep(step.delay)
             await response.chunk(
-                sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+                sse("content_block_stop", {"type": "content_block_stop", "index": index})
             )
-            index = 1
+            index += 1
         for call in step.tool_calls:
             self._ids += 1
             name = call.get("name") or "str_replace_based_edit_tool"
@@ -201,6 +254,8 @@ class AnthropicFake(ServerThread):
                     },
                 )
             )
+            if thinking_block is not None:
+                self.thinking_sent[f"toolu_{self._ids:04d}"] = thinking_block
             raw = call.get("input")
             text = json.dumps(raw) if isinstance(raw, dict) else str(raw)
             size = max(len(text) // 3, 1)
@@ -252,6 +307,33 @@ class AnthropicFake(ServerThread):
         await response.chunk(sse("message_stop", {"type": "message_stop"}))
         await response.end_stream()
 
+    def _thinking_problem(self, body: dict[str, Any]) -> str | None:
+        """Within a tool loop, Claude wants its thinking block back first and unchanged."""
+        for index, message in enumerate(body.get("messages") or []):
+            content = message.get("content")
+            if message.get("role") != "assistant" or not isinstance(content, list):
+                continue
+            for block in content:
+                sent = (
+                    self.thinking_sent.get(block.get("id", ""))
+                    if block.get("type") == "tool_use"
+                    else None
+                )
+                if sent is None:
+                    continue
+                first = content[0]
+                if first.get("type") != "thinking":
+                    return (
+                        f"messages.{index}.content.0.type: Expected `thinking` or "
+                        f"`redacted_thinking`, but found `{first.get('type')}`."
+                    )
+                if (
+                    first.get("signature") != sent["signature"]
+                    or first.get("thinking") != sent["thinking"]
+                ):
+                    return f"messages.{index}.content.0: Invalid `signature` in `thinking` block"
+        return None
+
     def _brain_step(self, body: dict[str, Any]) -> Step:
         system = body.get("system", "")
         if isinstance(system, list):
@@ -280,8 +362,30 @@ class AnthropicFake(ServerThread):
         return Step(text=reply.text, tool_calls=calls)
 
 
+def _model_problem(body: dict[str, Any]) -> str | None:
+    """Unknown and retired model ids answer 404, as the API does."""
+    model = str(body.get("model", ""))
+    if not model.startswith("claude-") or model.startswith(
+        ("claude-3", "claude-2", "claude-instant")
+    ):
+        return f"model: {model}"
+    return None
+
+
+def _tool_problem(body: dict[str, Any]) -> str | None:
+    model = str(body.get("model", ""))
+    wanted = "text_editor_20250124" if model.startswith("claude-3-7") else "text_editor_20250728"
+    for tool in body.get("tools") or []:
+        kind = tool.get("type", "")
+        if kind.startswith("text_editor_") and kind != wanted:
+            return f"tools.0: the tool type {kind} is not supported by {model}; use {wanted}"
+    return None
+
+
 def _invalid_request(body: dict[str, Any]) -> str | None:
     """What the real Messages API rejects in a conversation, as its error message."""
+    if problem := _tool_problem(body):
+        return problem
     seen_ids: set[str] = set()
     declared = {t.get("name") for t in body.get("tools") or []}
     messages = body.get("messages") or []

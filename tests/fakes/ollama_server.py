@@ -27,6 +27,7 @@ class OllamaFake(ServerThread):
         self.models = dict(models or DEFAULT_MODELS)
         self.steps: list[Step] = []
         self.chat_requests: list[dict[str, Any]] = []
+        self._calls = 0
 
     def queue(self, *steps: Step) -> None:
         self.steps.extend(steps)
@@ -92,6 +93,9 @@ class OllamaFake(ServerThread):
         if self._resolve(model) is None:
             await response.send(404, {"error": f"model '{model}' not found, try pulling it first"})
             return
+        if body.get("tools") and "tools" not in self.models.get(self._resolve(model) or "", []):
+            await response.send(400, {"error": f"{model} does not support tools"})
+            return
         step = self.steps.pop(0) if self.steps else self._brain_step(body)
         if step.first_byte_delay:
             await asyncio.sleep(step.first_byte_delay)
@@ -101,14 +105,17 @@ class OllamaFake(ServerThread):
         stream = body.get("stream", True)
         created = "2026-01-01T00:00:00.000Z"
         pieces = split_words(step.text, step.words_per_chunk)
+        self._calls += len(step.tool_calls)
         calls = [
             {
+                "id": f"call_{self._calls - len(step.tool_calls) + n:04d}",
                 "function": {
+                    "index": n,
                     "name": c.get("name") or "str_replace_editor",
                     "arguments": c.get("input"),
-                }
+                },
             }
-            for c in step.tool_calls
+            for n, c in enumerate(step.tool_calls)
         ]
         final = {
             "model": model,
@@ -132,6 +139,10 @@ class OllamaFake(ServerThread):
             await response.send(200, {**final, "message": message})
             return
         await response.start_stream()
+        for thought in split_words(step.thinking, 2) if step.thinking else []:
+            chunk = {"model": model, "created_at": created, "done": False,
+                     "message": {"role": "assistant", "content": "", "thinking": thought}}  # fmt: skip
+            await response.chunk(json.dumps(chunk) + "\n")
         for index, piece in enumerate(pieces):
             if step.drop_after is not None and index >= step.drop_after:
                 response.drop()

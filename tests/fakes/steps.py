@@ -30,6 +30,8 @@ class Step:
     """Stop sending for this many seconds after the first chunk."""
     input_tokens: int = 42
     output_tokens: int | None = None
+    thinking: str = ""
+    """Thinking to stream before the reply (Anthropic thinking block; Ollama ``thinking``)."""
     stop_reason: str | None = None
     """The stop reason (Anthropic) or ``done_reason`` (Ollama) to report, e.g. ``max_tokens``."""
     end_early: bool = False

@@ -404,3 +404,21 @@ async def test_browser_filters_work_with_the_arrow_keys(settings: Settings, stor
         await wait_for(pilot, lambda: isinstance(card.value, str))
         assert card.value == "Customer Service QA"  # the second scorecard, alphabetically
         await wait_for(pilot, lambda: len(browser.rows) == 1)
+
+
+async def test_thinking_shows_collapsed_with_its_length(settings: Settings) -> None:
+    from tui.widgets.conversation import ThinkingRow
+
+    app = make_app(settings, [[{"type": "thinking", "text": "First I check the limit."},
+                               text("The limit is 100.")]])  # fmt: skip
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await type_and_send(pilot, "what is the limit?")
+        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        row = app.chat_screen.query_one(ThinkingRow)
+        assert row.collapsed and row.title == "💭 Thinking · 24 characters"
+        row.collapsed = False
+        await pilot.pause()
+        assert "First I check the limit." in row.body.render().plain
+        replies = [w.text for w in app.chat_screen.query("AssistantMessage")]
+        assert replies == ["The limit is 100."]

@@ -27,6 +27,7 @@ from engine.events import (
     Notice,
     Retrying,
     TextDelta,
+    ThinkingDelta,
     ToolCallStarted,
     ToolResult,
     TurnCancelled,
@@ -394,6 +395,9 @@ class ChatScreen(Screen[None]):
             await widget.write(event.text)
             working.tokens += 1
             working.label = "Writing"
+        elif isinstance(event, ThinkingDelta):
+            await conversation.thinking(event.message_id, event.text)
+            working.label = "Thinking"
         elif isinstance(event, TurnStarted):
             await conversation.add_user(event.text)
             conversation.scroll_end(animate=False)

@@ -261,6 +261,33 @@ class ToolCallRow(Collapsible):
         self.body.update(Text(text))
 
 
+class ThinkingRow(Collapsible):
+    """The model's thinking for one reply: one line with its length; Enter shows it."""
+
+    def __init__(self, text: str = "", **kwargs: object) -> None:
+        self.body = Static(Text(text), classes="tool-body", markup=False)
+        self.text = text
+        super().__init__(self.body, title=self._title_for(text), collapsed=True, **kwargs)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _title_for(text: str) -> str:
+        return f"💭 Thinking · {len(text):,} characters"
+
+    def _watch_title(self, title: str) -> None:
+        self._title.label = Content(title) if isinstance(title, str) else title
+
+    def add(self, chunk: str) -> None:
+        self.text += chunk
+        self.title = self._title_for(self.text)
+        if not self.collapsed:
+            self.body.update(Text(self.text))
+
+    def _watch_collapsed(self, collapsed: bool) -> None:
+        if not collapsed:
+            self.body.update(Text(self.text))
+        super()._watch_collapsed(collapsed)
+
+
 class Notice(Static):
     """A retry, an error, a cancellation or a hint, inline in the conversation."""
 
@@ -342,6 +369,7 @@ class Conversation(VerticalScroll):
         self.has_older = False
         self._assistant: dict[int, AssistantMessage] = {}
         self._tools: dict[str, ToolCallRow] = {}
+        self._thinking: dict[int, ThinkingRow] = {}
 
     def on_mount(self) -> None:
         self.anchor()
@@ -354,6 +382,7 @@ class Conversation(VerticalScroll):
     async def clear(self) -> None:
         self._assistant.clear()
         self._tools.clear()
+        self._thinking.clear()
         self.oldest_id = None
         self.has_older = False
         await self.remove_children()
@@ -364,6 +393,15 @@ class Conversation(VerticalScroll):
         await self.mount(widget)
         self.anchor()
         return widget
+
+    async def thinking(self, message_id: int, chunk: str) -> None:
+        """Add streamed thinking for the reply ``message_id`` (a collapsed row)."""
+        row = self._thinking.get(message_id)
+        if row is None:
+            row = ThinkingRow()
+            self._thinking[message_id] = row
+            await self.mount(row)
+        row.add(chunk)
 
     async def assistant(self, message_id: int) -> AssistantMessage:
         widget = self._assistant.get(message_id)
@@ -436,6 +474,11 @@ class Conversation(VerticalScroll):
                 widget.message_id = message.id
                 widgets.append(widget)
             elif message.role == "assistant":
+                thought = "".join(
+                    p.get("thinking", "") for p in message.parts if p.get("type") == "thinking"
+                )
+                if thought:
+                    widgets.append(ThinkingRow(thought))
                 failure = next(
                     (p.get("text") for p in message.parts if p.get("type") == "error"), None
                 )
