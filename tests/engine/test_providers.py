@@ -427,7 +427,7 @@ async def test_claude_thinking_is_kept_and_sent_back_unchanged_in_a_tool_loop(
     assert second[0] == {
         "type": "thinking", "thinking": "The limit line is near the end.", "signature": "sig-2"
     }  # fmt: skip
-    stored = [m for m in await store.messages(chat.id) if m.role == "assistant"][0]
+    stored = next(m for m in await store.messages(chat.id) if m.role == "assistant")
     assert stored.parts[0]["type"] == "thinking" and "near the end" not in stored.text
     # And after a resume, the replayed history still carries it.
     _, again = await run_turn(
@@ -470,7 +470,7 @@ async def test_ollama_thinking_streams_apart_from_the_reply(
         "Let me think about it."
     )
     assert events[-1].text == "Here it is."
-    stored = [m for m in await store.messages(chat.id) if m.role == "assistant"][0]
+    stored = next(m for m in await store.messages(chat.id) if m.role == "assistant")
     assert stored.parts[0] == {"type": "thinking", "thinking": "Let me think about it."}
 
 
