@@ -59,6 +59,17 @@ TARGETS: dict[str, tuple[float, str, str]] = {
     ),
     "undo_ms": (10, "ms", "undo of that edit"),
     "persistence_overhead_pct": (5, "%", "cost of saving an 8,000-token reply while it streams"),
+    "billed_input_per_turn_cached": (
+        4000,
+        "tokens",
+        "input tokens billed per turn over a 10-turn Claude session, prompt caching on "
+        "(cache reads at 0.1, writes at 1.25)",
+    ),
+    "billed_input_per_turn_uncached": (
+        20000,
+        "tokens",
+        "the same session with caching off (the system prompt carried the file before)",
+    ),
 }
 
 
@@ -303,6 +314,48 @@ async def persistence(env: Env) -> dict[str, float]:
     }
 
 
+async def prompt_cache(env: Env) -> dict[str, float]:
+    """Ten turns with an edit each against the loopback Anthropic server, which splits
+    the prompt the way the API bills it: what one turn costs in input tokens, with the
+    stable prefix cached and without."""
+    from engine.agent import ChatSession
+    from engine.providers.anthropic import AnthropicProvider
+    from engine.settings import load_settings
+    from engine.store import Store
+    from engine.workspace import Workspace
+    from tests.fakes.anthropic_server import AnthropicFake
+    from tests.fakes.steps import Step
+
+    billed: dict[bool, float] = {}
+    for cache in (True, False):
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp) / "ws"
+            shutil.copytree(ROOT / "data" / "scorecards", root)
+            settings = load_settings(home=Path(tmp) / "home", workspace=root)
+            store = await Store.open(settings.db_path)
+            with AnthropicFake() as server:
+                provider = AnthropicProvider(
+                    "claude-sonnet-4-6", api_key="test-key", base_url=server.url, cache=cache
+                )
+                ws = Workspace(root)
+                chat = await ChatSession.start(
+                    store=store, workspace=ws, settings=settings, provider=provider,
+                    score=ws.resolve_score("greeting"),
+                )  # fmt: skip
+                for turn in range(10):
+                    old, new = f"limit: {100 + turn}", f"limit: {101 + turn}"
+                    call = {"name": "", "input": {"command": "str_replace", "path":
+                            "Customer Service QA/Greeting.yaml", "old_str": old, "new_str": new}}  # fmt: skip
+                    server.queue(Step(tool_calls=[call]), Step(text="Done."))
+                    async for _ in chat.send(f"raise the limit to {101 + turn}"):
+                        pass
+                await provider.aclose()
+                usage = server.usage_log
+            await store.close()
+        billed[cache] = sum(u["input"] + 1.25 * u["write"] + 0.1 * u["read"] for u in usage) / 10
+    return {"cached": billed[True], "uncached": billed[False]}
+
+
 # ---- running and reporting ----------------------------------------------------------------------
 
 
@@ -332,6 +385,9 @@ def collect(env: Env, runs: int, log: Callable[[str], None]) -> dict[str, list[f
         figures["edit_path_ms"].append(ep["edit_ms"])
         figures["undo_ms"].append(ep["undo_ms"])
         figures["persistence_overhead_pct"].append(asyncio.run(persistence(env))["overhead_pct"])
+        pc = asyncio.run(prompt_cache(env))
+        figures["billed_input_per_turn_cached"].append(pc["cached"])
+        figures["billed_input_per_turn_uncached"].append(pc["uncached"])
     return figures
 
 

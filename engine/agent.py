@@ -37,7 +37,7 @@ from engine.events import (
     Usage,
 )
 from engine.logs import get_logger
-from engine.prompts import build_system_prompt
+from engine.prompts import build_system_prompt, file_block
 from engine.providers import HOW_TO_CONNECT, Provider, TransientError
 from engine.providers.base import (
     Stop,
@@ -121,6 +121,8 @@ class _Round:
     thinking: list[ThinkingBlock] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
     stop: str = "end_turn"
 
     def joined(self) -> str:
@@ -154,6 +156,7 @@ class ChatSession:
         )
         self._task: asyncio.Task[Any] | None = None
         self._context_tokens = 0
+        self._system: str | None = None
 
     # ---- construction ----------------------------------------------------------------
 
@@ -336,7 +339,8 @@ class ChatSession:
             yield TurnFailed("The message is empty: type something to send.")
             return
         try:
-            user_id = await self.store.add_message(self.id, "user", text)
+            snapshot = await self._file_snapshot()
+            user_id = await self.store.add_message(self.id, "user", text, parts=[snapshot])
             if not self.record.title:
                 await self.store.update_session(self.id, title=make_title(text))
             await self.refresh()
@@ -353,6 +357,7 @@ class ChatSession:
         all_text: list[str] = []
         ids: list[int] = []
         usage_in = usage_out = 0
+        cached = [0, 0]  # tokens read from and written to the provider's prompt cache
         try:
             history = await self._history()
             warned = False
@@ -371,6 +376,8 @@ class ChatSession:
                     yield event
                 usage_in += current.input_tokens
                 usage_out += current.output_tokens
+                cached[0] += current.cache_read
+                cached[1] += current.cache_write
                 self._context_tokens = current.input_tokens or self._context_tokens
                 window = self.provider.context_window if self.provider else None
                 if window and not warned and self._context_tokens >= CONTEXT_WARNING * window:
@@ -414,7 +421,7 @@ class ChatSession:
                                 call.id, call.name, call.input, cut_part["content"], True
                             )
                         await self.store.add_message(self.id, "tool", "", parts=results)
-                    yield await self._usage(usage_in, usage_out)
+                    yield await self._usage(usage_in, usage_out, *cached)
                     log.warning("turn in session %s ended: %s", self.id, cut)
                     said = (
                         f"{cut[0].upper()}{cut[1:]}; what arrived is kept. Ask the assistant to "
@@ -468,7 +475,7 @@ class ChatSession:
                         )
                 history.append({"role": "tool", "results": results})
                 if repeated:
-                    yield await self._usage(usage_in, usage_out)
+                    yield await self._usage(usage_in, usage_out, *cached)
                     stopped = (
                         f"The assistant repeated an edit that had already failed ({repeated}); "
                         "the turn was stopped. Rephrase the request or edit the file yourself."
@@ -481,7 +488,7 @@ class ChatSession:
                     f"The assistant used all {self.settings.max_tool_rounds} tool rounds of this "
                     "turn without finishing; send 'continue' to let it go on."
                 )
-            yield await self._usage(usage_in, usage_out)
+            yield await self._usage(usage_in, usage_out, *cached)
             log.info("turn done in session %s (%d rounds)", self.id, rounds)
             yield TurnDone("".join(all_text), ids)
         except asyncio.CancelledError:
@@ -497,7 +504,7 @@ class ChatSession:
             await self._save_failed(current, str(exc))
             if usage_in or usage_out:
                 with contextlib.suppress(ScoreChatError):
-                    yield await self._usage(usage_in, usage_out)
+                    yield await self._usage(usage_in, usage_out, *cached)
             yield TurnFailed(str(exc))
         except ScoreChatError as exc:
             log.warning("turn failed in session %s: %s", self.id, exc)
@@ -577,6 +584,8 @@ class ChatSession:
                     elif isinstance(item, UsageReport):
                         current.input_tokens = item.input_tokens
                         current.output_tokens = item.output_tokens
+                        current.cache_read = item.cache_read_tokens
+                        current.cache_write = item.cache_write_tokens
                     elif isinstance(item, Stop):
                         current.stop = item.reason
                 return
@@ -597,17 +606,45 @@ class ChatSession:
                 await asyncio.sleep(wait)
 
     async def _system_prompt(self) -> str:
+        if self._system is None:
+            try:
+                text: str | None = await asyncio.to_thread(read_text, self.path)
+            except NotFoundError:
+                text = None
+            self._system = build_system_prompt(
+                scorecard=self.record.scorecard,
+                score=self.record.score,
+                rel_path=self.record.path,
+                entry=text is not None and _lists_scores(text),
+            )
+        return self._system
+
+    async def _file_snapshot(self) -> dict[str, Any]:
+        """The file as the user's message goes out: the text, or that it is unchanged
+        since the previous snapshot of this session (stored, so replays never change)."""
         try:
             text: str | None = await asyncio.to_thread(read_text, self.path)
         except NotFoundError:
             text = None
-        return build_system_prompt(
-            scorecard=self.record.scorecard,
-            score=self.record.score,
-            rel_path=self.record.path,
-            file_text=text,
-            entry=text is not None and _lists_scores(text),
-        )
+        except ScoreChatError as exc:  # too big, binary...: the model is told why
+            return {"type": "file", "path": self.record.path, "missing": True, "why": str(exc)}
+        if text is None:
+            return {"type": "file", "path": self.record.path, "missing": True}
+        if text == await self._last_snapshot():
+            return {"type": "file", "path": self.record.path, "unchanged": True}
+        return {"type": "file", "path": self.record.path, "text": text}
+
+    async def _last_snapshot(self) -> str | None:
+        for message in reversed(await self.store.last_messages(self.id, 200)):
+            if message.role != "user":
+                continue
+            for part in message.parts:
+                if part.get("type") == "file":
+                    if "text" in part:
+                        return str(part["text"])
+                    if part.get("missing"):
+                        return None
+        return None
 
     async def _run_tool(self, call: ToolCall) -> EditorResult:
         if call.name not in EDITOR_NAMES:
@@ -623,19 +660,22 @@ class ChatSession:
             )
         return await self.tool.run(call.input)
 
-    async def _usage(self, input_tokens: int, output_tokens: int) -> Usage:
+    async def _usage(
+        self, input_tokens: int, output_tokens: int, cache_read: int = 0, cache_write: int = 0
+    ) -> Usage:
         cost = 0.0
         if self.provider is not None and self.provider.name == "anthropic":
             from engine.providers.anthropic import cost_usd
 
-            cost = cost_usd(self.provider.model, input_tokens, output_tokens)
+            uncached = max(input_tokens - cache_read - cache_write, 0)
+            cost = cost_usd(self.provider.model, uncached, output_tokens, cache_write, cache_read)
         await self.store.add_usage(self.id, input_tokens, output_tokens, cost)
         record = await self.refresh()
         window = self.provider.context_window if self.provider is not None else None
         return Usage(
             input_tokens, output_tokens, cost,
             record.input_tokens, record.output_tokens, record.cost_usd,
-            self._context_tokens, window,
+            self._context_tokens, window, cache_read, cache_write,
         )  # fmt: skip
 
     async def _history(self) -> list[dict[str, Any]]:
@@ -685,15 +725,19 @@ def _neutral_calls(calls: list[ToolCall]) -> list[dict[str, Any]]:
 def build_history(messages: list[Message]) -> list[dict[str, Any]]:
     """Stored messages as the neutral history a provider takes.
 
-    Tool results before the latest user message are cut to their first line; a tool
-    call whose result was never stored (a crash) gets a result saying it did not run;
-    the oldest turns are dropped while the history is over ``MAX_HISTORY_CHARS``.
+    Nothing earlier is rewritten (each user message carries the file snapshot it was
+    sent with); a tool call whose result was never stored (a crash) gets a result
+    saying it did not run; the oldest turns are dropped while the history is over
+    ``MAX_HISTORY_CHARS``.
     """
-    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
     out: list[dict[str, Any]] = []
-    for index, message in enumerate(messages):
+    for message in messages:
         if message.role == "user":
-            out.append({"role": "user", "text": message.text})
+            item: dict[str, Any] = {"role": "user", "text": message.text}
+            snapshot = next((p for p in message.parts if p.get("type") == "file"), None)
+            if snapshot is not None:
+                item["file"] = file_block(snapshot)
+            out.append(item)
         elif message.role == "assistant":
             calls = [
                 {"id": p["id"], "name": p["name"], "input": p.get("input") or {}}
@@ -710,15 +754,9 @@ def build_history(messages: list[Message]) -> list[dict[str, Any]]:
                  "thinking": thinking}
             )  # fmt: skip
         elif message.role == "tool":
-            results = []
-            for part in message.parts:
-                content = str(part.get("content", ""))
-                if index < last_user:
-                    lines = content.strip().splitlines()
-                    if len(lines) > 1:
-                        content = f"{lines[0]} [earlier result of {len(lines)} lines elided]"
-                results.append({**part, "content": content})
-            out.append({"role": "tool", "results": results})
+            # Earlier results are replayed whole: a history that changes between requests
+            # defeats prompt caching and is refused by models that preserve thinking.
+            out.append({"role": "tool", "results": [dict(p) for p in message.parts]})
     return _bound(_pair_tool_calls(out))
 
 

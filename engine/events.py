@@ -93,6 +93,10 @@ class Usage(Event):
     """The last request's prompt size: how full the model's context is."""
     context_window: int | None = None
     """The model's context window, when known."""
+    cache_read_tokens: int = 0
+    """Of ``input_tokens``, those read from the provider's prompt cache."""
+    cache_write_tokens: int = 0
+    """Of ``input_tokens``, those written to it."""
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
-"""System prompt assembly: rebuilt every turn so the model always sees the file as it is."""
+"""The system prompt (stable for a session) and the file snapshot each user message carries."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from engine.editor_tool import numbered, split_lines
 from engine.settings import bundled_data_dir
@@ -18,7 +19,8 @@ editor tool; the user sees every edit as a diff and can undo it.
 
 TOOL_RULES = """\
 ## Rules for editing
-- The current file is below with line numbers; view it again after edits if you need to.
+- Each of the user's messages comes with the file as it was then, with line numbers;
+  your edits' results show the changed lines. View it again if you need more.
 - Make small, unique str_replace edits: old_str must match the file exactly once.
   Never include the line-number prefixes in old_str or new_str.
 - Keep comments, key order, quoting and block scalar styles (`>` and `|`).
@@ -42,9 +44,13 @@ def score_reference() -> str:
     return _reference(bundled_data_dir() / "docs" / "score-yaml-format.md")
 
 
-def build_system_prompt(
-    *, scorecard: str, score: str, rel_path: str, file_text: str | None, entry: bool = False
-) -> str:
+def build_system_prompt(*, scorecard: str, score: str, rel_path: str, entry: bool = False) -> str:
+    """The system prompt: the same for every request of a session.
+
+    The file's text is not in it: it travels with each user message (``file_block``),
+    so the prefix stays stable for prompt caching and for models that require the
+    earlier conversation unchanged (preserved thinking).
+    """
     where = (
         f"Scorecard: {scorecard}\nScore: {score}\nFile (use this path with the tool): {rel_path}\n"
     )
@@ -58,12 +64,18 @@ def build_system_prompt(
     reference = score_reference()
     if reference:
         parts.append("## Score YAML reference\n" + reference)
-    if file_text is None:
-        parts.append(f"## The file now\nThe file {rel_path} does not exist at the moment.")
-    else:
-        body = numbered(split_lines(file_text))
-        if len(body) > MAX_FILE_CHARS_IN_PROMPT:
-            cut = body.rfind("\n", 0, MAX_FILE_CHARS_IN_PROMPT)
-            body = body[:cut] + "\n[... the rest is cut; use view with view_range to read it]"
-        parts.append(f"## The file now ({rel_path}), with line numbers\n{body or '(empty file)'}")
     return "\n".join(parts)
+
+
+def file_block(part: dict[str, Any]) -> str:
+    """A stored file snapshot (a user message's ``file`` part) as the model reads it."""
+    path = part.get("path", "")
+    if part.get("missing"):
+        return f"(The file {path} does not exist at the moment.)"
+    if part.get("unchanged"):
+        return f"(The file {path} has not changed since the previous message.)"
+    body = numbered(split_lines(part.get("text") or ""))
+    if len(body) > MAX_FILE_CHARS_IN_PROMPT:
+        cut = body.rfind("\n", 0, MAX_FILE_CHARS_IN_PROMPT)
+        body = body[:cut] + "\n[... the rest is cut; use view with view_range to read it]"
+    return f"The file {path} as it is now, with line numbers:\n<file>\n{body or '(empty file)'}\n</file>"

@@ -224,6 +224,8 @@ async def _consume(chat: ChatSession, text: str, out: dict[str, Any], as_json: b
                     "session_input_tokens": event.session_input_tokens,
                     "session_output_tokens": event.session_output_tokens,
                     "session_cost_usd": round(event.session_cost_usd, 6),
+                    "cache_read_tokens": event.cache_read_tokens,
+                    "cache_write_tokens": event.cache_write_tokens,
                     "context_tokens": event.context_tokens,
                     "context_window": event.context_window,
                 }

@@ -138,7 +138,9 @@ def to_anthropic_messages(
         role = message["role"]
         if role == "user":
             text = message.get("text") or ""
-            push("user", [{"type": "text", "text": text if text.strip() else "(empty message)"}])
+            said = [{"type": "text", "text": message["file"]}] if message.get("file") else []
+            said.append({"type": "text", "text": text if text.strip() else "(empty message)"})
+            push("user", said)
         elif role == "assistant":
             # Thinking first, exactly as it came (Claude checks the signature).
             blocks: list[dict[str, Any]] = [
@@ -195,9 +197,12 @@ class AnthropicProvider:
         base_url: str | None = None,
         timeout: float = 120.0,
         thinking: str = "auto",
+        cache: bool = True,
     ):
         self.model = model or DEFAULT_ANTHROPIC_MODEL
         self.thinking = thinking
+        self.cache = cache
+        """Mark the stable prefix and the conversation with ``cache_control``."""
         """``auto`` (the model's default), ``on`` or ``off``."""
         self.context_window: int | None = next(
             (size for prefix, size in CONTEXT_WINDOWS.items() if self.model.startswith(prefix)),
@@ -252,16 +257,26 @@ class AnthropicProvider:
             extra: dict[str, Any] = {}
             if (thinking := thinking_config(self.model, self.thinking)) is not None:
                 extra["thinking"] = thinking
+            wire = to_anthropic_messages(messages, self.tool_name)
+            if self.cache and wire:
+                # The stable prefix (tools and system) and the conversation so far are
+                # cached: the next round reads them instead of paying for them again.
+                last = wire[-1]["content"][-1]
+                wire[-1]["content"][-1] = {**last, "cache_control": {"type": "ephemeral"}}
             response = await client.messages.create(
                 model=self.model,
                 max_tokens=MAX_TOKENS,
-                system=system,
-                messages=to_anthropic_messages(messages, self.tool_name),
+                system=(
+                    [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
+                    if self.cache
+                    else system
+                ),
+                messages=wire,
                 tools=[editor_tool_for(self.model)],
                 stream=True,
                 **extra,
             )
-            usage_in = usage_out = 0
+            usage_in = usage_out = cache_read = cache_write = 0
             tool: dict[str, Any] | None = None
             think: dict[str, Any] | None = None
             stop = "end_turn"
@@ -271,9 +286,9 @@ class AnthropicProvider:
                     kind = event.type
                     if kind == "message_start":
                         usage = event.message.usage
-                        usage_in = (usage.input_tokens or 0) + (
-                            getattr(usage, "cache_read_input_tokens", 0) or 0
-                        )
+                        cache_read = getattr(usage, "cache_read_input_tokens", 0) or 0
+                        cache_write = getattr(usage, "cache_creation_input_tokens", 0) or 0
+                        usage_in = (usage.input_tokens or 0) + cache_read + cache_write
                         usage_out = usage.output_tokens or 0
                     elif kind == "content_block_start":
                         block = event.content_block
@@ -318,7 +333,7 @@ class AnthropicProvider:
                     tool["id"], tool["name"], None,
                     "the tool call was cut off before its arguments were complete",
                 )  # fmt: skip
-            yield UsageReport(usage_in, usage_out)
+            yield UsageReport(usage_in, usage_out, cache_read, cache_write)
             yield Stop(stop)
         except ProviderError:
             raise

@@ -65,7 +65,12 @@ class ToolCall:
 @dataclass(frozen=True)
 class UsageReport:
     input_tokens: int = 0
+    """Every prompt token, cached or not (how full the context is)."""
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    """Prompt tokens read from the provider's cache (billed at a fraction)."""
+    cache_write_tokens: int = 0
+    """Prompt tokens written to the cache (billed at a premium)."""
 
 
 @dataclass(frozen=True)

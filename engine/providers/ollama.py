@@ -50,7 +50,13 @@ def to_ollama_messages(
     for message in messages:
         role = message["role"]
         if role == "user":
-            out.append({"role": "user", "content": message.get("text") or ""})
+            text = message.get("text") or ""
+            out.append(
+                {
+                    "role": "user",
+                    "content": f"{message['file']}\n\n{text}" if message.get("file") else text,
+                }
+            )
         elif role == "assistant":
             entry: dict[str, Any] = {"role": "assistant", "content": message.get("text") or ""}
             thought = "".join(p.get("thinking", "") for p in message.get("thinking") or [])

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engine.agent import ChatSession, build_history
+from engine.agent import MAX_HISTORY_CHARS, ChatSession, build_history
 from engine.events import (
     FileChanged,
     Notice,
@@ -148,19 +149,26 @@ async def test_unknown_tool_and_malformed_arguments_go_back_to_the_model(
     assert isinstance(events[-1], TurnDone)
 
 
-async def test_system_prompt_is_refreshed_every_turn(
+async def test_system_prompt_is_stable_and_each_message_carries_the_file(
     settings: Settings, store: Store, workspace: Path
 ) -> None:
-    provider = ScriptedProvider([[text("one")], [text("two")]])
+    provider = ScriptedProvider([[text("one")], [text("two")], [text("three")]])
     chat = await start(settings, store, provider)
     await collect(chat, "first")
     path = workspace / GREETING
     path.write_text(path.read_text().replace("limit: 100", "limit: 777"))
     await collect(chat, "second")
-    assert "    32\t  limit: 100" in provider.calls[0]["system"]
-    assert "    32\t  limit: 100" not in provider.calls[1]["system"]
-    assert "Score YAML reference" in provider.calls[1]["system"]
-    assert "    32\t  limit: 777" in provider.calls[1]["system"]
+    await collect(chat, "third")
+    # The system prompt never changes within a session (caching, preserved thinking).
+    assert provider.calls[0]["system"] == provider.calls[1]["system"] == provider.calls[2]["system"]
+    assert "Score YAML reference" in provider.calls[0]["system"]
+    assert "limit: 100" not in provider.calls[0]["system"]
+    first, second, third = (c["messages"] for c in provider.calls)
+    assert "    32\t  limit: 100" in first[0]["file"]
+    assert "    32\t  limit: 777" in second[-1]["file"]
+    assert "has not changed since the previous message" in third[-1]["file"]
+    # Earlier messages are replayed exactly as they were sent.
+    assert second[: len(first)] == first and third[: len(second)] == second
 
 
 async def test_text_is_persisted_while_streaming(settings: Settings, store: Store) -> None:
@@ -274,7 +282,9 @@ async def test_history_is_bounded_with_200_earlier_turns(settings: Settings, sto
     assert len(users) == settings.history_turns
     assert users[0] == "question 191" and users[-1] == "the newest question"
     tool_contents = [r["content"] for m in history if m["role"] == "tool" for r in m["results"]]
-    assert all("elided" in c and len(c) < 100 for c in tool_contents)
+    # Replayed whole (an unchanged prefix), and bounded by the history's size budget.
+    assert all(c.startswith("line one\n") and c.count("long line") == 500 for c in tool_contents)
+    assert len(json.dumps(history)) <= MAX_HISTORY_CHARS
 
 
 def test_build_history_pairs_orphan_tool_calls() -> None:

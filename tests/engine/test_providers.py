@@ -73,10 +73,10 @@ async def test_ollama_two_round_edit(
     assert isinstance(events[-1], TurnDone) and "Done." in events[-1].text
     request = ollama_server.chat_requests[0]
     assert request["tools"][0]["function"]["name"] == "str_replace_editor"
-    assert (
-        request["messages"][0]["role"] == "system"
-        and "model_name: gpt-4o-mini" in request["messages"][0]["content"]
-    )
+    assert request["messages"][0]["role"] == "system"
+    # The file travels with the user's message, after the stable system prompt.
+    assert "model_name: gpt-4o-mini" in request["messages"][1]["content"]
+    assert request["messages"][1]["content"].endswith("set model_name to gpt-4o")
     second = ollama_server.chat_requests[1]["messages"]
     assert second[-2]["tool_calls"][0]["function"]["arguments"]["new_str"] == "model_name: gpt-4o"
     assert second[-1]["role"] == "tool" and "has been edited" in second[-1]["content"]
@@ -240,15 +240,22 @@ async def test_anthropic_two_round_edit(
     assert first["tools"] == [
         {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}
     ]
-    assert first["stream"] is True and "model_name: gpt-4o-mini" in first["system"]
+    assert first["stream"] is True
+    # A stable, cached system prompt; the file comes with the user's message.
+    assert first["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert "model_name: gpt-4o-mini" in first["messages"][0]["content"][0]["text"]
     second = anthropic_server.message_requests[1]["messages"]
     assert second[1]["content"][-1]["type"] == "tool_use"
     assert second[2]["content"][0]["type"] == "tool_result"
     assert second[2]["content"][0]["tool_use_id"] == second[1]["content"][-1]["id"]
     usage = [e for e in events if isinstance(e, Usage)][-1]
+    # The second round read the first round's prefix from the cache, at a tenth.
+    assert usage.cache_read_tokens > 0 and usage.cache_write_tokens > 0
+    uncached = usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens
     assert usage.cost_usd == pytest.approx(
-        cost_usd("claude-sonnet-4-6", usage.input_tokens, usage.output_tokens)
-    )
+        cost_usd("claude-sonnet-4-6", uncached, usage.output_tokens,
+                 usage.cache_write_tokens, usage.cache_read_tokens)
+    )  # fmt: skip
     assert usage.cost_usd > 0
     session = await store.get_session(chat.id)
     assert session is not None and session.cost_usd == pytest.approx(usage.cost_usd)
@@ -524,3 +531,26 @@ async def test_the_fakes_refuse_what_the_apis_refuse(
             model="llama3.2:1b", messages=[{"role": "user", "content": "hi"}],
             tools=[{"type": "function", "function": {"name": "x", "parameters": {}}}],
         )  # fmt: skip
+
+
+async def test_a_preserved_thinking_model_sees_an_unchanged_prefix_across_turns(
+    settings: Settings, store: Store, anthropic_server: Any, workspace: Path
+) -> None:
+    # The loopback server refuses, for claude-sonnet-5, any request whose system
+    # prompt, tools or earlier messages differ from the conversation's previous one.
+    steps = []
+    for old, new in (("limit: 100", "limit: 1"), ("limit: 1", "limit: 2"), ("days: 90", "days: 3")):
+        steps += [Step(thinking=f"change {old}", tool_calls=[edit_call(old, new)]), Step(text="ok")]
+    anthropic_server.queue(*steps)
+    chat_id = None
+    for n in range(3):
+        chat, events = await run_turn(
+            settings, store, claude(anthropic_server, "claude-sonnet-5"), f"turn {n}",
+            session_id=chat_id,
+        )  # fmt: skip
+        chat_id = chat.id
+        assert isinstance(events[-1], TurnDone), events[-1]
+    text_now = (workspace / GREETING).read_text()
+    assert "limit: 2" in text_now and "days: 3" in text_now
+    usage = anthropic_server.usage_log
+    assert usage[-1]["read"] > usage[-1]["input"]  # most of the prompt came from the cache

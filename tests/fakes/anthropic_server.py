@@ -33,6 +33,12 @@ class AnthropicFake(ServerThread):
         self._ids = 0
         self.thinking_sent: dict[str, dict[str, Any]] = {}
         """The thinking block sent with each tool_use id: the API wants it back unchanged."""
+        self.cache: dict[str, int] = {}
+        """Prompt-cache entries: a prefix's digest and its tokens."""
+        self.previous: dict[str, dict[str, Any]] = {}
+        """For preserved-thinking models, each conversation's last request."""
+        self.usage_log: list[dict[str, int]] = []
+        """The usage reported for each request, for the benchmark."""
 
     def queue(self, *steps: Step) -> None:
         self.steps.extend(steps)
@@ -82,7 +88,9 @@ class AnthropicFake(ServerThread):
             return
         body = request.json() or {}
         self.message_requests.append(body)
-        problem = _invalid_request(body) or self._thinking_problem(body)
+        problem = (
+            _invalid_request(body) or self._thinking_problem(body) or self._prefix_problem(body)
+        )
         model_problem = _model_problem(body)
         if model_problem:
             await response.send(
@@ -117,6 +125,7 @@ class AnthropicFake(ServerThread):
         await self._stream(body, step, response)
 
     async def _stream(self, body: dict[str, Any], step: Step, response: Response) -> None:
+        usage = self._usage(body, step)
         self._ids += 1
         model = body.get("model", "claude-sonnet-4-6")
         await response.start_stream(
@@ -136,7 +145,12 @@ class AnthropicFake(ServerThread):
                         "model": model,
                         "stop_reason": None,
                         "stop_sequence": None,
-                        "usage": {"input_tokens": step.input_tokens, "output_tokens": 1},
+                        "usage": {
+                            "input_tokens": usage["input"],
+                            "output_tokens": 1,
+                            "cache_read_input_tokens": usage["read"],
+                            "cache_creation_input_tokens": usage["write"],
+                        },  # fmt: skip
                     },
                 },
             )
@@ -307,6 +321,69 @@ class AnthropicFake(ServerThread):
         await response.chunk(sse("message_stop", {"type": "message_stop"}))
         await response.end_stream()
 
+    def _usage(self, body: dict[str, Any], step: Step) -> dict[str, int]:
+        """Prompt tokens (4 characters each), split as the API splits them with caching:
+        the longest cached prefix is read, the prefix up to the last cache_control
+        breakpoint is written, the rest is plain input."""
+        tools, system = body.get("tools") or [], body.get("system") or ""
+        messages = _strip_cache(body.get("messages") or [])
+        pieces: list[Any] = [tools, _strip_cache(system)]
+        breakpoints: list[int] = []
+        if isinstance(system, list) and any("cache_control" in b for b in system):
+            breakpoints.append(2)
+        for index, message in enumerate(body.get("messages") or []):
+            pieces.append(messages[index])
+            content = message.get("content")
+            if isinstance(content, list) and any("cache_control" in b for b in content):
+                breakpoints.append(len(pieces))
+
+        def tokens(n: int) -> int:
+            return len(json.dumps(pieces[:n], sort_keys=True)) // 4
+
+        def digest(n: int) -> str:
+            return json.dumps([body.get("model"), pieces[:n]], sort_keys=True)
+
+        total = max(tokens(len(pieces)), step.input_tokens if not breakpoints else 0)
+        # Like the API, a hit is looked for at every earlier block boundary, not only at
+        # this request's breakpoints.
+        read = (
+            max(
+                (tokens(n) for n in range(1, len(pieces) + 1) if digest(n) in self.cache), default=0
+            )
+            if breakpoints
+            else 0
+        )
+        write = 0
+        if breakpoints and digest(breakpoints[-1]) not in self.cache:
+            write = tokens(breakpoints[-1]) - read
+        for n in breakpoints:
+            self.cache[digest(n)] = tokens(n)
+        usage = {"input": total - read - write, "read": read, "write": write}
+        self.usage_log.append(usage)
+        return usage
+
+    def _prefix_problem(self, body: dict[str, Any]) -> str | None:
+        """Models that preserve thinking refuse a request whose system prompt, tools or
+        earlier messages changed since the conversation's previous request."""
+        model = str(body.get("model", ""))
+        if not model.startswith(PRESERVED_THINKING):
+            return None
+        messages = _strip_cache(body.get("messages") or [])
+        if not messages:
+            return None
+        key = json.dumps(messages[0], sort_keys=True)
+        now = {"system": _strip_cache(body.get("system")), "tools": body.get("tools"),
+               "messages": messages}  # fmt: skip
+        before = self.previous.get(key)
+        self.previous[key] = now
+        if before is None:
+            return None
+        if before["system"] != now["system"] or before["tools"] != now["tools"]:
+            return "the system prompt or tools changed within a conversation (preserved thinking)"
+        if messages[: len(before["messages"])] != before["messages"]:
+            return "earlier messages changed within a conversation (preserved thinking)"
+        return None
+
     def _thinking_problem(self, body: dict[str, Any]) -> str | None:
         """Within a tool loop, Claude wants its thinking block back first and unchanged."""
         for index, message in enumerate(body.get("messages") or []):
@@ -351,7 +428,7 @@ class AnthropicFake(ServerThread):
                     raw if isinstance(raw, str) else " ".join(b.get("text", "") for b in raw)
                 )
             else:
-                last_user = " ".join(b.get("text", "") for b in content if b.get("type") == "text")
+                last_user = "\n".join(b.get("text", "") for b in content if b.get("type") == "text")
         else:
             last_user = str(content)
         tool_name = next(
@@ -360,6 +437,19 @@ class AnthropicFake(ServerThread):
         reply = respond(system, last_user, tool_result)
         calls = [{"name": tool_name, "input": c["input"]} for c in reply.tool_calls]
         return Step(text=reply.text, tool_calls=calls)
+
+
+#: Models that keep their thinking across turns and so want an unchanged prefix.
+PRESERVED_THINKING = ("claude-opus-5", "claude-sonnet-5", "claude-fable-5", "claude-mythos")
+
+
+def _strip_cache(value: Any) -> Any:
+    """``value`` without cache_control markers, which may move between requests."""
+    if isinstance(value, list):
+        return [_strip_cache(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _strip_cache(v) for k, v in value.items() if k != "cache_control"}
+    return value
 
 
 def _model_problem(body: dict[str, Any]) -> str | None:

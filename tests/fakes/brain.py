@@ -3,7 +3,7 @@
 It reads the conversation the way a model would and answers:
 - after a tool result: a one-line summary of it;
 - "set KEY to VALUE": a str_replace of the ``KEY: old`` line it finds in the file text
-  that the system prompt carries (with line numbers);
+  the user message carries (with line numbers), or the system prompt;
 - "write N tokens": a long Markdown reply (paragraphs, lists, code, a table) of N words;
 - anything else: a short reply.
 """
@@ -55,7 +55,21 @@ _SET = re.compile(r"\bset\s+([A-Za-z_][\w.-]*)\s+to\s+(\S+)", re.IGNORECASE)
 _WRITE = re.compile(r"\bwrite\s+(\d+)\s+tokens\b", re.IGNORECASE)
 
 
+def split_user(text: str) -> tuple[str, str]:
+    """A user message as ``(file part, what the person wrote)``: scorechat sends the file
+    snapshot ahead of the request."""
+    if "</file>\n" in text:
+        head, _, said = text.partition("</file>\n")
+        return head, said.lstrip("\n")
+    if text.startswith("(The file ") and ")\n" in text:
+        head, _, said = text.partition(")\n")
+        return head, said.lstrip("\n")
+    return "", text
+
+
 def respond(system: str, last_user: str, last_tool_result: str | None) -> Reply:
+    file_part, last_user = split_user(last_user)
+    system = system + "\n" + file_part
     if last_tool_result is not None:
         first = last_tool_result.strip().splitlines()[0] if last_tool_result.strip() else ""
         if (

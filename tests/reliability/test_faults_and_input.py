@@ -87,7 +87,7 @@ async def test_score_deleted_while_its_session_is_open(
     assert not state.exists and state.text is None
     events = [e async for e in chat.send("what now?")]
     assert isinstance(events[-1], TurnDone)  # the prompt says the file does not exist
-    assert "does not exist at the moment" in chat.provider.calls[-1]["system"]  # type: ignore[union-attr]
+    assert "does not exist at the moment" in chat.provider.calls[-1]["messages"][-1]["file"]  # type: ignore[union-attr]
     assert [m.role for m in await store.messages(chat.id)] == ["user", "assistant"]
 
 
