@@ -150,7 +150,7 @@ class AnthropicFake(ServerThread):
                             "output_tokens": 1,
                             "cache_read_input_tokens": usage["read"],
                             "cache_creation_input_tokens": usage["write"],
-                        },  # fmt: skip
+                        },
                     },
                 },
             )
