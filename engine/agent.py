@@ -361,6 +361,18 @@ class ChatSession:
         try:
             history = await self._history()
             warned = False
+            window = self.provider.context_window if self.provider else None
+            if window is None:
+                await self.provider.prepare()  # learns the window (Ollama's /api/show)
+                window = self.provider.context_window
+            estimate = (len(await self._system_prompt()) + len(json.dumps(history))) // 4
+            if window and estimate >= CONTEXT_WARNING * window:
+                warned = True
+                yield Notice(
+                    f"This conversation is about {estimate:,} tokens, near or over the model's "
+                    f"{window:,}-token context: the model may not see all of it. Start a new "
+                    "session, raise OLLAMA_NUM_CTX, or choose a model with a larger context."
+                )
             failures: dict[str, int] = {}
             rounds = 0
             finished = False

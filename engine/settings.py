@@ -25,8 +25,9 @@ PROVIDERS = ("ollama", "anthropic", "scripted")
 APPROVAL_MODES = ("auto", "ask")
 THINKING_MODES = ("auto", "on", "off")
 
-#: The Anthropic model used when nothing else is configured.
-DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-6"
+#: The Anthropic model used when nothing else is configured: the current Sonnet
+#: (Anthropic's models overview, checked 2026-12-01; Sonnet 5 is marked legacy there).
+DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-5-5"
 #: The Ollama model used when nothing else is configured.
 DEFAULT_OLLAMA_MODEL = "qwen3:8b"
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"

@@ -353,24 +353,18 @@ class ScoreChatApp(App[int]):
 
     async def choose_model(self) -> None:
         """List the models of every usable provider; switch to the chosen one."""
-        from engine.providers import make_provider, ollama_capabilities, ollama_models
+        from engine.providers import ModelInfo, make_provider, ollama_capabilities, ollama_models
         from tui.screens.modals import ChoiceModal
 
         choices: list[tuple[str, str]] = []
         models = await ollama_models(self.settings.ollama_host)
         abilities = await ollama_capabilities(self.settings.ollama_host, models or [])
         for name in models or []:
-            can = abilities.get(name)
-            how = (
-                ""
-                if can is None
-                else " (tools)"
-                if "tools" in can or not can
-                else " (no tool support: edits as text blocks)"
-            )
+            info = abilities.get(name)
+            how = info.label() if info is not None else ""
             choices.append((f"ollama\t{name}", f"ollama · {name}{how}"))
         if self.settings.anthropic_api_key:
-            from engine.providers.anthropic import AnthropicProvider
+            from engine.providers.anthropic import ADAPTIVE_THINKING, AnthropicProvider
 
             listing = AnthropicProvider(
                 api_key=self.settings.anthropic_api_key, base_url=self.settings.anthropic_base_url
@@ -381,7 +375,11 @@ class ScoreChatApp(App[int]):
                 names = [listing.model]
             finally:
                 await listing.aclose()
-            choices += [(f"anthropic\t{n}", f"anthropic · {n}") for n in names]
+            for name in names:
+                window = AnthropicProvider(name, api_key="-").context_window
+                thinks = name.startswith(ADAPTIVE_THINKING)
+                how = ModelInfo(("tools", "thinking") if thinks else ("tools",), window).label()
+                choices.append((f"anthropic\t{name}", f"anthropic · {name}{how}"))
         if self.settings.script is not None:
             choices.append(("scripted\t", f"scripted · {self.settings.script.name} (demo)"))
         if not choices:

@@ -7,6 +7,7 @@ The scripted provider is never chosen silently.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.errors import ProviderError, UsageError
@@ -72,19 +73,45 @@ async def ollama_models(host: str, timeout: float = 0.75) -> list[str] | None:
         return None
 
 
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the model picker shows about a model."""
+
+    capabilities: tuple[str, ...] = ()
+    """``tools``, ``thinking``... (Ollama's ``/api/show``)."""
+    context: int | None = None
+
+    def label(self) -> str:
+        bits = []
+        if self.context:
+            bits.append(f"{self.context // 1000:,}k context")
+        if self.capabilities:
+            bits.append("tools" if "tools" in self.capabilities else "no tools: text edits")
+            if "thinking" in self.capabilities:
+                bits.append("thinking")
+        return f" ({', '.join(bits)})" if bits else ""
+
+
 async def ollama_capabilities(
     host: str, names: list[str], timeout: float = 2.0
-) -> dict[str, list[str]]:
-    """What each Ollama model can do (``/api/show`` capabilities: tools, thinking...)."""
+) -> dict[str, ModelInfo]:
+    """What each Ollama model can do (``/api/show``: capabilities and context length)."""
     import httpx
 
-    found: dict[str, list[str]] = {}
+    found: dict[str, ModelInfo] = {}
     try:
         async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
             for name in names:
                 response = await client.post(host.rstrip("/") + "/api/show", json={"model": name})
                 if response.status_code == 200:
-                    found[name] = list(response.json().get("capabilities") or [])
+                    data = response.json()
+                    lengths = [
+                        v for k, v in (data.get("model_info") or {}).items()
+                        if k.endswith(".context_length") and isinstance(v, int)
+                    ]  # fmt: skip
+                    found[name] = ModelInfo(
+                        tuple(data.get("capabilities") or []), min(lengths) if lengths else None
+                    )
     except (httpx.HTTPError, ValueError):
         pass
     return found

@@ -181,8 +181,15 @@ def to_anthropic_messages(
     return out
 
 
-#: The context window of the Claude models (tokens), matched by prefix.
-CONTEXT_WINDOWS: dict[str, int] = {"claude-": 200_000}
+#: The context window of the Claude models (tokens), matched by prefix, longest first:
+#: the 4.6 and later Opus and Sonnet models and the 5.x family read 1M tokens.
+CONTEXT_WINDOWS: dict[str, int] = {
+    "claude-opus-4-6": 1_000_000, "claude-sonnet-4-6": 1_000_000,
+    "claude-opus-4-7": 1_000_000, "claude-opus-4-8": 1_000_000,
+    "claude-opus-5": 1_000_000, "claude-sonnet-5": 1_000_000,
+    "claude-fable-5": 1_000_000, "claude-mythos": 1_000_000,
+    "claude-": 200_000,
+}  # fmt: skip
 
 
 class AnthropicProvider:
@@ -205,7 +212,11 @@ class AnthropicProvider:
         """Mark the stable prefix and the conversation with ``cache_control``."""
         """``auto`` (the model's default), ``on`` or ``off``."""
         self.context_window: int | None = next(
-            (size for prefix, size in CONTEXT_WINDOWS.items() if self.model.startswith(prefix)),
+            (
+                CONTEXT_WINDOWS[prefix]
+                for prefix in sorted(CONTEXT_WINDOWS, key=len, reverse=True)
+                if self.model.startswith(prefix)
+            ),
             None,
         )
         self._api_key = api_key

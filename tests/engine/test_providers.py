@@ -207,7 +207,7 @@ async def test_ollama_malformed_stream_line_is_retried(
 async def test_ollama_models_and_choice(
     settings: Settings, ollama_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert await ollama(ollama_server).list_models() == ["qwen3:8b", "llama3.2:1b"]
+    assert await ollama(ollama_server).list_models() == ["qwen3:8b", "llama3.2:1b", "tiny:4k"]
     monkeypatch.setenv("OLLAMA_HOST", ollama_server.url)
     chosen = await choose_provider(load_settings(workspace=settings.workspace))
     assert (chosen.name, chosen.model) == ("ollama", "qwen3:8b")
@@ -554,3 +554,20 @@ async def test_a_preserved_thinking_model_sees_an_unchanged_prefix_across_turns(
     assert "limit: 2" in text_now and "days: 3" in text_now
     usage = anthropic_server.usage_log
     assert usage[-1]["read"] > usage[-1]["input"]  # most of the prompt came from the cache
+
+
+async def test_a_4k_ollama_model_warns_instead_of_trimming_silently(
+    settings: Settings, store: Store, ollama_server: Any
+) -> None:
+    provider = OllamaProvider("tiny:4k", host=ollama_server.url, timeout=5)
+    ws = Workspace(settings.workspace)
+    chat = await ChatSession.start(
+        store=store, workspace=ws, settings=settings, provider=provider,
+        score=ws.resolve_score("Product Claims"),
+    )  # fmt: skip
+    events = [e async for e in chat.send("summarise this score")]
+    notices = [e.text for e in events if type(e).__name__ == "Notice"]
+    assert notices and "4,096-token context" in notices[0]
+    assert ollama_server.chat_requests[0]["options"]["num_ctx"] == 4096
+    usage = next(e for e in events if isinstance(e, Usage))
+    assert usage.context_window == 4096 and usage.context_tokens == 4096

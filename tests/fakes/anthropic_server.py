@@ -64,6 +64,12 @@ class AnthropicFake(ServerThread):
                     "data": [
                         {
                             "type": "model",
+                            "id": "claude-sonnet-5-5",
+                            "display_name": "Claude Sonnet 5.5",
+                            "created_at": "2026-10-07T00:00:00Z",
+                        },
+                        {
+                            "type": "model",
                             "id": "claude-sonnet-4-6",
                             "display_name": "Claude Sonnet 4.6",
                             "created_at": "2026-02-17T00:00:00Z",
@@ -76,7 +82,7 @@ class AnthropicFake(ServerThread):
                         },
                     ],
                     "has_more": False,
-                    "first_id": "claude-sonnet-4-6",
+                    "first_id": "claude-sonnet-5-5",
                     "last_id": "claude-haiku-4-5",
                 },
             )
@@ -127,7 +133,7 @@ class AnthropicFake(ServerThread):
     async def _stream(self, body: dict[str, Any], step: Step, response: Response) -> None:
         usage = self._usage(body, step)
         self._ids += 1
-        model = body.get("model", "claude-sonnet-4-6")
+        model = body.get("model", "claude-sonnet-5-5")
         await response.start_stream(
             content_type="text/event-stream", headers={"request-id": f"req_{self._ids}"}
         )

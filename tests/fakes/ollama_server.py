@@ -18,7 +18,15 @@ from tests.fakes.brain import respond
 from tests.fakes.http import Request, Response, ServerThread
 from tests.fakes.steps import Step, split_words
 
-DEFAULT_MODELS = {"qwen3:8b": ["completion", "tools"], "llama3.2:1b": ["completion"]}
+DEFAULT_MODELS = {
+    "qwen3:8b": ["completion", "tools", "thinking"],
+    "llama3.2:1b": ["completion"],
+    "tiny:4k": ["completion", "tools"],
+}
+#: Each model's own context length (``/api/show`` ``model_info``); 40,960 unless listed.
+CONTEXT_LENGTHS = {"tiny:4k": 4096}
+#: The server's context when a request sets no ``options.num_ctx`` (small machines).
+SERVER_DEFAULT_NUM_CTX = 4096
 
 
 class OllamaFake(ServerThread):
@@ -28,6 +36,8 @@ class OllamaFake(ServerThread):
         self.steps: list[Step] = []
         self.chat_requests: list[dict[str, Any]] = []
         self._calls = 0
+        self.trimmed: list[bool] = []
+        """Whether each request's prompt was over its context (and so trimmed)."""
 
     def queue(self, *steps: Step) -> None:
         self.steps.extend(steps)
@@ -82,7 +92,10 @@ class OllamaFake(ServerThread):
                 "parameter_size": "8.2B",
                 "quantization_level": "Q4_K_M",
             },
-            "model_info": {"general.architecture": "qwen3", "qwen3.context_length": 40960},
+            "model_info": {
+                "general.architecture": "qwen3",
+                "qwen3.context_length": CONTEXT_LENGTHS.get(name, 40960),
+            },
             "capabilities": self.models[name],
         }
 
@@ -117,6 +130,11 @@ class OllamaFake(ServerThread):
             }
             for n, c in enumerate(step.tool_calls)
         ]
+        # As the server does: a prompt longer than the context is trimmed, silently;
+        # prompt_eval_count then reports the context's size.
+        num_ctx = int((body.get("options") or {}).get("num_ctx") or SERVER_DEFAULT_NUM_CTX)
+        prompt_tokens = max(len(json.dumps(body.get("messages") or [])) // 4, step.input_tokens)
+        self.trimmed.append(prompt_tokens > num_ctx)
         final = {
             "model": model,
             "created_at": created,
@@ -125,7 +143,7 @@ class OllamaFake(ServerThread):
             "done_reason": step.stop_reason or "stop",
             "total_duration": 1000,
             "load_duration": 10,
-            "prompt_eval_count": step.input_tokens,
+            "prompt_eval_count": min(prompt_tokens, num_ctx),
             "prompt_eval_duration": 100,
             "eval_count": step.output_tokens
             if step.output_tokens is not None

@@ -711,3 +711,29 @@ async def test_json_object_survives_a_store_failure_mid_turn(
     )
     out = json.loads(capsys.readouterr().out)
     assert code == 1 and out["chat_id"] and out["responses"][-1]["type"] == "error"
+
+
+@pytest.mark.parametrize("provider_name", ["anthropic", "ollama"])
+@pytest.mark.parametrize(
+    "fault",
+    [Step(text="one two three four five", drop_after=2),
+     Step(text="one two three", stall=3),
+     Step(text="one two three", end_early=True)],
+    ids=["drop", "stall", "early-end"],
+)  # fmt: skip
+async def test_every_stream_fault_is_retried_on_both_providers(
+    settings: Settings, store: Store, anthropic_server: Any, ollama_server: Any,
+    provider_name: str, fault: Step,
+) -> None:  # fmt: skip
+    if provider_name == "anthropic":
+        anthropic_server.queue(fault, Step(text="whole reply"))
+        provider: Any = _claude(anthropic_server)
+    else:
+        ollama_server.queue(fault, Step(text="whole reply"))
+        provider = OllamaProvider("qwen3:8b", host=ollama_server.url, timeout=1)
+    chat = await _start(settings, store, provider)
+    events = await _collect(chat, "hi")
+    assert any(isinstance(e, Retrying) and e.reason.strip() for e in events)
+    assert isinstance(events[-1], TurnDone) and events[-1].text == "whole reply"
+    replies = [m for m in await store.messages(chat.id) if m.role == "assistant"]
+    assert [m.text for m in replies] == ["whole reply"]  # the failed attempt left nothing

@@ -422,3 +422,19 @@ async def test_thinking_shows_collapsed_with_its_length(settings: Settings) -> N
         assert "First I check the limit." in row.body.render().plain
         replies = [w.text for w in app.chat_screen.query("AssistantMessage")]
         assert replies == ["The limit is 100."]
+
+
+async def test_model_picker_shows_context_tools_and_thinking(settings: Settings) -> None:
+    from tui.screens.modals import ChoiceModal
+
+    with OllamaFake() as server:
+        app = make_app(settings.with_overrides(ollama_host=server.url), [])
+        async with app.run_test(size=(140, 40)) as pilot:
+            await ready(pilot)
+            await pilot.press("f4")
+            await wait_for(pilot, lambda: isinstance(app.screen, ChoiceModal))
+            labels = [str(o.prompt) for o in app.screen.query_one("OptionList").options]
+            assert any("qwen3:8b (40k context, tools, thinking)" in label for label in labels)
+            assert any(
+                "llama3.2:1b (40k context, no tools: text edits)" in label for label in labels
+            )
