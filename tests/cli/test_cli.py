@@ -322,7 +322,7 @@ def test_models(ollama_server: Any) -> None:
     result = cli("models", "--provider", "ollama", "--json", env={"OLLAMA_HOST": ollama_server.url})
     assert json.loads(result.stdout) == {
         "provider": "ollama",
-        "models": ["qwen3:8b", "llama3.2:1b"],
+        "models": ["qwen3:8b", "llama3.2:1b", "tiny:4k"],
     }
 
 

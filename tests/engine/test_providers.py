@@ -383,7 +383,9 @@ async def test_a_session_moves_from_ollama_to_claude_with_ids_and_names_it_accep
 ) -> None:
     view = {"name": "", "input": {"command": "view", "path": GREETING}}
     ollama_server.queue(
-        Step(tool_calls=[view]), Step(tool_calls=[view]), Step(text="Seen it twice.")
+        Step(thinking="First a look.", tool_calls=[view]),
+        Step(thinking="Once more.", tool_calls=[view]),
+        Step(text="Seen it twice."),
     )
     chat, _ = await run_turn(settings, store, ollama(ollama_server), "look twice")
     ids = [
@@ -391,10 +393,17 @@ async def test_a_session_moves_from_ollama_to_claude_with_ids_and_names_it_accep
         for p in m.parts if p.get("type") == "tool_use"
     ]  # fmt: skip
     assert len(ids) == 2 and len(set(ids)) == 2
-    # The loopback Anthropic server refuses duplicate ids and undeclared tool names.
-    _, events = await run_turn(
-        settings, store, claude(anthropic_server), "and now?", session_id=chat.id
+    # The loopback Anthropic server refuses duplicate ids, undeclared tool names and,
+    # for this preserved-thinking model, a prefix that changes between requests;
+    # Ollama's unsigned thinking is not replayed to Claude.
+    anthropic_server.queue(
+        Step(thinking="Now me.", tool_calls=[{"name": "", "input": view["input"]}]),
+        Step(text="Seen."),
     )
+    _, events = await run_turn(
+        settings, store, claude(anthropic_server, "claude-sonnet-5-5"), "and now?",
+        session_id=chat.id,
+    )  # fmt: skip
     assert isinstance(events[-1], TurnDone), events[-1]
     sent = anthropic_server.message_requests[-1]["messages"]
     names = {b["name"] for m in sent for b in m["content"] if b.get("type") == "tool_use"}

@@ -381,8 +381,9 @@ async def test_status_bar_shows_how_full_the_context_is(settings: Settings) -> N
         bar = app.chat_screen.query_one(StatusBar)
         assert "context" not in bar.render().plain
         bar.context = 0.95
+        bar.cached = 12_000
         await pilot.pause()
-        assert "context 95%" in bar.render().plain
+        assert "context 95%" in bar.render().plain and "(12,000 cached)" in bar.render().plain
 
 
 async def test_browser_filters_work_with_the_arrow_keys(settings: Settings, store: Store) -> None:

@@ -412,6 +412,7 @@ class ChatScreen(Screen[None]):
         elif isinstance(event, FileChanged):
             await self.refresh_diff()
         elif isinstance(event, Usage):
+            self.query_one(StatusBar).cached = event.cache_read_tokens
             if event.context_window:
                 self.query_one(StatusBar).context = event.context_tokens / event.context_window
             self._update_status()

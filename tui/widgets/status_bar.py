@@ -31,6 +31,8 @@ class StatusBar(Static):
     """The session's cost in USD (Anthropic only)."""
     approval: reactive[str] = reactive("auto")
     """The approval mode for edits."""
+    cached: reactive[int] = reactive(0)
+    """Prompt tokens the last turn read from the provider's cache."""
     context: reactive[float | None] = reactive(None)
     """How full the model's context was at the last request (0-1), when known."""
 
@@ -48,6 +50,8 @@ class StatusBar(Static):
         if self.provider:
             text.append(f"  {self.connection}")
         text.append(f"  │ tokens {self.tokens_in:,} in / {self.tokens_out:,} out")
+        if self.cached:
+            text.append(f" ({self.cached:,} cached)", style="green")
         if self.cost:
             text.append(f"  │ ${self.cost:.4f}")
         if self.context is not None:
