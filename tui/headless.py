@@ -1,38 +1,34 @@
-"""Headless front ends: one turn for ``scorechat message`` and the ``doctor`` checks.
-
-They consume the same engine events as the full-screen app.
-"""
+"""Headless front ends: ``scorechat message`` (printing the engine's turn report) and
+the ``doctor`` checks. The turn itself is ``engine.turns``, which a worker shares."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
-import sqlite3
 import sys
 from typing import Any
 
-from engine.agent import ChatSession
 from engine.diffing import unified_diff
 from engine.editor_tool import Approver, ProposedEdit
-from engine.errors import ProviderError, ScoreChatError, UsageError
+from engine.errors import ProviderError, UsageError
 from engine.events import (
-    FileChanged,
+    Event,
     Notice,
     Retrying,
     TextDelta,
     ToolCallStarted,
     ToolResult,
-    TurnCancelled,
     TurnDone,
     TurnFailed,
-    Usage,
 )
 from engine.logs import get_logger
 from engine.providers import choose_provider
 from engine.redact import redact
 from engine.settings import Settings
 from engine.store import Store
+from engine.turns import TurnReport, open_chat, run_turn
 from engine.workspace import Workspace
 
 log = get_logger("headless")
@@ -53,81 +49,74 @@ async def run_message(
     as_json: bool,
     model: str | None = None,
 ) -> int:
-    """Run one turn; print a person's view or one JSON object. Returns the exit code.
-
-    With ``--json`` the object is printed whatever happens once the turn has begun
-    (a full disk, a lost database): the failure is its last ``error`` response.
-    """
+    """Run one turn through the engine's turn core; print a person's view as it streams,
+    or the one JSON object. Returns the exit code."""
     approver = terminal_approver() if settings.approval == "ask" else None
     workspace = Workspace(settings.workspace)
     ref = workspace.resolve_score(score, scorecard) if score else None
     store = await Store.open(settings.db_path)
-    out: dict[str, Any] = {
-        "chat_id": None, "message": text, "responses": [], "changes": [], "usage": {}, "logs": [],
-    }  # fmt: skip
     try:
         if session_id:
-            existing = await store.find_session(session_id)
-            if (
-                ref is not None
-                and (ref.rel_path, ref.score) != (existing.path, existing.score)
-                and (ref.rel_path != existing.path or ref.entry is not None)
-            ):
-                raise UsageError(
-                    f"Session {existing.id} is about {existing.scorecard} / {existing.score}, "
-                    f"not {ref.scorecard} / {ref.score}."
-                )
+            await store.find_session(session_id)  # an unknown id fails before any model call
         try:
             provider = await choose_provider(settings)
         except ProviderError as exc:
             if not as_json:
                 raise
-            out["responses"].append({"type": "error", "content": str(exc)})
-            print(redact(json.dumps(out, ensure_ascii=False)))
+            report = TurnReport(message=text).fail(str(exc))
+            print(redact(json.dumps(report.to_dict(), ensure_ascii=False)))
             return 1
         try:
-            if session_id:
-                chat = await ChatSession.resume(
-                    store=store, workspace=workspace, settings=settings, provider=provider,
-                    session_id=session_id, approver=approver,
-                )  # fmt: skip
-            else:
-                assert ref is not None
-                chat = await ChatSession.start(
-                    store=store, workspace=workspace, settings=settings, provider=provider,
-                    score=ref, approver=approver,
-                )  # fmt: skip
-            out["chat_id"] = chat.id
-            try:
-                code = await _consume(chat, text, out, as_json)
-                if out["changes"] or any(r["type"] == "tool_result" for r in out["responses"]):
-                    state = await chat.file_state()
-                    out["changes"] = (
-                        [{"path": state.path, "diff": state.diff, "key_paths": state.key_paths}]
-                        if state.diff
-                        else []
-                    )
-            except (ScoreChatError, OSError, sqlite3.Error) as exc:
-                if not as_json:
-                    raise
-                log.exception("the turn failed in session %s", chat.id)
-                out["responses"].append({"type": "error", "content": _sentence(exc)})
-                code = 1
+            chat = await open_chat(
+                store, workspace, settings, provider, session_id=session_id, score=ref,
+                approver=approver,
+            )  # fmt: skip
+            loop = asyncio.get_running_loop()
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signal.SIGTERM, chat.cancel)
+            said: list[str] = []
+
+            def show(event: Event) -> None:
+                if isinstance(event, TurnFailed):
+                    said.append(event.message)
+                _print_event(event)
+
+            report = await run_turn(chat, text, on_event=None if as_json else show)
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGTERM)
         finally:
             await provider.aclose()
         if as_json:
-            print(redact(json.dumps(out, ensure_ascii=False)))
-        return code
+            print(redact(json.dumps(report.to_dict(), ensure_ascii=False)))
+        elif report.changes:
+            change = report.changes[0]
+            _err(f"Changed {change['path']}: {', '.join(change['key_paths']) or 'text'}")
+        last = report.responses[-1] if report.responses else {}
+        if not as_json and last.get("type") == "error" and last.get("content") not in said:
+            _err(f"scorechat: {last.get('content')}")  # a failure outside the turn's events
+        return report.exit_code
     finally:
         await store.close()
 
 
-def _sentence(exc: BaseException) -> str:
-    if isinstance(exc, ScoreChatError):
-        return str(exc)
-    if isinstance(exc, OSError):
-        return f"The turn failed: {exc.strerror or exc}."
-    return f"The database failed: {exc}."
+def _print_event(event: Event) -> None:
+    """A person's view of one event: the reply on stdout, the rest on stderr."""
+    match event:
+        case TextDelta(text=chunk):
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+        case ToolCallStarted():
+            _err(f"\n[{event.command} {event.path}]")
+        case ToolResult():
+            _err(f"  -> {'error' if event.is_error else 'ok'}: {event.summary}")
+        case Retrying(attempt=attempt, wait=wait, reason=reason):
+            _err(f"Retrying (attempt {attempt}) in {wait:.1f}s: {reason}.")
+        case Notice(text=text):
+            _err(text)
+        case TurnFailed(message=message):
+            _err(f"\nscorechat: {message}")
+        case TurnDone():
+            sys.stdout.write("\n")
 
 
 def terminal_approver() -> Approver:
@@ -156,104 +145,6 @@ def _ask_line(question: str) -> str:
     sys.stderr.flush()
     line = sys.stdin.readline()
     return line.rstrip("\n")
-
-
-async def _consume(chat: ChatSession, text: str, out: dict[str, Any], as_json: bool) -> int:
-    loop = asyncio.get_running_loop()
-    try:
-        loop.add_signal_handler(signal.SIGTERM, chat.cancel)
-    except (NotImplementedError, RuntimeError):
-        pass
-    pending: dict[int, list[str]] = {}
-    code = 0
-
-    def flush() -> None:
-        for chunks in pending.values():
-            content = "".join(chunks)
-            if content.strip():
-                out["responses"].append({"type": "ai_message", "content": content})
-        pending.clear()
-
-    try:
-        async for event in chat.send(text):
-            if isinstance(event, TextDelta):
-                pending.setdefault(event.message_id, []).append(event.text)
-                if not as_json:
-                    sys.stdout.write(event.text)
-                    sys.stdout.flush()
-                continue
-            if not isinstance(event, Retrying):
-                flush()
-            if isinstance(event, ToolCallStarted):
-                if not as_json:
-                    _err(f"\n[{event.command} {event.path}]")
-            elif isinstance(event, ToolResult):
-                out["responses"].append(
-                    {
-                        "type": "tool_result",
-                        "tool": event.name,
-                        "command": event.command,
-                        "input": event.input,
-                        "result": event.text,
-                        "is_error": event.is_error,
-                    }
-                )
-                if not as_json:
-                    mark = "error" if event.is_error else "ok"
-                    _err(f"  -> {mark}: {event.summary}")
-            elif isinstance(event, FileChanged):
-                out["changes"] = [
-                    {"path": event.path, "diff": event.diff, "key_paths": event.key_paths}
-                ]
-            elif isinstance(event, Retrying):
-                # The failed attempt's text is not the reply: it must not appear twice.
-                pending.clear()
-                line = f"Retrying (attempt {event.attempt}) in {event.wait:.1f}s: {event.reason}."
-                out["logs"].append(line)
-                if not as_json:
-                    _err(line)
-            elif isinstance(event, Notice):
-                out["logs"].append(event.text)
-                if not as_json:
-                    _err(event.text)
-            elif isinstance(event, Usage):
-                out["usage"] = {
-                    "input_tokens": event.input_tokens,
-                    "output_tokens": event.output_tokens,
-                    "cost_usd": round(event.cost_usd, 6),
-                    "session_input_tokens": event.session_input_tokens,
-                    "session_output_tokens": event.session_output_tokens,
-                    "session_cost_usd": round(event.session_cost_usd, 6),
-                    "cache_read_tokens": event.cache_read_tokens,
-                    "cache_write_tokens": event.cache_write_tokens,
-                    "context_tokens": event.context_tokens,
-                    "context_window": event.context_window,
-                }
-            elif isinstance(event, TurnFailed):
-                out["responses"].append({"type": "error", "content": event.message})
-                if not as_json:
-                    _err(f"\nscorechat: {event.message}")
-                code = 1
-            elif isinstance(event, TurnCancelled):
-                out["responses"].append(
-                    {
-                        "type": "error",
-                        "content": "The turn was cancelled; the partial reply was kept.",
-                    }
-                )
-                code = 130
-            elif isinstance(event, TurnDone) and not as_json:
-                sys.stdout.write("\n")
-    finally:
-        flush()
-        try:
-            loop.remove_signal_handler(signal.SIGTERM)
-        except (NotImplementedError, RuntimeError):
-            pass
-    if not as_json and out["changes"]:
-        change = out["changes"][0]
-        _err(f"Changed {change['path']}: {', '.join(change['key_paths']) or 'text'}")
-    return code
 
 
 async def run_doctor(settings: Settings) -> tuple[list[dict[str, Any]], bool]:

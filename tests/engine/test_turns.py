@@ -1,0 +1,67 @@
+"""The turn core shared by ``scorechat message`` and a worker: its report is the JSON API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.errors import UsageError
+from engine.providers.scripted import ScriptedProvider
+from engine.settings import Settings
+from engine.store import Store
+from engine.turns import TurnReport, open_chat, run_turn
+from engine.workspace import Workspace
+from tests.fakes.scripts import GREETING, edit, text
+
+
+async def test_the_report_is_the_message_json_object(
+    settings: Settings, store: Store, workspace: Path
+) -> None:
+    ws = Workspace(settings.workspace)
+    provider = ScriptedProvider(
+        [[text("Lowering."), edit("limit: 100", "limit: 5")], [text("Done.")]]
+    )
+    chat = await open_chat(store, ws, settings, provider, score=ws.resolve_score("greeting"))
+    report = await run_turn(chat, "lower the limit")
+    data = report.to_dict()
+    assert list(data) == ["chat_id", "message", "responses", "changes", "usage", "logs"]
+    assert data["chat_id"] == chat.id and data["message"] == "lower the limit"
+    assert [r["type"] for r in data["responses"]] == ["ai_message", "tool_result", "ai_message"]
+    tool = data["responses"][1]
+    assert set(tool) == {"type", "tool", "command", "input", "result", "is_error"}
+    assert tool["tool"] == "str_replace_editor" and tool["command"] == "str_replace"
+    assert data["changes"][0]["path"] == GREETING and data["changes"][0]["key_paths"] == [
+        "data.limit"
+    ]
+    assert {"input_tokens", "output_tokens", "cost_usd"} <= set(data["usage"])
+    assert report.exit_code == 0
+    # The same chat continues by id, from any process.
+    again = await open_chat(
+        store, ws, settings, ScriptedProvider([[text("ok")]]), session_id=chat.id
+    )
+    follow = await run_turn(again, "thanks")
+    assert follow.chat_id == chat.id and follow.responses == [
+        {"type": "ai_message", "content": "ok"}
+    ]
+
+
+async def test_bad_openings_are_one_sentence(settings: Settings, store: Store) -> None:
+    ws = Workspace(settings.workspace)
+    with pytest.raises(UsageError, match="Name the score"):
+        await open_chat(store, ws, settings, None)
+    chat = await open_chat(store, ws, settings, None, score=ws.resolve_score("greeting"))
+    with pytest.raises(UsageError, match="is about Customer Service QA / Greeting"):
+        await open_chat(
+            store, ws, settings, None, session_id=chat.id, score=ws.resolve_score("senti")
+        )
+
+
+async def test_a_failed_turn_is_an_error_response(settings: Settings, store: Store) -> None:
+    ws = Workspace(settings.workspace)
+    chat = await open_chat(store, ws, settings, None, score=ws.resolve_score("greeting"))
+    report = await run_turn(chat, "hello")
+    assert report.exit_code == 1 and report.responses[-1]["type"] == "error"
+    assert TurnReport("x").fail("No.").to_dict()["responses"] == [
+        {"type": "error", "content": "No."}
+    ]
