@@ -425,6 +425,13 @@ class Store:
     async def close(self) -> None:
         await self._db.close()
 
+    async def check_writable(self) -> None:
+        """Take the write lock and let it go: raises if another process holds it too long
+        or the file cannot be written."""
+        self._check_file()
+        await self._db.execute("BEGIN IMMEDIATE")
+        await self._db.rollback()
+
     async def __aenter__(self) -> Store:
         return self
 
@@ -887,18 +894,14 @@ class Store:
 
 
 def _split_sql(script: str) -> list[str]:
-    """Split a migration into statements; ``BEGIN ... END;`` trigger bodies stay whole."""
-    statements, current, depth = [], [], 0
-    for line in script.splitlines():
-        stripped = line.strip().upper()
-        current.append(line)
-        if stripped.endswith("BEGIN"):
-            depth += 1
-        if stripped == "END;":
-            depth -= 1
-        if depth == 0 and stripped.endswith(";"):
-            statements.append("\n".join(current))
-            current = []
-    if "".join(current).strip():
-        statements.append("\n".join(current))
+    """A migration's statements, split where SQLite says one is complete (a trigger's
+    ``BEGIN ... END;`` body stays whole)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current)
+            current = ""
+    if current.strip():
+        statements.append(current)
     return statements

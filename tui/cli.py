@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover - older typer with the click package
 from engine.errors import ScoreChatError, UsageError
 from engine.redact import redact
 from engine.settings import Settings, load_settings
+from tui.timefmt import relative_time
 
 T = TypeVar("T")
 
@@ -338,16 +339,6 @@ def check(
 # ---- sessions ---------------------------------------------------------------------------------
 
 
-def _ago(ts: float) -> str:
-    import time
-
-    delta = max(time.time() - ts, 0)
-    for unit, seconds in (("d", 86400), ("h", 3600), ("m", 60)):
-        if delta >= seconds:
-            return f"{int(delta // seconds)}{unit} ago"
-    return "just now"
-
-
 @sessions_app.command("list")
 @handle_errors
 def sessions_list(
@@ -380,7 +371,7 @@ def sessions_list(
         return
     for s in rows:
         typer.echo(
-            f"{s.id}  {_ago(s.updated_at):>8}  {s.status:<6}  {s.message_count:>4} msgs  "
+            f"{s.id}  {relative_time(s.updated_at):>8}  {s.status:<6}  {s.message_count:>4} msgs  "
             f"{s.scorecard} / {s.score}  {s.title or '(untitled)'}"
         )
 
@@ -683,7 +674,9 @@ def versions_list(
         typer.echo(f"No saved versions of {ref.scorecard} / {ref.score}.")
         return
     for index, v in enumerate(versions):
-        typer.echo(f"{len(versions) - index:>5}  {_ago(v.created_at):>8}  {v.note or '(no note)'}")
+        typer.echo(
+            f"{len(versions) - index:>5}  {relative_time(v.created_at):>8}  {v.note or '(no note)'}"
+        )
 
 
 async def _find_version(store: Any, first: str, second: str | None, scorecard: str | None) -> Any:

@@ -178,8 +178,7 @@ async def run_doctor(settings: Settings) -> tuple[list[dict[str, Any]], bool]:
     try:
         store = await Store.open(settings.db_path)
         try:
-            await store._db.execute("BEGIN IMMEDIATE")
-            await store._db.rollback()
+            await store.check_writable()
         finally:
             await store.close()
         checks.append({"name": "database", "ok": True, "detail": f"{settings.db_path} is writable"})

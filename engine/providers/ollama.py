@@ -7,6 +7,7 @@ plain-text edit protocol of ``engine.providers.text_protocol`` instead.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -156,10 +157,8 @@ class OllamaProvider:
 
     async def aclose(self) -> None:
         if self._client is not None:
-            try:
-                await self._client._client.aclose()
-            except Exception:
-                pass
+            with contextlib.suppress(Exception):
+                await self._client.close()
             self._client = None
 
     async def stream(

@@ -609,7 +609,7 @@ class ChatScreen(Screen[None]):
     async def action_versions(self) -> None:
         from engine.versions import restore_version
         from tui.screens.modals import ChoiceModal, ConfirmModal
-        from tui.widgets.session_list import relative_time
+        from tui.timefmt import relative_time
 
         if self.chat is None or not self._idle("restore a version"):
             return

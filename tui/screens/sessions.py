@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker
 
 from engine.store import SearchHit, Session, Store
-from tui.widgets.session_list import count_label, relative_time
+from tui.timefmt import count_label, relative_time
 
 PAGE = 100
 MARK = ("\x02", "\x03")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,20 +10,10 @@ from textual import on
 from textual.message import Message
 from textual.widgets import ListItem, ListView, Static
 
+from tui.timefmt import count_label, relative_time
+
 if TYPE_CHECKING:
     from engine.store import Session
-
-
-def count_label(count: int) -> str:
-    return f"{count} msg" if count == 1 else f"{count} msgs"
-
-
-def relative_time(ts: float, now: float | None = None) -> str:
-    delta = max((now or time.time()) - ts, 0)
-    for unit, seconds in (("d", 86400), ("h", 3600), ("m", 60)):
-        if delta >= seconds:
-            return f"{int(delta // seconds)}{unit} ago"
-    return "now"
 
 
 class SessionItem(ListItem):
