@@ -316,9 +316,13 @@ def _resolve_workspace(value: Any, cwd: Path, data_dir: Path, ensure: bool) -> P
     copy = data_dir / "scorecards"
     if ensure and not copy.is_dir():
         source = bundled_data_dir() / "scorecards"
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        staging = copy.with_name(".scorecards-copying")
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(source, staging)
-        os.replace(staging, copy)  # the copy appears whole or not at all
+        try:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            staging = copy.with_name(".scorecards-copying")
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.copytree(source, staging)
+            os.replace(staging, copy)  # the copy appears whole or not at all
+        except OSError:
+            # A read-only data folder: read the bundled samples where they are.
+            return source.resolve()
     return copy.resolve() if copy.exists() else copy

@@ -310,6 +310,7 @@ class Store:
         self._db = db
         self.path = path
         self._identity: tuple[int, int] | None = None
+        self._read_only = False
 
     def _check_file(self) -> None:
         """Refuse to write when the database file was deleted or replaced under us.
@@ -317,6 +318,8 @@ class Store:
         SQLite keeps writing into an unlinked file without a word; everything written
         after that would be lost when the process ends.
         """
+        if self._read_only:
+            raise StoreError(f"The database {self.path} is open read-only; nothing was changed.")
         if self._identity is not None and _file_identity(self.path) != self._identity:
             raise StoreError(
                 f"The database {self.path} was deleted or replaced while scorechat was "
@@ -324,6 +327,42 @@ class Store:
             )
 
     # ---- opening ---------------------------------------------------------------------
+
+    @classmethod
+    async def open_read_only(cls, path: Path | str) -> Store:
+        """Open for reading only: works on a read-only data folder or file.
+
+        A database that does not exist yet, or needs a migration, is opened the usual
+        way (which creates or upgrades it) when that is possible.
+        """
+        path = Path(path)
+        writable = os.access(path.parent, os.W_OK) and (
+            not path.exists() or os.access(path, os.W_OK)
+        )
+        if writable or not path.is_file():
+            return await cls.open(path)
+        db = None
+        for query in ("mode=ro", "immutable=1"):  # immutable: no -shm can be made beside it
+            try:
+                db = await aiosqlite.connect(f"file:{path}?{query}", uri=True)
+                db.row_factory = sqlite3.Row
+                store = cls(db, path)
+                version = await store.schema_version()
+                break
+            except sqlite3.Error:
+                if db is not None:
+                    await db.close()
+                db = None
+        if db is None:
+            raise StoreError(f"The database {path} cannot be read.")
+        if version != SCHEMA_VERSION:
+            await db.close()
+            raise StoreError(
+                f"The database {path} is read-only and needs an upgrade (schema {version}); "
+                "run scorechat once where it can write."
+            )
+        store._read_only = True
+        return store
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:

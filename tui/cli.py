@@ -122,6 +122,13 @@ async def _open_store(settings: Settings):  # type: ignore[no-untyped-def]
     return await Store.open(settings.db_path)
 
 
+async def _read_store(settings: Settings):  # type: ignore[no-untyped-def]
+    """The store for a command that only reads: works on a read-only data folder."""
+    from engine.store import Store
+
+    return await Store.open_read_only(settings.db_path)
+
+
 def _print_json(data: Any) -> None:
     typer.echo(redact(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
 
@@ -354,7 +361,7 @@ def sessions_list(
         raise UsageError(f"Unknown status {status!r}: use active or ended.")
 
     async def go() -> list[Any]:
-        store = await _open_store(_ctx().settings())
+        store = await _read_store(_ctx().settings())
         try:
             return await store.list_sessions(
                 limit=limit, offset=offset, scorecard=scorecard, score=score, status=status
@@ -386,7 +393,7 @@ def sessions_show(
     from engine.export import session_to_dict, session_to_markdown
 
     async def go() -> tuple[Any, Any, Any]:
-        store = await _open_store(_ctx().settings())
+        store = await _read_store(_ctx().settings())
         try:
             session = await store.find_session(session_id)
             return session, await store.messages(session.id), await store.edits(session.id)
@@ -417,7 +424,7 @@ def sessions_search(
     mark = ("**", "**") if as_json else bold
 
     async def go() -> list[Any]:
-        store = await _open_store(_ctx().settings())
+        store = await _read_store(_ctx().settings())
         try:
             return await store.search(query, limit=limit, mark=mark)
         finally:
@@ -501,7 +508,7 @@ def sessions_export(
         raise UsageError(f"Unknown format {fmt!r}: use md or json.")
 
     async def go() -> str:
-        store = await _open_store(_ctx().settings())
+        store = await _read_store(_ctx().settings())
         try:
             session = await store.find_session(session_id)
             messages, edits = await store.messages(session.id), await store.edits(session.id)
@@ -553,7 +560,8 @@ def undo(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Undo the last edit of a session (or all of them); edits made elsewhere are never undone."""
-    from engine.agent import ChatSession, UndoReport
+    from engine.agent import UndoReport
+    from engine.turns import open_chat
     from engine.workspace import Workspace
 
     said: list[str] = []
@@ -562,10 +570,8 @@ def undo(
         settings = _ctx().settings()
         store = await _open_store(settings)
         try:
-            chat = await ChatSession.resume(
-                store=store, workspace=Workspace(settings.workspace), settings=settings,
-                provider=None, session_id=session_id,
-            )  # fmt: skip
+            chat = await open_chat(store, Workspace(settings.workspace), settings, None,
+                                   session_id=session_id)  # fmt: skip
             if not await store.edits(chat.id, include_undone=False):
                 raise UsageError(f"Session {chat.id} has no edits to undo.")
             if all_edits:
@@ -595,17 +601,15 @@ def redo(
     session_id: Annotated[str, typer.Option("--session", help="The session whose undo to redo.")],
 ) -> None:
     """Apply again the edit a session undid most recently."""
-    from engine.agent import ChatSession
+    from engine.turns import open_chat
     from engine.workspace import Workspace
 
     async def go() -> str:
         settings = _ctx().settings()
         store = await _open_store(settings)
         try:
-            chat = await ChatSession.resume(
-                store=store, workspace=Workspace(settings.workspace), settings=settings,
-                provider=None, session_id=session_id,
-            )  # fmt: skip
+            chat = await open_chat(store, Workspace(settings.workspace), settings, None,
+                                   session_id=session_id)  # fmt: skip
             return (await chat.redo_edit()).text
         finally:
             await store.close()
@@ -660,7 +664,7 @@ def versions_list(
     ref = _score_ref(score, scorecard)
 
     async def go() -> list[Any]:
-        store = await _open_store(_ctx().settings())
+        store = await _read_store(_ctx().settings())
         try:
             return await store.list_versions(ref.rel_path)
         finally:
@@ -718,7 +722,7 @@ def versions_show(
     """Print the content of a saved version: `versions show "Sentiment Analysis" 1`."""
 
     async def go() -> Any:
-        store = await _open_store(_ctx().settings())
+        store = await _read_store(_ctx().settings())
         try:
             return await _find_version(store, score_or_id, number, scorecard)
         finally:

@@ -737,3 +737,43 @@ async def test_every_stream_fault_is_retried_on_both_providers(
     assert isinstance(events[-1], TurnDone) and events[-1].text == "whole reply"
     replies = [m for m in await store.messages(chat.id) if m.role == "assistant"]
     assert [m.text for m in replies] == ["whole reply"]  # the failed attempt left nothing
+
+
+async def test_read_only_data_folder_still_reads(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await Store.open(settings.db_path)
+    session = await store.create_session(scorecard="c", score="s", path="p.yaml", baseline="")
+    await store.add_message(session.id, "user", "kept")
+    await store.close()
+    # As the process sees a read-only folder (root ignores permission bits, so the
+    # check is what is stubbed; the next test uses real bits when not root).
+    monkeypatch.setattr("engine.store.os.access", lambda *a, **k: False)
+    reader = await Store.open_read_only(settings.db_path)
+    try:
+        assert [s.id for s in await reader.list_sessions()] == [session.id]
+        assert (await reader.messages(session.id))[0].text == "kept"
+        with pytest.raises(StoreError, match="read-only"):
+            await reader.add_message(session.id, "user", "not stored")
+    finally:
+        await reader.close()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permission bits")
+def test_read_only_commands_on_a_read_only_data_folder(workspace: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    listed = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--home", str(home), "-w", str(workspace),
+         "sessions", "list"], capture_output=True, text=True, env=_env(), timeout=60,
+    )  # fmt: skip
+    assert listed.returncode == 0
+    data = home / "data"
+    os.chmod(data, 0o555)
+    try:
+        again = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "--home", str(home), "-w", str(workspace),
+             "sessions", "list"], capture_output=True, text=True, env=_env(), timeout=60,
+        )  # fmt: skip
+        assert again.returncode == 0, again.stderr
+    finally:
+        os.chmod(data, 0o755)
