@@ -590,22 +590,17 @@ class Store:
         path: str | None = None,
         workspace: str | None = None,
     ) -> tuple[str, list[Any]]:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         if workspace:
             clauses.append("(workspace = ? OR workspace IS NULL)")
             params.append(workspace)
-        if path:
-            clauses.append("path = ?")
-            params.append(path)
-        if scorecard:
-            clauses.append("scorecard = ?")
-            params.append(scorecard)
-        if score:
-            clauses.append("score = ?")
-            params.append(score)
-        if status:
-            clauses.append("status = ?")
-            params.append(status)
+        for column, value in (
+            ("path", path), ("scorecard", scorecard), ("score", score), ("status", status)
+        ):  # fmt: skip
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     async def rename_session(self, session_id: str, title: str) -> None:

@@ -683,6 +683,12 @@ def versions_list(
         )
 
 
+VersionScore = Annotated[str, typer.Argument(metavar="SCORE", help="The score (or a version id).")]
+VersionNumber = Annotated[
+    str | None, typer.Argument(metavar="N", help="The score's version number, 1 = oldest.")
+]
+
+
 async def _find_version(store: Any, first: str, second: str | None, scorecard: str | None) -> Any:
     """``SCORE N`` (the score's N-th version, 1 = oldest), or a version's id alone."""
     if second is None:
@@ -711,12 +717,8 @@ async def _find_version(store: Any, first: str, second: str | None, scorecard: s
 @versions_app.command("show")
 @handle_errors
 def versions_show(
-    score_or_id: Annotated[
-        str, typer.Argument(metavar="SCORE", help="The score (or a version id).")
-    ],
-    number: Annotated[
-        str | None, typer.Argument(metavar="N", help="The score's version number, 1 = oldest.")
-    ] = None,
+    score_or_id: VersionScore,
+    number: VersionNumber = None,
     scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
 ) -> None:
     """Print the content of a saved version: `versions show "Sentiment Analysis" 1`."""
@@ -734,12 +736,8 @@ def versions_show(
 @versions_app.command("restore")
 @handle_errors
 def versions_restore(
-    score_or_id: Annotated[
-        str, typer.Argument(metavar="SCORE", help="The score (or a version id).")
-    ],
-    number: Annotated[
-        str | None, typer.Argument(metavar="N", help="The score's version number, 1 = oldest.")
-    ] = None,
+    score_or_id: VersionScore,
+    number: VersionNumber = None,
     scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
     session_id: Annotated[
         str | None, typer.Option("--session", help="Record the restore as an edit of this session.")
