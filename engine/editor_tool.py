@@ -37,8 +37,46 @@ from engine.workspace import (
 if TYPE_CHECKING:
     from engine.store import Store
 
+#: The editor's commands: a new one is a method ``_<name>`` here, a line in ``COMMANDS``
+#: and its parameters in ``EDITOR_JSON_SCHEMA`` (which the providers and the text
+#: protocol read; nothing else names them).
 COMMANDS = ("view", "str_replace", "insert", "create", "undo_edit")
 WRITE_COMMANDS = ("str_replace", "insert", "create", "undo_edit")
+
+#: The editor described to models without Anthropic's native tool (Ollama).
+EDITOR_DESCRIPTION = (
+    "View and edit the score's YAML file. Commands: view (numbered lines; view_range "
+    "[start, end], -1 = to the end), str_replace (replace old_str, which must match "
+    "exactly once, with new_str), insert (insert_text after line insert_line; 0 = top), "
+    "create (a new .yaml file with file_text), undo_edit (undo the last edit of path)."
+)
+
+EDITOR_JSON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "command": {
+            "type": "string",
+            "enum": list(COMMANDS),
+            "description": "The command to run.",
+        },
+        "path": {"type": "string", "description": "The file, relative to the workspace."},
+        "view_range": {
+            "type": "array",
+            "items": {"type": "integer"},
+            "description": "For view: [start, end] lines, 1-indexed; end -1 means to the end.",
+        },
+        "old_str": {"type": "string", "description": "For str_replace: the exact text to replace."},
+        "new_str": {"type": "string", "description": "For str_replace: the new text."},
+        "insert_line": {
+            "type": "integer",
+            "description": "For insert: the line after which to insert (0 = top).",
+        },
+        "insert_text": {"type": "string", "description": "For insert: the text to insert."},
+        "file_text": {"type": "string", "description": "For create: the whole file."},
+    },
+    "required": ["command", "path"],
+}
+
 SNIPPET_CONTEXT = 4
 #: Room past ``max_chars`` for a result's header and hints before the result is cut.
 RESULT_HEADROOM = 1000

@@ -153,14 +153,16 @@ class ScoreChatApp(App[int]):
         if was_missing:
             self.notify(f"Connected: {provider.name} · {provider.model} now answers.")
         self.chat_screen.provider_changed()
-        if provider.name == "anthropic":
-            self.warm_sdk()
+        if provider.warm_import:
+            self.warm_sdk(provider.warm_import)
         return True
 
     @work(thread=True, group="warm", exit_on_error=False)
-    def warm_sdk(self) -> None:
-        """Import the Anthropic SDK off the event loop so the first reply does not wait."""
-        import anthropic  # noqa: F401
+    def warm_sdk(self, module: str) -> None:
+        """Import a provider's SDK off the event loop so the first reply does not wait."""
+        import importlib
+
+        importlib.import_module(module)
 
     def notify(
         self,
@@ -406,8 +408,8 @@ class ScoreChatApp(App[int]):
             await self.chat_screen.chat.store.update_session(
                 self.chat_screen.chat.id, provider=provider.name, model=provider.model
             )
-        if provider.name == "anthropic":
-            self.warm_sdk()
+        if provider.warm_import:
+            self.warm_sdk(provider.warm_import)
         self.notify(f"Now using {provider.name} · {provider.model}.")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

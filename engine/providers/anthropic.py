@@ -195,6 +195,7 @@ CONTEXT_WINDOWS: dict[str, int] = {
 class AnthropicProvider:
     name = "anthropic"
     uses_text_protocol = False
+    warm_import: str | None = "anthropic"  # importing the SDK costs over a second
 
     def __init__(
         self,
@@ -223,6 +224,11 @@ class AnthropicProvider:
         self._base_url = base_url
         self._timeout = timeout
         self._client: Any = None
+
+    def cost(
+        self, input_tokens: int, output_tokens: int, cache_write: int, cache_read: int
+    ) -> float:
+        return cost_usd(self.model, input_tokens, output_tokens, cache_write, cache_read)
 
     @property
     def tool_name(self) -> str:

@@ -113,6 +113,15 @@ class Provider(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
 
+    warm_import: str | None
+    """A module worth importing in the background before the first request (its SDK)."""
+
+    def cost(
+        self, input_tokens: int, output_tokens: int, cache_write: int, cache_read: int
+    ) -> float:
+        """USD for one call (``input_tokens`` uncached); 0.0 where nothing is billed."""
+        ...
+
 
 def parse_retry_after(value: str | None) -> float | None:
     if not value:
@@ -121,37 +130,3 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(float(value), 0.0)
     except ValueError:
         return None
-
-
-EDITOR_DESCRIPTION = (
-    "View and edit the score's YAML file. Commands: view (numbered lines; view_range "
-    "[start, end], -1 = to the end), str_replace (replace old_str, which must match "
-    "exactly once, with new_str), insert (insert_text after line insert_line; 0 = top), "
-    "create (a new .yaml file with file_text), undo_edit (undo the last edit of path)."
-)
-
-EDITOR_JSON_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "command": {
-            "type": "string",
-            "enum": ["view", "str_replace", "insert", "create", "undo_edit"],
-            "description": "The command to run.",
-        },
-        "path": {"type": "string", "description": "The file, relative to the workspace."},
-        "view_range": {
-            "type": "array",
-            "items": {"type": "integer"},
-            "description": "For view: [start, end] lines, 1-indexed; end -1 means to the end.",
-        },
-        "old_str": {"type": "string", "description": "For str_replace: the exact text to replace."},
-        "new_str": {"type": "string", "description": "For str_replace: the new text."},
-        "insert_line": {
-            "type": "integer",
-            "description": "For insert: the line after which to insert (0 = top).",
-        },
-        "insert_text": {"type": "string", "description": "For insert: the text to insert."},
-        "file_text": {"type": "string", "description": "For create: the whole file."},
-    },
-    "required": ["command", "path"],
-}

@@ -12,11 +12,10 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from engine.editor_tool import EDITOR_DESCRIPTION, EDITOR_JSON_SCHEMA
 from engine.errors import ProviderError
 from engine.providers import text_protocol
 from engine.providers.base import (
-    EDITOR_DESCRIPTION,
-    EDITOR_JSON_SCHEMA,
     ProviderEvent,
     Stop,
     TextChunk,
@@ -95,6 +94,12 @@ def to_ollama_messages(
 
 class OllamaProvider:
     name = "ollama"
+    warm_import: str | None = None
+
+    def cost(
+        self, input_tokens: int, output_tokens: int, cache_write: int, cache_read: int
+    ) -> float:
+        return 0.0  # nothing is billed
 
     def __init__(
         self,

@@ -56,6 +56,13 @@ def load_script(path: Path) -> tuple[list[list[dict[str, Any]]], float]:
 
 class ScriptedProvider:
     name = "scripted"
+    warm_import: str | None = None
+
+    def cost(
+        self, input_tokens: int, output_tokens: int, cache_write: int, cache_read: int
+    ) -> float:
+        return 0.0  # nothing is billed
+
     uses_text_protocol = False
     context_window: int | None = None
 

@@ -18,6 +18,7 @@ import re
 import uuid
 from typing import Any
 
+from engine.editor_tool import COMMANDS, EDITOR_JSON_SCHEMA
 from engine.providers.base import ToolCall
 
 TOOL_NAME = "str_replace_editor"
@@ -31,11 +32,13 @@ You cannot call tools directly. To run an editor command, write a fenced block t
 {"command": "str_replace", "path": "FILE", "old_str": "model_name: gpt-4o-mini", "new_str": "model_name: gpt-4o"}
 ```
 
-Commands: view, str_replace, insert, create, undo_edit, with the parameters path,
-view_range, old_str, new_str, insert_line, insert_text and file_text. Escape newlines
-in JSON strings as \\n. The results come back in the next message; wait for them
-before you claim an edit worked.
 """
+INSTRUCTIONS += (
+    f"Commands: {', '.join(COMMANDS)}, with the parameters "
+    f"{', '.join(p for p in EDITOR_JSON_SCHEMA['properties'] if p != 'command')}. Escape "
+    "newlines in JSON strings as \\n. The results come back in the next message; wait for "
+    "them before you claim an edit worked.\n"
+)
 
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\s]*)")

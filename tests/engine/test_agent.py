@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from engine.agent import MAX_HISTORY_CHARS, ChatSession, build_history
+from engine.agent import ChatSession
+from engine.history import MAX_HISTORY_CHARS, build_history
 from engine.events import (
     FileChanged,
     Notice,
