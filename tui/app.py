@@ -103,7 +103,7 @@ class ScoreChatApp(App[int]):
             self.notify(str(exc), severity="error", timeout=30)
             return
         history = await self.store.prompt_history()
-        self.chat_screen.query_one("#prompt").set_history(history)  # type: ignore[attr-defined]
+        self.chat_screen.set_prompt_history(history)
         if self._choose:
             self.connect_provider()
         try:

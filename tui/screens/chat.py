@@ -199,6 +199,10 @@ class ChatScreen(Screen[None]):
         self.query_one(PromptInput).focus()
         self.opened_id = chat.id
 
+    def set_prompt_history(self, history: list[str]) -> None:
+        """Earlier prompts (kept across runs) for Up/Down in the prompt."""
+        self.query_one(PromptInput).set_history(history)
+
     def provider_changed(self) -> None:
         """The app found (or lost) a model: redraw the status and an empty session's hint."""
         self._update_status()
