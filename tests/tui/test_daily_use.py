@@ -192,10 +192,11 @@ async def test_undo_of_a_changed_file_shows_what_it_would_discard(
 
 
 async def test_a_message_sent_during_a_reply_is_queued_then_sent(settings: Settings) -> None:
+    # A reply long enough (about 5 s) that the second message surely lands during it.
     app = make_app(
         settings,
-        [[text("first " * 60)], [text("second reply")]],
-        chunk_delay=0.01,
+        [[text("first " * 250)], [text("second reply")]],
+        chunk_delay=0.02,
     )
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
