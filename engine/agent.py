@@ -611,6 +611,8 @@ class ChatSession:
                     else (self.settings.retry_base_delay * 2 ** (attempt - 1))
                 )
                 wait = min(wait, 60.0)
+                log.warning("retrying in session %s (attempt %d in %.1fs): %s", self.id,
+                            attempt + 1, wait, exc)  # fmt: skip
                 yield Retrying(attempt + 1, wait, str(exc))
                 # What streamed before the failure is not kept: the retry starts afresh.
                 await self.store.update_message(current.message_id, text="", status="partial")
