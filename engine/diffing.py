@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import YamlError
-from engine.workspace import load_plain
+from engine.yaml_text import load_plain
 
 
 def unified_diff(before: str, after: str, path: str = "score.yaml", context: int = 3) -> str:

@@ -29,10 +29,9 @@ from engine.workspace import (
     YAML_SUFFIXES,
     Workspace,
     atomic_write,
-    document_warnings,
-    load_plain,
     read_text,
 )
+from engine.yaml_text import document_warnings, load_plain
 
 if TYPE_CHECKING:
     from engine.store import Store

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from engine.agent import ChatSession
-from engine.history import MAX_HISTORY_CHARS, build_history
 from engine.events import (
     FileChanged,
     Notice,
@@ -23,6 +22,7 @@ from engine.events import (
     TurnStarted,
     Usage,
 )
+from engine.history import MAX_HISTORY_CHARS, build_history
 from engine.providers import HOW_TO_CONNECT
 from engine.providers.scripted import ScriptedProvider
 from engine.settings import Settings

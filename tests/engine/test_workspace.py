@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import AmbiguousError, NotFoundError, SandboxError, UsageError, YamlError
+from engine.score_checks import score_warnings
 from engine.settings import load_settings
 from engine.workspace import (
     Workspace,
@@ -15,7 +16,6 @@ from engine.workspace import (
     fuzzy_score,
     parse_yaml,
     read_text,
-    score_warnings,
 )
 
 
