@@ -19,7 +19,7 @@ from typing import Any
 
 from engine.diffing import changed_key_paths, unified_diff
 from engine.editor_tool import Approver, EditError, EditorTool
-from engine.editor_tool import ToolResult as EditorResult
+from engine.editor_tool import EditResult as EditorResult
 from engine.errors import NotFoundError, ProviderError, ScoreChatError, UsageError
 from engine.events import (
     Event,
@@ -49,7 +49,7 @@ from engine.providers.base import (
     UsageReport,
 )
 from engine.settings import Settings
-from engine.store import Session, Store
+from engine.store import SessionRecord, Store
 from engine.workspace import ScoreRef, Workspace, read_text
 
 #: Tool names the engine accepts: the Ollama function name and Anthropic's native ones.
@@ -138,7 +138,7 @@ class ChatSession:
         workspace: Workspace,
         settings: Settings,
         provider: Provider | None,
-        record: Session,
+        record: SessionRecord,
         approver: Approver | None = None,
     ):
         self.store = store
@@ -225,7 +225,7 @@ class ChatSession:
     def path(self) -> Path:
         return self.workspace.root / self.record.path
 
-    async def refresh(self) -> Session:
+    async def refresh(self) -> SessionRecord:
         self.record = await self.store.get_session(self.record.id) or self.record
         return self.record
 

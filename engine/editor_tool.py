@@ -102,7 +102,7 @@ class ChangedSinceError(EditError):
 
 
 @dataclass
-class ToolResult:
+class EditResult:
     """What a command returns: the text for the model, and what changed on disk."""
 
     text: str
@@ -416,26 +416,26 @@ class EditorTool:
         self._memory: list[_MemoryEdit] = []
         self._seen: dict[str, str] = {}
 
-    async def run(self, tool_input: Any) -> ToolResult:
+    async def run(self, tool_input: Any) -> EditResult:
         """Run one command. Never raises for bad input: errors come back as results."""
         if not isinstance(tool_input, dict):
-            return ToolResult("The tool input must be an object with a `command`.", is_error=True)
+            return EditResult("The tool input must be an object with a `command`.", is_error=True)
         command = tool_input.get("command")
         if command not in COMMANDS:
             shown = f"{command!r}" if command is not None else "no command"
-            return ToolResult(
+            return EditResult(
                 f"Unknown command {shown}: use one of {', '.join(COMMANDS)}.",
                 is_error=True,
                 command=command if isinstance(command, str) else None,
             )
         try:
             handler = getattr(self, f"_{command}")
-            result: ToolResult = await handler(tool_input)
+            result: EditResult = await handler(tool_input)
         except ScoreChatError as exc:
-            result = ToolResult(str(exc), is_error=True)
+            result = EditResult(str(exc), is_error=True)
         except Exception as exc:  # never let a bug in one command take the turn down
             log.exception("the editor's %s command failed", command)
-            result = ToolResult(f"The {command} command failed: {exc}.", is_error=True)
+            result = EditResult(f"The {command} command failed: {exc}.", is_error=True)
         limit = self.max_chars + RESULT_HEADROOM
         if len(result.text) > limit:
             # Every result goes back to the model: a multi-megabyte line must not.
@@ -491,7 +491,7 @@ class EditorTool:
         rel: str,
         tool_input: dict[str, Any],
         plan: Callable[[str | None], tuple[str, int, int]],
-    ) -> ToolResult:
+    ) -> EditResult:
         """Read, plan, check and write one edit, and record it, as one check-and-write.
 
         ``plan`` turns the file's current text into ``(after, first, last)`` (or raises
@@ -524,7 +524,7 @@ class EditorTool:
                 command, path, rel, before, after, tool_input, first, last, warnings
             )
 
-    async def _ask(self, proposal: ProposedEdit) -> ToolResult | None:
+    async def _ask(self, proposal: ProposedEdit) -> EditResult | None:
         """``None`` when the approver (if any) applies ``proposal``, else the rejection."""
         if self.approver is None:
             return None
@@ -532,7 +532,7 @@ class EditorTool:
         if reason is None:
             return None
         because = f": {reason}" if reason.strip() else "."
-        return ToolResult(
+        return EditResult(
             f"The user rejected this edit{because} The file {proposal.path} is unchanged.",
             is_error=True,
             path=proposal.path,
@@ -549,7 +549,7 @@ class EditorTool:
         first: int,
         last: int,
         warnings: list[str],
-    ) -> ToolResult:
+    ) -> EditResult:
         """Write ``after`` and record the edit; called with the write lock held.
 
         When the edit cannot be recorded the file is put back, so a file change never
@@ -584,7 +584,7 @@ class EditorTool:
             text = f"The file {rel} has been created."
         if warnings:
             text += "\nScore check warnings:\n" + "\n".join(f"- {w}" for w in warnings)
-        return ToolResult(
+        return EditResult(
             text, path=rel, before=before, after=after, edit_id=edit_id, warnings=warnings
         )
 
@@ -617,12 +617,12 @@ class EditorTool:
 
     # ---- commands --------------------------------------------------------------------
 
-    async def _view(self, tool_input: dict[str, Any]) -> ToolResult:
+    async def _view(self, tool_input: dict[str, Any]) -> EditResult:
         path, rel = self._path(tool_input, "view")
         if path.is_dir():
             if tool_input.get("view_range") is not None:
                 raise EditError("view_range cannot be used when path is a folder.")
-            return ToolResult(self._listing(path, rel), path=rel)
+            return EditResult(self._listing(path, rel), path=rel)
         text = await self._read(path, rel)
         self._seen[rel] = text
         lines = split_lines(text)
@@ -633,7 +633,7 @@ class EditorTool:
         body = numbered(lines[start - 1 : end], start)
         header = f"Here's the result of running `cat -n` on {rel}:\n"
         if not lines:
-            return ToolResult(header + "(the file is empty)", path=rel)
+            return EditResult(header + "(the file is empty)", path=rel)
         if len(body) > self.max_chars:
             cut = body.rfind("\n", 0, self.max_chars)
             cut = cut if cut > 0 else self.max_chars
@@ -643,7 +643,7 @@ class EditorTool:
                 f"{shown}\n[Output cut at {self.max_chars} characters: lines {start}-{last_shown} "
                 f"of {len(lines)} shown. Use view_range [{last_shown + 1}, -1] to see the rest.]"
             )
-        return ToolResult(header + body, path=rel)
+        return EditResult(header + body, path=rel)
 
     def _listing(self, folder: Path, rel: str) -> str:
         entries = []
@@ -657,7 +657,7 @@ class EditorTool:
             return f"The folder {rel} has no YAML files."
         return f"YAML files and folders in {rel} (up to 2 levels deep):\n" + "\n".join(entries)
 
-    async def _str_replace(self, tool_input: dict[str, Any]) -> ToolResult:
+    async def _str_replace(self, tool_input: dict[str, Any]) -> EditResult:
         path, rel = self._path(tool_input, "str_replace")
         _require_score_file(path, rel)
         old = self._require_str(tool_input, "old_str", "str_replace")
@@ -682,7 +682,7 @@ class EditorTool:
 
         return await self._edit("str_replace", path, rel, tool_input, plan)
 
-    async def _insert(self, tool_input: dict[str, Any]) -> ToolResult:
+    async def _insert(self, tool_input: dict[str, Any]) -> EditResult:
         path, rel = self._path(tool_input, "insert")
         _require_score_file(path, rel)
         line = tool_input.get("insert_line")
@@ -728,7 +728,7 @@ class EditorTool:
 
         return await self._edit("insert", path, rel, tool_input, plan)
 
-    async def _create(self, tool_input: dict[str, Any]) -> ToolResult:
+    async def _create(self, tool_input: dict[str, Any]) -> EditResult:
         path, rel = self._path(tool_input, "create")
         file_text = self._require_str(tool_input, "file_text", "create")
         if path.suffix.lower() not in YAML_SUFFIXES:
@@ -739,7 +739,7 @@ class EditorTool:
 
         return await self._edit("create", path, rel, tool_input, plan)
 
-    async def _undo_edit(self, tool_input: dict[str, Any]) -> ToolResult:
+    async def _undo_edit(self, tool_input: dict[str, Any]) -> EditResult:
         path, rel = self._path(tool_input, "undo_edit")
         return await self.undo(path, rel, tool_input)
 
@@ -751,7 +751,7 @@ class EditorTool:
         session_id: str | None = None,
         *,
         force: bool = False,
-    ) -> ToolResult:
+    ) -> EditResult:
         """Undo the newest edit of ``rel`` made by this tool's session (or ``session_id``).
 
         Edits of other sessions, of the CLI and version restores are never undone from
@@ -797,9 +797,9 @@ class EditorTool:
             message = f"Undid the creation of {rel}: the file was removed."
         else:
             message = f"Undid the last {edit.command} of {rel}; the file is as it was before it."
-        return ToolResult(message, path=rel, before=current, after=edit.before, edit_id=edit.id)
+        return EditResult(message, path=rel, before=current, after=edit.before, edit_id=edit.id)
 
-    async def redo(self, path: Path, rel: str, session_id: str | None = None) -> ToolResult:
+    async def redo(self, path: Path, rel: str, session_id: str | None = None) -> EditResult:
         """Apply again the edit of ``rel`` this session undid most recently.
 
         Only while nothing newer was applied by the session, and only when the file is
@@ -829,7 +829,7 @@ class EditorTool:
                 await asyncio.shield(asyncio.to_thread(_put_back, path, current, []))
                 raise
             self._seen[rel] = edit.after or ""
-        return ToolResult(
+        return EditResult(
             f"Redid the {edit.command} of {rel}.",
             command="redo", path=rel, before=current, after=edit.after, edit_id=edit.id,
         )  # fmt: skip

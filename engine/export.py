@@ -9,14 +9,16 @@ from typing import Any
 
 from engine.diffing import unified_diff
 from engine.redact import redact
-from engine.store import Edit, Message, Session
+from engine.store import Edit, SessionRecord, StoredMessage
 
 
 def _when(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
 
 
-def session_to_markdown(session: Session, messages: list[Message], edits: list[Edit]) -> str:
+def session_to_markdown(
+    session: SessionRecord, messages: list[StoredMessage], edits: list[Edit]
+) -> str:
     """A QA change record: what was asked, every tool call with its full result, and the
     diff of every edit (and who undid what)."""
     by_message: dict[int, list[Edit]] = {}
@@ -79,7 +81,9 @@ def _fence(text: str, language: str = "") -> str:
     return f"{ticks}{language}\n{text.rstrip()}\n{ticks}"
 
 
-def session_to_dict(session: Session, messages: list[Message], edits: list[Edit]) -> dict[str, Any]:
+def session_to_dict(
+    session: SessionRecord, messages: list[StoredMessage], edits: list[Edit]
+) -> dict[str, Any]:
     return {
         "session": session.as_dict(),
         "messages": [m.as_dict() for m in messages],
@@ -99,7 +103,9 @@ def session_to_dict(session: Session, messages: list[Message], edits: list[Edit]
     }
 
 
-def session_to_json(session: Session, messages: list[Message], edits: list[Edit]) -> str:
+def session_to_json(
+    session: SessionRecord, messages: list[StoredMessage], edits: list[Edit]
+) -> str:
     return redact(
         json.dumps(session_to_dict(session, messages, edits), indent=2, ensure_ascii=False)
     )

@@ -11,13 +11,13 @@ import json
 from typing import Any
 
 from engine.prompts import file_block
-from engine.store import Message
+from engine.store import StoredMessage
 
 #: A rough bound on history size in characters (about 4 characters a token).
 MAX_HISTORY_CHARS = 400_000
 
 
-def build_history(messages: list[Message]) -> list[dict[str, Any]]:
+def build_history(messages: list[StoredMessage]) -> list[dict[str, Any]]:
     """Stored messages as the neutral history a provider takes.
 
     Nothing earlier is rewritten (each user message carries the file snapshot it was

@@ -29,7 +29,7 @@ BUSY_TIMEOUT_MS = 15_000
 
 
 @dataclass(frozen=True)
-class Session:
+class SessionRecord:
     id: str
     title: str
     scorecard: str
@@ -56,7 +56,7 @@ class Session:
 
 
 @dataclass(frozen=True)
-class Message:
+class StoredMessage:
     id: int
     session_id: str
     role: str
@@ -356,7 +356,7 @@ class Store:
         title: str = "",
         workspace: str | None = None,
         session_id: str | None = None,
-    ) -> Session:
+    ) -> SessionRecord:
         now = time.time()
         session_id = session_id or new_session_id()
         await self._write(
@@ -371,11 +371,11 @@ class Store:
         assert session is not None
         return session
 
-    async def get_session(self, session_id: str) -> Session | None:
+    async def get_session(self, session_id: str) -> SessionRecord | None:
         row = await self._one(f"SELECT {_SESSION_COLS} FROM sessions WHERE id = ?", (session_id,))
-        return Session(**dict(row)) if row else None
+        return SessionRecord(**dict(row)) if row else None
 
-    async def find_session(self, id_or_prefix: str) -> Session:
+    async def find_session(self, id_or_prefix: str) -> SessionRecord:
         """A session by its id or a unique prefix of it; one clear sentence otherwise."""
         text = (id_or_prefix or "").strip()
         if not text:
@@ -407,7 +407,7 @@ class Store:
         status: str | None = None,
         path: str | None = None,
         workspace: str | None = None,
-    ) -> list[Session]:
+    ) -> list[SessionRecord]:
         """Sessions, most recently updated first (without their baselines).
 
         ``path`` (the score file, relative to the workspace) is how a score's own
@@ -419,7 +419,7 @@ class Store:
             " ORDER BY updated_at DESC, id LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
-        return [Session(**{**dict(r), "baseline": None}) for r in rows]
+        return [SessionRecord(**{**dict(r), "baseline": None}) for r in rows]
 
     async def count_sessions(
         self,
@@ -559,18 +559,18 @@ class Store:
         )
 
     @staticmethod
-    def _message(row: sqlite3.Row) -> Message:
+    def _message(row: sqlite3.Row) -> StoredMessage:
         data = dict(row)
         data["parts"] = json.loads(data["parts"]) if data["parts"] else []
-        return Message(**data)
+        return StoredMessage(**data)
 
-    async def get_message(self, message_id: int) -> Message | None:
+    async def get_message(self, message_id: int) -> StoredMessage | None:
         row = await self._one(f"SELECT {_MESSAGE_COLS} FROM messages WHERE id = ?", (message_id,))
         return self._message(row) if row else None
 
     async def last_messages(
         self, session_id: str, limit: int = 50, before_id: int | None = None
-    ) -> list[Message]:
+    ) -> list[StoredMessage]:
         """Up to ``limit`` messages, oldest first, that come before ``before_id`` (or the end)."""
         rows = await self._all(
             f"SELECT {_MESSAGE_COLS} FROM messages WHERE session_id = ? AND id < ?"
@@ -581,7 +581,7 @@ class Store:
 
     async def messages_from(
         self, session_id: str, first_id: int, limit: int = 500
-    ) -> list[Message]:
+    ) -> list[StoredMessage]:
         """Up to ``limit`` messages from ``first_id`` on, oldest first."""
         rows = await self._all(
             f"SELECT {_MESSAGE_COLS} FROM messages WHERE session_id = ? AND id >= ?"
@@ -590,13 +590,13 @@ class Store:
         )
         return [self._message(r) for r in rows]
 
-    async def messages(self, session_id: str) -> list[Message]:
+    async def messages(self, session_id: str) -> list[StoredMessage]:
         rows = await self._all(
             f"SELECT {_MESSAGE_COLS} FROM messages WHERE session_id = ? ORDER BY id", (session_id,)
         )
         return [self._message(r) for r in rows]
 
-    async def messages_for_turns(self, session_id: str, turns: int) -> list[Message]:
+    async def messages_for_turns(self, session_id: str, turns: int) -> list[StoredMessage]:
         """The messages of the last ``turns`` user turns, oldest first (all when 0)."""
         if turns <= 0:
             return await self.messages(session_id)

@@ -289,10 +289,10 @@ async def test_history_is_bounded_with_200_earlier_turns(settings: Settings, sto
 
 
 def test_build_history_pairs_orphan_tool_calls() -> None:
-    from engine.store import Message
+    from engine.store import StoredMessage
 
-    def msg(i: int, role: str, text: str = "", parts: list | None = None) -> Message:
-        return Message(i, "s", role, text, parts or [], "complete", None, None, 0.0, 0.0)
+    def msg(i: int, role: str, text: str = "", parts: list | None = None) -> StoredMessage:
+        return StoredMessage(i, "s", role, text, parts or [], "complete", None, None, 0.0, 0.0)
 
     history = build_history([
         msg(1, "user", "hi"),

@@ -22,7 +22,7 @@ from tui.screens.sessions import SessionsScreen, highlight
 from tui.widgets.conversation import (
     AssistantMessage,
     Conversation,
-    Notice,
+    NoticeLine,
     ToolCallRow,
     UserMessage,
 )
@@ -90,7 +90,7 @@ async def test_escape_cancels_and_keeps_partial_reply(settings: Settings, store:
         await wait_for(pilot, lambda: not screen._turn.is_running)
         partial = app.chat_screen.query_one(AssistantMessage).text
         assert 50 < len(partial) < len(words)
-        assert any("Stopped" in n.render().plain for n in app.chat_screen.query(Notice))
+        assert any("Stopped" in n.render().plain for n in app.chat_screen.query(NoticeLine))
         stored = (await store.messages(screen.chat.id))[-1]
         assert stored.status == "interrupted" and stored.text == partial
 
@@ -188,7 +188,8 @@ async def test_no_model_says_how_to_connect_and_the_rest_works(
         await wait_for(
             pilot,
             lambda: any(
-                "No model is available" in n.render().plain for n in app.chat_screen.query(Notice)
+                "No model is available" in n.render().plain
+                for n in app.chat_screen.query(NoticeLine)
             ),
         )
         assert app.chat_screen.query_one(StatusBar).connection == "no model"
@@ -197,7 +198,7 @@ async def test_no_model_says_how_to_connect_and_the_rest_works(
             pilot,
             lambda: any(
                 "ollama pull" in n.render().plain
-                for n in app.chat_screen.query(Notice)
+                for n in app.chat_screen.query(NoticeLine)
                 if "✗" in n.render().plain
             ),
         )

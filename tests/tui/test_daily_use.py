@@ -14,7 +14,7 @@ from tests.tui.helpers import GREETING, edit, make_app, ready, text, type_and_se
 from tui.screens.chat import ChatScreen
 from tui.screens.modals import ConfirmModal, DiscardModal, HelpScreen
 from tui.screens.sessions import SessionsScreen
-from tui.widgets.conversation import Conversation, Notice, ToolCallRow
+from tui.widgets.conversation import Conversation, NoticeLine, ToolCallRow
 from tui.widgets.prompt import PromptInput
 from tui.widgets.session_list import SessionItem, SessionList
 
@@ -205,7 +205,7 @@ async def test_a_message_sent_during_a_reply_is_queued_then_sent(settings: Setti
         await type_and_send(pilot, "two")
         conversation = app.chat_screen.query_one(Conversation)
         await wait_for(
-            pilot, lambda: any("Queued" in n.render().plain for n in conversation.query(Notice))
+            pilot, lambda: any("Queued" in n.render().plain for n in conversation.query(NoticeLine))
         )
         await wait_for(
             pilot,
@@ -252,7 +252,7 @@ async def test_a_model_that_appears_later_is_found(settings: Settings) -> None:
             await wait_for(pilot, lambda: app.provider_checked and app.provider is None)
 
             def hint() -> str:
-                return " ".join(n.render().plain for n in app.chat_screen.query(Notice))
+                return " ".join(n.render().plain for n in app.chat_screen.query(NoticeLine))
 
             await wait_for(pilot, lambda: "F4" in hint() and "/model" in hint())
             with OllamaFake(port=port):
@@ -298,7 +298,7 @@ async def test_a_failed_send_keeps_its_error_after_resume(settings: Settings, st
     again = make_app(settings, [], store=store, session_id=chat_id, score=None)
     async with again.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: again.chat_screen.opened_id == chat_id)
-        shown = " ".join(n.render().plain for n in again.chat_screen.query(Notice))
+        shown = " ".join(n.render().plain for n in again.chat_screen.query(NoticeLine))
         assert "No model is available" in shown
 
 

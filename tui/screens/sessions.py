@@ -14,7 +14,7 @@ from textual.widgets import Footer, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker
 
-from engine.store import SearchHit, Session, Store
+from engine.store import SearchHit, SessionRecord, Store
 from tui.timefmt import count_label, relative_time
 
 PAGE = 100
@@ -65,7 +65,7 @@ class SessionsScreen(Screen[BrowserResult | None]):
         self.scores = scores
         """Score names by scorecard, for the filters."""
         self.scorecards = sorted(scores, key=str.lower)
-        self.rows: list[Session | SearchHit] = []
+        self.rows: list[SessionRecord | SearchHit] = []
         self.total = 0
 
     def compose(self) -> ComposeResult:
@@ -118,7 +118,7 @@ class SessionsScreen(Screen[BrowserResult | None]):
         options = self.query_one("#browser-list", OptionList)
         if query:
             hits = await self.store.search(query, limit=200, mark=MARK)
-            rows: list[Session | SearchHit] = [
+            rows: list[SessionRecord | SearchHit] = [
                 h
                 for h in hits
                 if (not card or h.scorecard == card) and (not score or h.score == score)
@@ -143,7 +143,7 @@ class SessionsScreen(Screen[BrowserResult | None]):
         self.query_one("#browser-hint", Static).update(Text(hint, style="dim"))
 
     @staticmethod
-    def _label(row: Session | SearchHit) -> Text:
+    def _label(row: SessionRecord | SearchHit) -> Text:
         text = Text()
         if isinstance(row, SearchHit):
             text.append(row.title or "(untitled)", style="bold")
@@ -160,14 +160,14 @@ class SessionsScreen(Screen[BrowserResult | None]):
         )
         return text
 
-    def _current(self) -> Session | SearchHit | None:
+    def _current(self) -> SessionRecord | SearchHit | None:
         index = self.query_one("#browser-list", OptionList).highlighted
         if index is None or index >= len(self.rows):
             return None
         return self.rows[index]
 
     @staticmethod
-    def _session_id(row: Session | SearchHit) -> str:
+    def _session_id(row: SessionRecord | SearchHit) -> str:
         return row.session_id if isinstance(row, SearchHit) else row.id
 
     def action_move(self, step: int) -> None:

@@ -18,7 +18,7 @@ from textual.widgets import Collapsible, Static
 
 if TYPE_CHECKING:
     from engine.events import ToolCallStarted, ToolResult
-    from engine.store import Message
+    from engine.store import StoredMessage
 
 
 class UserMessage(Static):
@@ -288,7 +288,7 @@ class ThinkingRow(Collapsible):
         super()._watch_collapsed(collapsed)
 
 
-class Notice(Static):
+class NoticeLine(Static):
     """A retry, an error, a cancellation or a hint, inline in the conversation."""
 
     def __init__(self, text: str, kind: str = "info", **kwargs: object) -> None:
@@ -442,13 +442,13 @@ class Conversation(VerticalScroll):
             if row.edit_id == edit_id:
                 row.set_undone(undone)
 
-    async def add_notice(self, text: str, kind: str = "info") -> Notice:
-        widget = Notice(text, kind)
+    async def add_notice(self, text: str, kind: str = "info") -> NoticeLine:
+        widget = NoticeLine(text, kind)
         await self.mount(widget)
         return widget
 
     async def show_messages(
-        self, messages: list[Message], *, older: bool = False, undone: set[int] | None = None
+        self, messages: list[StoredMessage], *, older: bool = False, undone: set[int] | None = None
     ) -> None:
         """Mount stored messages: at the end, or before the first when ``older``.
 
@@ -464,7 +464,7 @@ class Conversation(VerticalScroll):
         if messages:
             self.oldest_id = min(messages[0].id, self.oldest_id or messages[0].id)
 
-    def _widgets_for(self, messages: list[Message], undone: set[int]) -> list[Widget]:
+    def _widgets_for(self, messages: list[StoredMessage], undone: set[int]) -> list[Widget]:
         widgets: list[Widget] = []
         rows: dict[str, ToolCallRow] = {}
         pending: dict[str, tuple[ToolCallRow, int]] = {}
@@ -487,7 +487,7 @@ class Conversation(VerticalScroll):
                         AssistantMessage(message.text, message_id=message.id, status=message.status)
                     )
                 if failure:
-                    widgets.append(Notice(f"✗ {failure}", "error"))
+                    widgets.append(NoticeLine(f"✗ {failure}", "error"))
                 for part in message.parts:
                     if part.get("type") == "tool_use":
                         args = part.get("input") or {}

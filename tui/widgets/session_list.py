@@ -13,11 +13,11 @@ from textual.widgets import ListItem, ListView, Static
 from tui.timefmt import count_label, relative_time
 
 if TYPE_CHECKING:
-    from engine.store import Session
+    from engine.store import SessionRecord
 
 
 class SessionItem(ListItem):
-    def __init__(self, session: Session, current: bool) -> None:
+    def __init__(self, session: SessionRecord, current: bool) -> None:
         self.session = session
         title = session.title or "(untitled)"
         label = Text(overflow="ellipsis", no_wrap=True)
@@ -47,10 +47,10 @@ class SessionList(ListView):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.sessions: list[Session] = []
+        self.sessions: list[SessionRecord] = []
         """The sessions shown."""
 
-    async def show(self, sessions: list[Session], current_id: str | None) -> None:
+    async def show(self, sessions: list[SessionRecord], current_id: str | None) -> None:
         self.sessions = sessions
         await self.clear()
         await self.extend([SessionItem(s, s.id == current_id) for s in sessions])
