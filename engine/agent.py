@@ -648,10 +648,8 @@ class ChatSession:
         return {"type": "file", "path": self.record.path, "text": text}
 
     async def _last_snapshot(self) -> str | None:
-        for message in reversed(await self.store.last_messages(self.id, 200)):
-            if message.role != "user":
-                continue
-            for part in message.parts:
+        for parts in await self.store.user_parts(self.id):
+            for part in parts:
                 if part.get("type") == "file":
                     if "text" in part:
                         return str(part["text"])

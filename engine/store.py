@@ -590,6 +590,15 @@ class Store:
         )
         return [self._message(r) for r in rows]
 
+    async def user_parts(self, session_id: str, limit: int = 50) -> list[list[dict[str, Any]]]:
+        """The parts of the session's latest user messages, newest first."""
+        rows = await self._all(
+            "SELECT parts FROM messages WHERE session_id = ? AND role = 'user'"
+            " ORDER BY id DESC LIMIT ?",
+            (session_id, limit),
+        )
+        return [json.loads(r["parts"]) if r["parts"] else [] for r in rows]
+
     async def messages(self, session_id: str) -> list[StoredMessage]:
         rows = await self._all(
             f"SELECT {_MESSAGE_COLS} FROM messages WHERE session_id = ? ORDER BY id", (session_id,)

@@ -86,12 +86,17 @@ def _str_or_none(value: Any) -> str | None:
 _HEAD_KEYS = re.compile(r"^(name|key|id|class):[ \t]*(.*?)[ \t]*(?:#.*)?$")
 
 
-def _read_head(path: Path) -> tuple[dict[str, str], int, int]:
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _read_head(data: bytes | None) -> tuple[dict[str, str], int, int]:
     """The top-level name/key/id/class of a score without a full YAML parse (fast for lists)."""
     found: dict[str, str] = {}
-    try:
-        data = path.read_bytes()
-    except OSError:
+    if data is None:
         return found, 0, 0
     text = data.decode("utf-8", errors="replace").removeprefix("\ufeff")
     for line in text.splitlines():
@@ -175,21 +180,20 @@ class Workspace:
                     continue
                 if not file.is_file() or not self.inside(file):
                     continue
-                entries = self._scorecard_entries(file)
-                refs.extend(entries or [self._ref(item.name, file)])
+                data = _read_bytes(file)  # read once: for the scores: check and the head
+                entries = self._scorecard_entries(file, data)
+                refs.extend(entries or [self._ref(item.name, file, data)])
         return refs
 
-    def _scorecard_entries(self, file: Path) -> list[ScoreRef]:
+    def _scorecard_entries(self, file: Path, head: bytes | None = None) -> list[ScoreRef]:
         """The scores a scorecard file lists under ``scores:`` (none for a score file).
 
         Plexus keeps a scorecard as one file: ``name``, ``key``... and a ``scores:``
         list. Each entry is a score of its own, addressed by name and edited in place.
         """
-        try:
-            head = file.read_bytes()[:MAX_FILE_BYTES]
-        except OSError:
-            return []
-        if not _SCORES_KEY.search(head):
+        if head is None:
+            head = _read_bytes(file)
+        if head is None or len(head) > MAX_FILE_BYTES or not _SCORES_KEY.search(head):
             return []
         try:
             data = load_plain(read_text(file))
@@ -270,8 +274,8 @@ class Workspace:
         finally:
             os.close(fd)  # closing the descriptor releases the lock
 
-    def _ref(self, scorecard: str, file: Path) -> ScoreRef:
-        head, size, lines = _read_head(file)
+    def _ref(self, scorecard: str, file: Path, data: bytes | None = None) -> ScoreRef:
+        head, size, lines = _read_head(data if data is not None else _read_bytes(file))
         return ScoreRef(
             scorecard=scorecard,
             score=head.get("name") or file.stem,

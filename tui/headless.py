@@ -23,15 +23,12 @@ from engine.events import (
     TurnDone,
     TurnFailed,
 )
-from engine.logs import get_logger
 from engine.providers import choose_provider
 from engine.redact import redact
 from engine.settings import Settings
 from engine.store import Store
 from engine.turns import TurnReport, open_chat, run_turn
 from engine.workspace import Workspace
-
-log = get_logger("headless")
 
 
 def _err(text: str) -> None:
