@@ -169,6 +169,7 @@ class ChatSession:
         provider: Provider | None,
         score: ScoreRef,
         approver: Approver | None = None,
+        session_id: str | None = None,
     ) -> ChatSession:
         baseline = await asyncio.to_thread(read_text, score.path)
         record = await store.create_session(
@@ -179,6 +180,7 @@ class ChatSession:
             provider=provider.name if provider else None,
             model=provider.model if provider else None,
             workspace=str(workspace.root),
+            session_id=session_id,
         )
         return cls(
             store=store, workspace=workspace, settings=settings, provider=provider,
@@ -325,21 +327,30 @@ class ChatSession:
         except (StopAsyncIteration, asyncio.CancelledError):
             return None
 
-    async def send(self, text: str) -> AsyncIterator[Event]:
+    async def send(self, text: str, *, turn_key: str | None = None) -> AsyncIterator[Event]:
         """Run one turn for the user's ``text``; yields events until a final one.
 
         Whatever fails, the turn ends with one final event and the record stays whole:
         every tool result of a call that ran is stored, even when something after the
-        write raises.
+        write raises. ``turn_key`` (a service task's id) is stored with the user message:
+        when a message with that key is already stored, the turn it began is continued
+        from the record instead of storing the message again.
         """
         self._task = asyncio.current_task()
         text = text.strip()
         if not text:
             yield TurnFailed("The message is empty: type something to send.")
             return
+        resumed = False
         try:
-            snapshot = await self._file_snapshot()
-            user_id = await self.store.add_message(self.id, "user", text, parts=[snapshot])
+            existing = await self.store.message_for_turn(self.id, turn_key) if turn_key else None
+            if existing is not None:
+                user_id, resumed = existing, True
+            else:
+                snapshot = await self._file_snapshot()
+                user_id = await self.store.add_message(
+                    self.id, "user", text, parts=[snapshot], turn_key=turn_key
+                )
             if not self.record.title:
                 await self.store.update_session(self.id, title=make_title(text))
             await self.refresh()
@@ -348,6 +359,8 @@ class ChatSession:
             return
         log.info("turn started in session %s (%d characters)", self.id, len(text))
         yield TurnStarted(self.id, user_id, text)
+        if resumed:
+            yield Notice("This message's turn was begun by a worker that stopped; continued here.")
         if self.provider is None:
             await self._save_failed(None, HOW_TO_CONNECT)
             yield TurnFailed(HOW_TO_CONNECT)

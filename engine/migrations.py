@@ -155,6 +155,36 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX sessions_by_path ON sessions (path, updated_at DESC);
         """,
     ),
+    (
+        "0007_turn_keys_and_chat_queue",
+        # Service mode. A user message may carry the key of the task that sent it, so a
+        # redelivered task finds its message instead of storing it twice. The queue
+        # holds one ticket per message waiting for (or running) its chat: the oldest
+        # ticket of a chat runs, the others wait, whatever process or host they are
+        # on. A finished turn's result is kept by its key, so a redelivered task that
+        # had already finished returns it instead of running again.
+        """
+        ALTER TABLE messages ADD COLUMN turn_key TEXT;
+        CREATE UNIQUE INDEX messages_by_turn_key ON messages (session_id, turn_key)
+            WHERE turn_key IS NOT NULL;
+        CREATE TABLE chat_queue (
+            turn_key TEXT PRIMARY KEY,
+            chat_id TEXT NOT NULL,
+            arrived_at REAL NOT NULL,
+            owner TEXT NOT NULL,
+            heartbeat REAL NOT NULL
+        );
+        CREATE INDEX chat_queue_by_chat ON chat_queue (chat_id, arrived_at, turn_key);
+        CREATE TABLE turn_results (
+            turn_key TEXT PRIMARY KEY,
+            chat_id TEXT NOT NULL,
+            caller_task_id TEXT,
+            result TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX turn_results_by_chat ON turn_results (chat_id, created_at);
+        """,
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

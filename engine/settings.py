@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from engine.redact import redact
 
 APP_NAME = "scorechat"
 
-PROVIDERS = ("ollama", "anthropic", "scripted")
 APPROVAL_MODES = ("auto", "ask")
 THINKING_MODES = ("auto", "on", "off")
 
@@ -31,6 +31,8 @@ DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-5-5"
 #: The Ollama model used when nothing else is configured.
 DEFAULT_OLLAMA_MODEL = "qwen3:8b"
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+#: The broker a worker and `message --broker` use when nothing else is configured.
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 
 
 def bundled_data_dir() -> Path:
@@ -50,7 +52,7 @@ def _env(name: str, environ: dict[str, str]) -> str | None:
     return value if value not in (None, "") else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything the engine and the front ends are configured with."""
 
@@ -66,36 +68,25 @@ class Settings:
     """The SQLite database file."""
     workspace: Path
     """The folder holding ``<Scorecard>/<Score>.yaml`` files."""
-    provider: str | None = None
-    """``ollama``, ``anthropic`` or ``scripted``; ``None`` chooses automatically."""
-    model: str | None = None
-    """The model name; ``None`` takes the provider's default."""
-    ollama_host: str = DEFAULT_OLLAMA_HOST
-    """Where the Ollama server listens."""
-    ollama_timeout: float = 300.0
-    """Seconds an Ollama request may take."""
-    ollama_model: str | None = None
-    """``OLLAMA_MODEL``: the Ollama model when no other model is named."""
-    ollama_num_ctx: int = 16_384
-    """``OLLAMA_NUM_CTX``: the largest context window asked of Ollama (``options.num_ctx``)."""
-    anthropic_base_url: str | None = None
-    """``ANTHROPIC_BASE_URL`` when set."""
-    script: Path | None = None
-    """The JSON script the scripted provider replays."""
-    approval: str = "auto"
-    """``auto`` applies edits at once; ``ask`` asks before each edit (TUI)."""
-    thinking: str = "auto"
-    """``SCORECHAT_THINKING``: ``auto`` (the model's default), ``on`` or ``off``."""
-    max_tool_rounds: int = 8
-    """How many rounds of tool calls one turn may take."""
-    history_turns: int = 10
-    """How many earlier user/assistant turn pairs go into the prompt."""
-    view_max_chars: int = 40_000
-    """The editor's ``view`` output is cut beyond this many characters."""
-    retry_attempts: int = 3
-    """How many times a transient provider failure is tried in all."""
-    retry_base_delay: float = 1.0
-    """The first retry's wait in seconds; doubles with each attempt."""
+    # The settings of the table ``SETTINGS`` below (defaults and help live there).
+    provider: str | None
+    model: str | None
+    script: Path | None
+    approval: str
+    thinking: str
+    ollama_host: str
+    ollama_timeout: float
+    ollama_model: str | None
+    ollama_num_ctx: int
+    anthropic_base_url: str | None
+    max_tool_rounds: int
+    history_turns: int
+    view_max_chars: int
+    retry_attempts: int
+    retry_base_delay: float
+    broker_url: str
+    result_backend: str | None
+    task_time_limit: float
     extra: dict[str, Any] = field(default_factory=dict)
     """Unrecognised config keys, kept for diagnostics."""
     samples_copied: bool = False
@@ -158,22 +149,126 @@ def _as_float(name: str, value: Any, *, allow_zero: bool = False) -> float:
     return number
 
 
-def _as_url(name: str, value: Any) -> str:
-    """An http(s) URL with a valid port, or one sentence naming the setting."""
+def _as_url(name: str, value: Any, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    """A URL of one of ``schemes`` with a valid port, or one sentence naming the setting."""
     from urllib.parse import urlsplit
 
     text = str(value).strip()
     shown = redact(text)
     try:
-        parts = urlsplit(text if "://" in text else f"http://{text}")
+        parts = urlsplit(text if "://" in text else f"{schemes[0]}://{text}")
         port = parts.port
     except ValueError:
         raise UsageError(f"{name} is not a valid URL: {shown!r}.") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"{name} must be an http:// or https:// URL, not {shown!r}.")
+    if parts.scheme not in schemes or not parts.hostname:
+        wanted = " or ".join(f"{s}://" for s in schemes)
+        raise UsageError(f"{name} must be a {wanted} URL, not {shown!r}.")
     if port is not None and not 0 < port < 65536:
         raise UsageError(f"{name} has the port {port}, which is not between 1 and 65535.")
     return text
+
+
+def _choice(*choices: str, lower: bool = False) -> Callable[[str, Any], str]:
+    def parse(name: str, value: Any) -> str:
+        text = str(value).lower() if lower else str(value)
+        if text not in choices:
+            raise UsageError(f"{name} must be one of {', '.join(choices)}, not {text!r}.")
+        return text
+
+    return parse
+
+
+def _provider_name(name: str, value: Any) -> str:
+    from engine.providers.registry import PROVIDERS
+
+    if str(value) not in PROVIDERS:
+        raise UsageError(f"Unknown provider {value!r}: choose one of {', '.join(PROVIDERS)}.")
+    return str(value)
+
+
+def _text(name: str, value: Any) -> str:
+    return str(value)
+
+
+def _integer(minimum: int = 0, maximum: int = 1_000_000) -> Callable[[str, Any], int]:
+    return lambda name, value: _as_int(name, value, minimum, maximum)
+
+
+def _seconds(allow_zero: bool = False) -> Callable[[str, Any], float]:
+    return lambda name, value: _as_float(name, value, allow_zero=allow_zero)
+
+
+def _url(*schemes: str) -> Callable[[str, Any], str]:
+    return lambda name, value: _as_url(name, value, schemes or ("http", "https"))
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: where it is read from, its default, how it is checked, its help."""
+
+    field: str
+    """The ``Settings`` attribute, and the key in ``config.toml``."""
+    env: tuple[str, ...]
+    """Environment variables, the first one found wins."""
+    default: Any
+    parse: Callable[[str, Any], Any]
+    """``parse(name, value)``: the checked value, or ``UsageError`` naming ``name``."""
+    help: str
+    flag: str | None = None
+    """The global CLI flag that sets it, when there is one."""
+
+
+#: Every setting read from flags, the environment and the config file, in one place.
+#: ``load_settings`` and the CLI's options (their help and environment variables) read it.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("provider", ("SCORECHAT_PROVIDER",), None, _provider_name,
+            "ollama, anthropic or scripted (default: Ollama if it answers, else Claude).",
+            "--provider"),
+    Setting("model", ("SCORECHAT_MODEL", "CHAT_MODEL"), None, _text,
+            "The model to use (default: the provider's own).", "--model"),
+    Setting("script", ("SCORECHAT_SCRIPT",), None, lambda n, v: Path(str(v)),
+            "JSON script for --provider scripted.", "--script"),
+    Setting("approval", ("SCORECHAT_APPROVAL",), "auto", _choice(*APPROVAL_MODES),
+            "auto (apply edits at once) or ask.", "--approval"),
+    Setting("thinking", ("SCORECHAT_THINKING",), "auto", _choice(*THINKING_MODES, lower=True),
+            "Extended thinking: auto (the model's default), on or off."),
+    Setting("ollama_host", ("OLLAMA_HOST",), DEFAULT_OLLAMA_HOST, _url(),
+            "Where the Ollama server listens."),
+    Setting("ollama_timeout", ("OLLAMA_TIMEOUT",), 300.0, _seconds(),
+            "Seconds an Ollama request may take."),
+    Setting("ollama_model", ("OLLAMA_MODEL",), None, _text,
+            "The Ollama model when no other model is named."),
+    Setting("ollama_num_ctx", ("OLLAMA_NUM_CTX",), 16_384, _integer(2048, 2_000_000),
+            "The largest context window asked of Ollama (options.num_ctx)."),
+    Setting("anthropic_base_url", ("ANTHROPIC_BASE_URL",), None, _url(),
+            "Where the Anthropic API answers (default: Anthropic's own)."),
+    Setting("max_tool_rounds", ("SCORECHAT_MAX_TOOL_ROUNDS",), 8, _integer(1),
+            "How many rounds of tool calls one turn may take."),
+    Setting("history_turns", ("SCORECHAT_HISTORY_TURNS",), 10, _integer(),
+            "How many earlier turn pairs go into the prompt."),
+    Setting("view_max_chars", ("SCORECHAT_VIEW_MAX_CHARS",), 40_000, _integer(1000),
+            "The editor's view output is cut beyond this many characters."),
+    Setting("retry_attempts", ("SCORECHAT_RETRY_ATTEMPTS",), 3, _integer(1),
+            "How many times a transient provider failure is tried in all."),
+    Setting("retry_base_delay", ("SCORECHAT_RETRY_BASE_DELAY",), 1.0, _seconds(allow_zero=True),
+            "The first retry's wait in seconds; doubles with each attempt."),
+    Setting("broker_url", ("SCORECHAT_BROKER_URL",), DEFAULT_BROKER_URL,
+            _url("redis", "rediss", "amqp", "amqps"),
+            "The Celery broker the worker and `message --broker` use.", "--broker"),
+    Setting("result_backend", ("SCORECHAT_RESULT_BACKEND",), None,
+            _url("redis", "rediss", "rpc", "db+postgresql", "db+sqlite"),
+            "Where task results are kept (default: the broker)."),
+    Setting("task_time_limit", ("SCORECHAT_TASK_TIME_LIMIT",), 600.0, _seconds(),
+            "Seconds a worker gives one turn before cancelling it as Esc would."),
+)  # fmt: skip
+
+SETTING = {setting.field: setting for setting in SETTINGS}
+
+
+def setting_help(name: str) -> str:
+    """The help text of a setting, with its environment variable (for CLI options)."""
+    setting = SETTING[name]
+    return f"{setting.help} [env: {setting.env[0]}]"
 
 
 def load_settings(
@@ -181,19 +276,19 @@ def load_settings(
     home: str | Path | None = None,
     workspace: str | Path | None = None,
     db_path: str | Path | None = None,
-    provider: str | None = None,
-    model: str | None = None,
-    script: str | Path | None = None,
-    approval: str | None = None,
     environ: dict[str, str] | None = None,
     cwd: Path | None = None,
-    ensure_workspace: bool = True,
+    **explicit: Any,
 ) -> Settings:
-    """Build the settings. Explicit arguments win over the environment and the config file.
+    """Build the settings. Explicit arguments (any field of ``SETTINGS``) win over the
+    environment, which wins over the config file, which wins over the defaults.
 
-    With ``ensure_workspace`` the sample workspace is copied into the data dir when no
-    other workspace is configured (once; later runs reuse and never overwrite it).
+    Loading never writes anything: copying the sample workspace on the first run is
+    ``prepare_workspace``, an explicit step the front ends take.
     """
+    unknown = set(explicit) - set(SETTING)
+    if unknown:
+        raise TypeError(f"load_settings() got unknown settings: {', '.join(sorted(unknown))}")
     env = dict(os.environ if environ is None else environ)
     cwd = cwd or Path.cwd()
 
@@ -211,99 +306,43 @@ def load_settings(
     config_path = Path(_env("SCORECHAT_CONFIG", env) or config_dir / "config.toml")
     config = _read_config(config_path)
 
-    def pick(arg: Any, env_names: tuple[str, ...], key: str, default: Any = None) -> Any:
+    def pick(arg: Any, env_names: tuple[str, ...], key: str) -> tuple[Any, str]:
+        """The value and the name of where it came from (for a sentence naming it)."""
         if arg not in (None, ""):
-            return arg
+            return arg, SETTING[key].flag or key if key in SETTING else key
         for env_name in env_names:
             if (value := _env(env_name, env)) is not None:
-                return value
-        return config.get(key, default)
+                return value, env_name
+        if key in config:
+            return config[key], f"{key} in {config_path}"
+        return None, key
 
-    provider_value = pick(provider, ("SCORECHAT_PROVIDER",), "provider")
-    if provider_value is not None and provider_value not in PROVIDERS:
-        raise UsageError(
-            f"Unknown provider {provider_value!r}: choose one of {', '.join(PROVIDERS)}."
-        )
-    approval_value = pick(approval, ("SCORECHAT_APPROVAL",), "approval", "auto")
-    if approval_value not in APPROVAL_MODES:
-        raise UsageError(
-            f"Unknown approval mode {approval_value!r}: choose one of {', '.join(APPROVAL_MODES)}."
-        )
-    model_value = pick(model, ("SCORECHAT_MODEL", "CHAT_MODEL"), "model")
-    thinking_value = str(pick(None, ("SCORECHAT_THINKING",), "thinking", "auto")).lower()
-    if thinking_value not in THINKING_MODES:
-        raise UsageError(
-            f"SCORECHAT_THINKING must be one of {', '.join(THINKING_MODES)}, not {thinking_value!r}."
-        )
-    script_value = pick(script, ("SCORECHAT_SCRIPT",), "script")
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw, source = pick(explicit.get(setting.field), setting.env, setting.field)
+        if raw is None:
+            values[setting.field] = setting.default
+        else:
+            values[setting.field] = setting.parse(source, raw)
 
-    db_value = pick(db_path, ("SCORECHAT_DB",), "database")
+    db_value, _ = pick(db_path, ("SCORECHAT_DB",), "database")
     db = Path(db_value).expanduser() if db_value else data_dir / "scorechat.db"
+    workspace_value, _ = pick(workspace, ("SCORECHAT_WORKSPACE",), "workspace")
 
-    had_copy = (data_dir / "scorecards").is_dir()
-    workspace_path = _resolve_workspace(
-        pick(workspace, ("SCORECHAT_WORKSPACE",), "workspace"), cwd, data_dir, ensure_workspace
-    )
-    samples_copied = not had_copy and workspace_path == (data_dir / "scorecards").resolve()
-
-    known = {
-        "provider", "model", "ollama_model", "script", "database", "workspace", "approval", "ollama_host", "ollama_num_ctx", "thinking",
-        "ollama_timeout", "max_tool_rounds", "history_turns", "view_max_chars",
-        "retry_attempts", "retry_base_delay",
-    }  # fmt: skip
+    known = {"database", "workspace", *SETTING}
     return Settings(
         home=home_path,
         data_dir=data_dir,
         config_dir=config_dir,
         log_dir=log_dir,
         db_path=db,
-        workspace=workspace_path,
-        provider=provider_value,
-        model=model_value,
-        ollama_host=_as_url(
-            "OLLAMA_HOST", pick(None, ("OLLAMA_HOST",), "ollama_host", DEFAULT_OLLAMA_HOST)
-        ),
-        ollama_timeout=_as_float(
-            "OLLAMA_TIMEOUT", pick(None, ("OLLAMA_TIMEOUT",), "ollama_timeout", 300.0)
-        ),
-        ollama_model=pick(None, ("OLLAMA_MODEL",), "ollama_model"),
-        ollama_num_ctx=_as_int(
-            "OLLAMA_NUM_CTX",
-            pick(None, ("OLLAMA_NUM_CTX",), "ollama_num_ctx", 16_384),
-            minimum=2048,
-            maximum=2_000_000,
-        ),
-        anthropic_base_url=_env("ANTHROPIC_BASE_URL", env),
-        script=Path(script_value) if script_value else None,
-        approval=approval_value,
-        thinking=thinking_value,
-        max_tool_rounds=_as_int(
-            "max_tool_rounds",
-            pick(None, ("SCORECHAT_MAX_TOOL_ROUNDS",), "max_tool_rounds", 8),
-            minimum=1,
-        ),
-        history_turns=_as_int(
-            "history_turns", pick(None, ("SCORECHAT_HISTORY_TURNS",), "history_turns", 10)
-        ),
-        view_max_chars=_as_int(
-            "view_max_chars", config.get("view_max_chars", 40_000), minimum=1000
-        ),
-        retry_attempts=_as_int(
-            "retry_attempts",
-            pick(None, ("SCORECHAT_RETRY_ATTEMPTS",), "retry_attempts", 3),
-            minimum=1,
-        ),
-        retry_base_delay=_as_float(
-            "SCORECHAT_RETRY_BASE_DELAY",
-            pick(None, ("SCORECHAT_RETRY_BASE_DELAY",), "retry_base_delay", 1.0),
-            allow_zero=True,
-        ),
+        workspace=_resolve_workspace(workspace_value, cwd, data_dir),
         extra={k: v for k, v in config.items() if k not in known},
-        samples_copied=samples_copied,
+        **values,
     )
 
 
-def _resolve_workspace(value: Any, cwd: Path, data_dir: Path, ensure: bool) -> Path:
+def _resolve_workspace(value: Any, cwd: Path, data_dir: Path) -> Path:
     if value:
         path = Path(str(value)).expanduser()
         path = (cwd / path).resolve() if not path.is_absolute() else path.resolve()
@@ -314,15 +353,27 @@ def _resolve_workspace(value: Any, cwd: Path, data_dir: Path, ensure: bool) -> P
     if local.is_dir():
         return local.resolve()
     copy = data_dir / "scorecards"
-    if ensure and not copy.is_dir():
-        source = bundled_data_dir() / "scorecards"
-        try:
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            staging = copy.with_name(".scorecards-copying")
-            shutil.rmtree(staging, ignore_errors=True)
-            shutil.copytree(source, staging)
-            os.replace(staging, copy)  # the copy appears whole or not at all
-        except OSError:
-            # A read-only data folder: read the bundled samples where they are.
-            return source.resolve()
     return copy.resolve() if copy.exists() else copy
+
+
+def prepare_workspace(settings: Settings) -> Settings:
+    """The first-run step: copy the sample scorecards into the data folder when the
+    settings point there and no copy exists yet (once; later runs never overwrite it).
+
+    Returns the settings to use: ``samples_copied`` is set when this call made the copy,
+    and on a read-only data folder the bundled samples are read where they are.
+    """
+    copy = settings.data_dir / "scorecards"
+    if settings.workspace != copy or copy.is_dir():
+        return settings
+    source = bundled_data_dir() / "scorecards"
+    try:
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        staging = copy.with_name(".scorecards-copying")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(source, staging)
+        os.replace(staging, copy)  # the copy appears whole or not at all
+    except OSError:
+        # A read-only data folder: read the bundled samples where they are.
+        return replace(settings, workspace=source.resolve())
+    return replace(settings, workspace=copy.resolve(), samples_copied=True)

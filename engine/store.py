@@ -14,7 +14,7 @@ import re
 import sqlite3
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -508,13 +508,17 @@ class Store:
         status: str = "complete",
         input_tokens: int | None = None,
         output_tokens: int | None = None,
+        turn_key: str | None = None,
     ) -> int:
+        """Store a message; ``turn_key`` (a user message's task key) is unique per session,
+        so a redelivered task never stores its message twice."""
         now = time.time()
         self._check_file()
         text = redact(text)
         cursor = await self._db.execute(
             "INSERT INTO messages (session_id, role, text, parts, status, input_tokens,"
-            " output_tokens, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " output_tokens, created_at, updated_at, turn_key)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 session_id,
                 role,
@@ -525,12 +529,20 @@ class Store:
                 output_tokens,
                 now,
                 now,
+                turn_key,
             ),
         )
         await self._db.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
         await self._db.commit()
         assert cursor.lastrowid is not None
         return cursor.lastrowid
+
+    async def message_for_turn(self, session_id: str, turn_key: str) -> int | None:
+        """The id of the user message a task stored under ``turn_key``, if it did."""
+        row = await self._one(
+            "SELECT id FROM messages WHERE session_id = ? AND turn_key = ?", (session_id, turn_key)
+        )
+        return int(row[0]) if row else None
 
     async def update_message(
         self,
@@ -785,3 +797,65 @@ class Store:
         """Earlier prompts, oldest first."""
         rows = await self._all("SELECT text FROM prompt_history ORDER BY id DESC LIMIT ?", (limit,))
         return [r["text"] for r in reversed(rows)]
+
+    # ---- service mode: one turn at a time per chat, results by key -------------------
+
+    async def join_queue(self, chat_id: str, turn_key: str, owner: str) -> None:
+        """Take a ticket for ``chat_id``, or beat the heart of the one taken. A redelivered
+        task takes over its own ticket and keeps its place in the queue."""
+        now = time.time()
+        await self._write(
+            "INSERT INTO chat_queue (turn_key, chat_id, arrived_at, owner, heartbeat)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (turn_key) DO UPDATE SET"
+            " owner = excluded.owner, heartbeat = excluded.heartbeat",
+            (turn_key, chat_id, now, owner, now),
+        )
+
+    async def take_turn(
+        self, chat_id: str, turn_key: str, *, stale: Callable[[str, float], bool]
+    ) -> bool:
+        """True when ``turn_key`` holds the oldest live ticket of its chat (it may run).
+
+        ``stale(owner, heartbeat)`` says whether a ticket's owner is gone (a dead process,
+        or no heartbeat for too long): such tickets are passed over, and dropped after a
+        day, so that a message redelivered later keeps its place.
+        """
+        self._check_file()
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            await self._db.execute(
+                "DELETE FROM chat_queue WHERE heartbeat < ?", (time.time() - 86_400,)
+            )
+            async with self._db.execute(
+                "SELECT turn_key, owner, heartbeat FROM chat_queue WHERE chat_id = ?"
+                " ORDER BY arrived_at, turn_key",
+                (chat_id,),
+            ) as cursor:
+                rows = list(await cursor.fetchall())
+            await self._db.commit()
+        except BaseException:
+            await self._db.rollback()
+            raise
+        for key, owner, heartbeat in rows:
+            if key == turn_key:
+                return True
+            if not stale(owner, heartbeat):
+                return False
+        return False
+
+    async def leave_queue(self, turn_key: str) -> None:
+        await self._write("DELETE FROM chat_queue WHERE turn_key = ?", (turn_key,))
+
+    async def save_turn_result(
+        self, turn_key: str, chat_id: str, result: dict[str, Any], caller_task_id: str | None
+    ) -> None:
+        await self._write(
+            "INSERT OR REPLACE INTO turn_results (turn_key, chat_id, caller_task_id, result,"
+            " created_at) VALUES (?, ?, ?, ?, ?)",
+            (turn_key, chat_id, caller_task_id, redact(json.dumps(result)), time.time()),
+        )
+
+    async def turn_result(self, turn_key: str) -> dict[str, Any] | None:
+        """The stored result of a finished turn, by its key."""
+        row = await self._one("SELECT result FROM turn_results WHERE turn_key = ?", (turn_key,))
+        return json.loads(row[0]) if row else None

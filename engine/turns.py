@@ -74,8 +74,10 @@ async def open_chat(
     session_id: str | None = None,
     score: ScoreRef | None = None,
     approver: Approver | None = None,
+    new_id: str | None = None,
 ) -> ChatSession:
-    """A chat to continue (``session_id``) or a new one on ``score``."""
+    """A chat to continue (``session_id``) or a new one on ``score`` (with the id
+    ``new_id`` when the caller chose it, as a service caller does)."""
     if session_id:
         existing = await store.find_session(session_id)
         other_entry = score is not None and score.entry is not None and (
@@ -94,12 +96,16 @@ async def open_chat(
         raise UsageError("Name the score of a new chat, or the session to continue.")
     return await ChatSession.start(
         store=store, workspace=workspace, settings=settings, provider=provider, score=score,
-        approver=approver,
+        approver=approver, session_id=new_id,
     )  # fmt: skip
 
 
 async def run_turn(
-    chat: ChatSession, text: str, *, on_event: Callable[[Event], None] | None = None
+    chat: ChatSession,
+    text: str,
+    *,
+    on_event: Callable[[Event], None] | None = None,
+    turn_key: str | None = None,
 ) -> TurnReport:
     """Run one turn to its report. ``on_event`` sees every event as it happens (to print
     the reply as it streams, or to report progress).
@@ -119,7 +125,7 @@ async def run_turn(
 
     try:
         try:
-            async for event in chat.send(text):
+            async for event in chat.send(text, turn_key=turn_key):
                 if on_event is not None:
                     on_event(event)
                 _record(event, report, pending, flush)

@@ -12,12 +12,16 @@ from typing import TYPE_CHECKING
 
 from engine.errors import ProviderError, UsageError
 from engine.providers.base import Provider, TransientError
+from engine.providers.registry import PROVIDERS, ProviderSpec
 from engine.redact import redact
 
 if TYPE_CHECKING:
     from engine.settings import Settings
 
-__all__ = ["NoModelError", "Provider", "TransientError", "choose_provider", "make_provider"]
+__all__ = [
+    "PROVIDERS", "NoModelError", "Provider", "ProviderSpec", "TransientError", "choose_provider",
+    "make_provider",
+]  # fmt: skip
 
 HOW_TO_CONNECT = (
     "No model is available: start Ollama and pull a model (`ollama serve`, then "
@@ -30,34 +34,11 @@ class NoModelError(ProviderError):
 
 
 def make_provider(settings: Settings, name: str, model: str | None = None) -> Provider:
-    """Build a provider by name without contacting it."""
-    model = model or settings.model
-    if name == "ollama":
-        from engine.providers.ollama import OllamaProvider
-
-        return OllamaProvider(
-            model or settings.ollama_model,
-            host=settings.ollama_host,
-            timeout=settings.ollama_timeout,
-            num_ctx=settings.ollama_num_ctx,
-            thinking=settings.thinking,
-        )
-    if name == "anthropic":
-        from engine.providers.anthropic import AnthropicProvider
-
-        return AnthropicProvider(
-            model,
-            api_key=settings.anthropic_api_key,
-            base_url=settings.anthropic_base_url,
-            thinking=settings.thinking,
-        )
-    if name == "scripted":
-        from engine.providers.scripted import ScriptedProvider
-
-        if settings.script is None:
-            raise UsageError("The scripted provider needs a script: pass --script FILE.")
-        return ScriptedProvider.from_file(settings.script)
-    raise UsageError(f"Unknown provider {name!r}: choose ollama, anthropic or scripted.")
+    """Build a provider by name (see ``registry.PROVIDERS``) without contacting it."""
+    spec = PROVIDERS.get(name)
+    if spec is None:
+        raise UsageError(f"Unknown provider {name!r}: choose one of {', '.join(PROVIDERS)}.")
+    return spec.load()(settings, model or settings.model)
 
 
 async def ollama_models(host: str, timeout: float = 0.75) -> list[str] | None:

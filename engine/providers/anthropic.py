@@ -27,7 +27,7 @@ from engine.providers.base import (
     UsageReport,
     parse_retry_after,
 )
-from engine.settings import DEFAULT_ANTHROPIC_MODEL
+from engine.settings import DEFAULT_ANTHROPIC_MODEL, Settings
 
 #: When the price table below was last checked against Anthropic's pricing page
 #: (platform.claude.com/docs/en/about-claude/pricing).
@@ -432,3 +432,13 @@ def _reason(exc: BaseException) -> str:
     """The exception's message, or its kind when it has none (never an empty reason)."""
     text = str(exc).strip()
     return text or type(exc).__name__
+
+
+def from_settings(settings: Settings, model: str | None) -> AnthropicProvider:
+    """The registry's factory (``registry.PROVIDERS``)."""
+    return AnthropicProvider(
+        model,
+        api_key=settings.anthropic_api_key,
+        base_url=settings.anthropic_base_url,
+        thinking=settings.thinking,
+    )

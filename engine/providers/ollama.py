@@ -26,7 +26,7 @@ from engine.providers.base import (
     UsageReport,
 )
 from engine.redact import redact
-from engine.settings import DEFAULT_OLLAMA_HOST, DEFAULT_OLLAMA_MODEL
+from engine.settings import DEFAULT_OLLAMA_HOST, DEFAULT_OLLAMA_MODEL, Settings
 
 TOOL_NAME = "str_replace_editor"
 #: The context scorechat asks for at most, unless OLLAMA_NUM_CTX says otherwise.
@@ -298,3 +298,14 @@ def _translate(exc: Exception, model: str, host: str) -> ProviderError:
     if isinstance(exc, ValueError):  # a malformed stream line
         return TransientError(f"Ollama sent a malformed stream line ({exc})")
     return ProviderError(f"Ollama request failed: {str(exc).strip() or type(exc).__name__}.")
+
+
+def from_settings(settings: Settings, model: str | None) -> OllamaProvider:
+    """The registry's factory (``registry.PROVIDERS``)."""
+    return OllamaProvider(
+        model or settings.ollama_model,
+        host=settings.ollama_host,
+        timeout=settings.ollama_timeout,
+        num_ctx=settings.ollama_num_ctx,
+        thinking=settings.thinking,
+    )

@@ -20,7 +20,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import ProviderError, UsageError
 from engine.providers.base import (
@@ -32,6 +32,9 @@ from engine.providers.base import (
     ToolCall,
     UsageReport,
 )
+
+if TYPE_CHECKING:
+    from engine.settings import Settings
 
 
 def load_script(path: Path) -> tuple[list[list[dict[str, Any]]], float]:
@@ -129,3 +132,10 @@ class ScriptedProvider:
                 raise ProviderError(block.get("message", "The script raised an error."))
         yield UsageReport(sum(len(str(m)) for m in messages) // 4, out_tokens)
         yield Stop("end_turn")
+
+
+def from_settings(settings: Settings, model: str | None) -> ScriptedProvider:
+    """The registry's factory (``registry.PROVIDERS``)."""
+    if settings.script is None:
+        raise UsageError("The scripted provider needs a script: pass --script FILE.")
+    return ScriptedProvider.from_file(settings.script)

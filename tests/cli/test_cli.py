@@ -1,37 +1,18 @@
-"""The ``scorechat`` command line, run as a real process."""
+"""The ``scorechat`` command line, run in-process (``cli``) and, where a real process
+matters, as one (``cli_process``)."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.cli.helpers import cli, one_sentence
+
 GREETING = "Customer Service QA/Greeting.yaml"
-
-
-def cli(
-    *args: str, env: dict[str, str] | None = None, input: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **(env or {})}
-    full_env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True, env=full_env,
-        cwd=os.getcwd(), input=input, timeout=60,
-    )  # fmt: skip
-
-
-def one_sentence(result: subprocess.CompletedProcess[str]) -> str:
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("scorechat: ")
-    return lines[0]
 
 
 def test_scores_list_json(workspace: Path) -> None:

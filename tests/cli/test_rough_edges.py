@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.cli.test_cli import ROOT, cli
+from tests.cli.helpers import ROOT, cli
 
 GREETING = "Customer Service QA/Greeting.yaml"
 

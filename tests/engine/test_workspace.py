@@ -7,7 +7,7 @@ import pytest
 
 from engine.errors import AmbiguousError, NotFoundError, SandboxError, UsageError, YamlError
 from engine.score_checks import score_warnings
-from engine.settings import load_settings
+from engine.settings import load_settings, prepare_workspace
 from engine.workspace import (
     Workspace,
     atomic_write,
@@ -197,11 +197,12 @@ def test_process_killed_before_rename_leaves_original(tmp_path: Path) -> None:
 def test_settings_precedence_and_samples_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = load_settings()
+    assert not load_settings().workspace.exists()  # loading settings writes nothing
+    settings = prepare_workspace(load_settings())
     assert settings.workspace == (tmp_path / "home" / "data" / "scorecards").resolve()
     assert (settings.workspace / "Customer Service QA" / "Greeting.yaml").is_file()
     (settings.workspace / "Customer Service QA" / "Greeting.yaml").write_text("name: changed\n")
-    again = load_settings()  # a second run never overwrites the user's copy
+    again = prepare_workspace(load_settings())  # a second run never overwrites the copy
     assert (
         again.workspace / "Customer Service QA" / "Greeting.yaml"
     ).read_text() == "name: changed\n"

@@ -353,15 +353,18 @@ async def test_cancelled_dialogs_say_so(settings: Settings) -> None:
 
 
 async def test_first_run_says_where_the_samples_are(tmp_path: Path) -> None:
-    from engine.settings import load_settings
+    from engine.settings import load_settings, prepare_workspace
 
-    settings = load_settings(home=tmp_path / "fresh-home", cwd=tmp_path)
+    loaded = load_settings(home=tmp_path / "fresh-home", cwd=tmp_path)
+    assert not loaded.workspace.exists()  # loading settings copies nothing
+    settings = prepare_workspace(loaded)
     assert settings.samples_copied
     app = make_app(settings, [], score=None)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: any("First run" in n for n in _notices(app)))
         assert any(str(settings.workspace) in n for n in _notices(app))
-    assert not load_settings(home=tmp_path / "fresh-home", cwd=tmp_path).samples_copied
+    again = prepare_workspace(load_settings(home=tmp_path / "fresh-home", cwd=tmp_path))
+    assert not again.samples_copied
 
 
 async def test_the_palette_has_every_binding(settings: Settings) -> None:

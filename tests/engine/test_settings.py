@@ -1,0 +1,75 @@
+"""Settings come from one table: flags > environment > config file > defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from engine.errors import UsageError
+from engine.settings import SETTINGS, Settings, load_settings
+from tests.cli.helpers import cli, one_sentence
+
+
+def test_every_setting_of_the_table_is_a_field_with_its_default(tmp_path: Path) -> None:
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    assert {s.field for s in SETTINGS} <= fields
+    loaded = load_settings(environ={"SCORECHAT_HOME": str(tmp_path / "h")})
+    for setting in SETTINGS:
+        assert getattr(loaded, setting.field) == setting.default, setting.field
+        assert setting.help.endswith("."), setting.field
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("SCORECHAT_RETRY_BASE_DELAY", "abc", "SCORECHAT_RETRY_BASE_DELAY must be a number"),
+        ("SCORECHAT_RETRY_BASE_DELAY", "-1", "SCORECHAT_RETRY_BASE_DELAY must be zero or more"),
+        ("OLLAMA_TIMEOUT", "0", "OLLAMA_TIMEOUT must be positive"),
+        ("SCORECHAT_MAX_TOOL_ROUNDS", "1.5", "SCORECHAT_MAX_TOOL_ROUNDS must be a whole number"),
+        ("OLLAMA_NUM_CTX", "12", "OLLAMA_NUM_CTX must be at least 2048"),
+        ("SCORECHAT_THINKING", "maybe", "SCORECHAT_THINKING must be one of auto, on, off"),
+        ("SCORECHAT_APPROVAL", "never", "SCORECHAT_APPROVAL must be one of auto, ask"),
+        ("SCORECHAT_PROVIDER", "gpt", "Unknown provider 'gpt'"),
+        ("SCORECHAT_BROKER_URL", "http://x", "SCORECHAT_BROKER_URL must be a redis://"),
+        ("OLLAMA_HOST", "ftp://h", "OLLAMA_HOST must be a http:// or https:// URL"),
+    ],
+)
+def test_a_bad_value_is_one_sentence_naming_the_variable(
+    tmp_path: Path, variable: str, value: str, says: str
+) -> None:
+    with pytest.raises(UsageError, match=says.replace("(", r"\(").replace("+", r"\+")):
+        load_settings(environ={"SCORECHAT_HOME": str(tmp_path), variable: value})
+    result = cli("sessions", "list", env={variable: value})
+    assert result.returncode == 2
+    assert says in one_sentence(result)
+
+
+def test_a_bad_config_value_names_the_key_and_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('retry_base_delay = "soon"\n')
+    with pytest.raises(UsageError) as info:
+        load_settings(environ={"SCORECHAT_HOME": str(tmp_path)})
+    assert f"retry_base_delay in {config} must be a number of seconds" in str(info.value)
+
+
+def test_a_flag_wins_and_is_named_when_bad(tmp_path: Path) -> None:
+    env = {"SCORECHAT_HOME": str(tmp_path), "SCORECHAT_APPROVAL": "ask"}
+    assert load_settings(environ=env, approval="auto").approval == "auto"
+    with pytest.raises(UsageError, match="--approval must be one of auto, ask"):
+        load_settings(environ=env, approval="later")
+
+
+def test_loading_settings_writes_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "fresh"
+    settings = load_settings(environ={"SCORECHAT_HOME": str(home)}, cwd=tmp_path)
+    assert settings.workspace == home / "data" / "scorecards"
+    assert not home.exists()
+
+
+def test_global_flags_take_their_help_from_the_table() -> None:
+    result = cli("--help")
+    text = " ".join(result.stdout.split())
+    assert "[env: SCORECHAT_PROVIDER]" in text and "[env: SCORECHAT_APPROVAL]" in text

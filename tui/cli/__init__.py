@@ -1,0 +1,189 @@
+"""The ``scorechat`` command line: opens the app, runs headless turns, manages sessions.
+
+Every error a user can cause ends in one sentence on stderr and a non-zero exit:
+1 for a failed operation, 2 for bad input. Heavy modules (textual, the SDKs, celery)
+are imported only by the commands that need them. One module per command group:
+``sessions``, ``scores`` (and ``check``), ``versions`` (and ``undo``/``redo``), ``turn``
+(``message``, ``models``, ``doctor``) and ``service`` (``worker``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from engine.errors import ScoreChatError, UsageError
+from engine.redact import redact
+from engine.settings import setting_help
+from tui.cli import scores, service, sessions, turn, versions
+from tui.cli.common import (
+    CONTEXT,
+    ClickUsageError,
+    Context,
+    fail,
+    handle_errors,
+    open_store,
+    run,
+)
+
+app = typer.Typer(
+    name="scorechat",
+    help="Chat with an AI assistant to read and change call-centre QA score YAML.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(sessions.app, name="sessions")
+app.add_typer(scores.app, name="scores")
+app.add_typer(versions.app, name="versions")
+for group in (scores, versions, turn, service):
+    for name, command in group.COMMANDS.items():
+        app.command(name)(command)
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            envvar="SCORECHAT_WORKSPACE",
+            help="Folder of <Scorecard>/<Score>.yaml files.",
+        ),
+    ] = None,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            envvar="SCORECHAT_HOME",
+            help="Keep the database, config and logs under this folder.",
+        ),
+    ] = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", envvar="SCORECHAT_DB", help="The SQLite database file.")
+    ] = None,
+    scorecard: Annotated[
+        str | None, typer.Option("--scorecard", "-c", help="Open this scorecard.")
+    ] = None,
+    score: Annotated[
+        str | None,
+        typer.Option("--score", "-s", help="Open this score (name, key, id or a fragment)."),
+    ] = None,
+    session: Annotated[str | None, typer.Option("--session", help="Resume this session.")] = None,
+    resume_latest: Annotated[
+        bool,
+        typer.Option(
+            "--continue",
+            help="Resume the latest session (of --score, when given) in this workspace.",
+        ),
+    ] = False,
+    provider: Annotated[
+        str | None, typer.Option("--provider", "-p", help=setting_help("provider"))
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help=setting_help("model"))] = None,
+    script: Annotated[Path | None, typer.Option("--script", help=setting_help("script"))] = None,
+    approval: Annotated[
+        str | None, typer.Option("--approval", help=setting_help("approval"))
+    ] = None,
+) -> None:
+    """Open the app, or run a subcommand (see COMMANDS below)."""
+    if workspace is not None and not workspace.strip():
+        raise fail("--workspace is empty: name the folder of <Scorecard>/<Score>.yaml files.", 2)
+    ctx.obj = Context(
+        workspace=workspace, home=home, db=db, provider=provider, model=model,
+        script=script, approval=approval,
+    )  # fmt: skip
+    CONTEXT.set(ctx.obj)
+    if ctx.invoked_subcommand is None:
+        _open_app(
+            ctx.obj, scorecard=scorecard, score=score, session=session, resume_latest=resume_latest
+        )
+
+
+@handle_errors
+def _open_app(
+    context: Context,
+    *,
+    scorecard: str | None,
+    score: str | None,
+    session: str | None,
+    resume_latest: bool = False,
+) -> None:
+    settings = context.settings()
+    from engine.workspace import Workspace
+
+    workspace = Workspace(settings.workspace)
+    ref = None
+    if score:
+        ref = workspace.resolve_score(score, scorecard)
+    elif scorecard:
+        workspace.resolve_scorecard(scorecard)  # a bad name fails here, before the screen
+    if resume_latest and not session:
+        session = run(_latest_session(settings, workspace, ref))
+    if session:
+        run(_check_session(settings, session))
+    if settings.provider == "scripted" and settings.script is None:
+        raise UsageError("The scripted provider needs a script: pass --script FILE.")
+    from tui.app import run_app
+
+    code = run_app(settings, score=ref, scorecard=scorecard, session_id=session)
+    if code:
+        raise typer.Exit(code)
+
+
+async def _latest_session(settings: Any, workspace: Any, ref: Any) -> str:
+    async with open_store(settings) as store:
+        latest = await store.list_sessions(
+            limit=1, workspace=str(workspace.root), path=ref.rel_path if ref else None
+        )
+    if not latest:
+        where = f"{ref.scorecard} / {ref.score}" if ref else str(workspace.root)
+        raise UsageError(f"There is no session to continue for {where}; start one with scorechat.")
+    return latest[0].id
+
+
+async def _check_session(settings: Any, session_id: str) -> None:
+    async with open_store(settings) as store:
+        await store.find_session(session_id)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console entry point: click usage errors become one sentence, exit 2."""
+    try:
+        rv = app(args=argv, standalone_mode=False)
+    except ClickUsageError as exc:
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            typer.echo(ctx.get_help() if ctx else "", err=True)
+            sys.exit(2)
+        command = ctx.command_path if ctx else "scorechat"
+        typer.echo(f"scorechat: {exc.format_message()} (see '{command} --help').", err=True)  # type: ignore[attr-defined]
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("scorechat: Aborted.", err=True)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except ScoreChatError as exc:
+        typer.echo(f"scorechat: {redact(str(exc))}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        # `scorechat ... | head`: the reader left; end quietly, as other tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,122 @@
+"""What every command shares: the global options, one way to open the store, one way
+to turn an error into a sentence and an exit code, and JSON output."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+
+from engine.errors import ScoreChatError
+from engine.redact import redact
+from engine.settings import Settings, load_settings, prepare_workspace
+
+if TYPE_CHECKING:
+    from engine.store import Store
+
+T = TypeVar("T")
+
+#: Click's usage error, reached through typer's public ``BadParameter`` (its subclass),
+#: so that no private module of typer is imported.
+ClickUsageError: type[Exception] = next(
+    cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "UsageError"
+)
+ClickException: type[Exception] = next(
+    cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException"
+)
+
+
+class Context:
+    """What the global options set, shared by every command."""
+
+    def __init__(self, **options: Any):
+        self.options = options
+        self._settings: Settings | None = None
+
+    def settings(self, **overrides: Any) -> Settings:
+        """The settings (loaded once); on the first run the samples are copied here."""
+        if self._settings is None:
+            explicit = {
+                name: overrides.get(name) or self.options.get(name)
+                for name in ("provider", "model", "script", "approval", "broker_url")
+            }
+            self._settings = prepare_workspace(
+                load_settings(
+                    home=self.options.get("home"),
+                    workspace=self.options.get("workspace"),
+                    db_path=self.options.get("db"),
+                    **{k: v for k, v in explicit.items() if v is not None},
+                )
+            )
+        return self._settings
+
+
+CONTEXT: ContextVar[Context] = ContextVar("scorechat_cli_context")
+
+
+def settings(**overrides: Any) -> Settings:
+    """The settings of the running command."""
+    return CONTEXT.get().settings(**overrides)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"scorechat: {redact(message)}", err=True)
+    return typer.Exit(code)
+
+
+def handle_errors(func: Callable[..., T]) -> Callable[..., T]:
+    """Turn user-caused errors into one sentence and an exit code; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        except ScoreChatError as exc:
+            raise fail(str(exc), exc.exit_code) from None
+        except (typer.Exit, typer.Abort, ClickException):
+            raise
+        except KeyboardInterrupt:
+            raise fail("Interrupted.", 130) from None
+        except BrokenPipeError:
+            raise
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise fail(
+                    "The database is busy: another scorechat holds it; try again in a moment.", 1
+                ) from None
+            raise fail(f"The database failed: {exc}.", 1) from None
+        except Exception as exc:
+            if os.environ.get("SCORECHAT_DEBUG"):
+                raise
+            raise fail(f"Unexpected error: {type(exc).__name__}: {exc}.", 1) from None
+
+    return wrapper
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@asynccontextmanager
+async def open_store(settings: Settings, *, read_only: bool = False) -> AsyncIterator[Store]:
+    """The store, closed when the block ends. ``read_only`` for commands that only read:
+    they work on a read-only data folder."""
+    from engine.store import Store
+
+    store = await (Store.open_read_only if read_only else Store.open)(settings.db_path)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def print_json(data: Any) -> None:
+    typer.echo(redact(json.dumps(data, indent=2, ensure_ascii=False, default=str)))

@@ -1,0 +1,94 @@
+"""``scorechat scores list|show`` and ``scorechat check``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tui.cli.common import fail, handle_errors, print_json, settings
+
+app = typer.Typer(help="List and show the scores of the workspace.")
+
+
+@app.command("list")
+@handle_errors
+def scores_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    scorecard: Annotated[
+        str | None, typer.Option("--scorecard", "-c", help="Only this scorecard.")
+    ] = None,
+) -> None:
+    """List every score of the workspace."""
+    from engine.workspace import Workspace
+
+    workspace = Workspace(settings().workspace)
+    refs = workspace.scores()
+    if scorecard:
+        card = workspace.resolve_scorecard(scorecard)
+        refs = [r for r in refs if r.scorecard == card]
+    if as_json:
+        print_json([r.as_dict() for r in refs])
+        return
+    if not refs:
+        typer.echo(f"No scores in {workspace.root}.")
+        return
+    width = max(len(r.scorecard) for r in refs)
+    for ref in refs:
+        typer.echo(f"{ref.scorecard:<{width}}  {ref.score}  [{ref.cls or '?'}, {ref.lines} lines]")
+
+
+@app.command("show")
+@handle_errors
+def scores_show(
+    score: Annotated[str, typer.Argument(help="Name, key, id or a fragment of the score.")],
+    scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
+) -> None:
+    """Print a score's YAML."""
+    from engine.workspace import Workspace, read_text
+
+    ref = Workspace(settings().workspace).resolve_score(score, scorecard)
+    typer.echo(read_text(ref.path), nl=False)
+
+
+@handle_errors
+def check(
+    target: Annotated[
+        str, typer.Argument(help="A score (name, key, id, fragment) or a path to a YAML file.")
+    ],
+    scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check a score's YAML and shape: warnings exit 0, invalid YAML exits 1."""
+    from engine.workspace import Workspace, check_text, read_text
+
+    path = Path(target).expanduser()
+    if not (target.endswith((".yaml", ".yml")) and path.is_file()):
+        path = Workspace(settings().workspace).resolve_score(target, scorecard).path
+    result = check_text(read_text(path))
+    if as_json:
+        print_json(
+            {
+                "path": str(path),
+                "ok": result.ok,
+                "error": str(result.error) if result.error else None,
+                "warnings": result.warnings,
+            }
+        )
+        if not result.ok:
+            raise typer.Exit(1)
+        return
+    if result.error:
+        raise fail(f"{path.name}: {result.error}", 1)
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}")
+    count = len(result.warnings)
+    typer.echo(
+        f"{path.name}: valid YAML"
+        + (f", {count} warning{'s' * (count != 1)}." if count else ", no warnings.")
+    )
+
+
+#: Top-level commands of this group.
+COMMANDS = {"check": check}

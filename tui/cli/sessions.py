@@ -1,0 +1,192 @@
+"""``scorechat sessions list|show|search|rename|delete|export|end``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from engine.errors import UsageError
+from tui.cli.common import handle_errors, open_store, print_json, run, settings
+from tui.timefmt import relative_time
+
+app = typer.Typer(help="List, search, show, rename, delete, export and end sessions.")
+
+
+@app.command("list")
+@handle_errors
+def sessions_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
+    score: Annotated[str | None, typer.Option("--score", "-s")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="active or ended.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10000)] = 50,
+    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
+) -> None:
+    """List sessions, newest first."""
+    if status not in (None, "active", "ended"):
+        raise UsageError(f"Unknown status {status!r}: use active or ended.")
+
+    async def go() -> list[Any]:
+        async with open_store(settings(), read_only=True) as store:
+            return await store.list_sessions(
+                limit=limit, offset=offset, scorecard=scorecard, score=score, status=status
+            )
+
+    rows = run(go())
+    if as_json:
+        print_json([s.as_dict() for s in rows])
+        return
+    if not rows:
+        typer.echo("No sessions yet. Start one with `scorechat` or `scorechat message`.")
+        return
+    for s in rows:
+        typer.echo(
+            f"{s.id}  {relative_time(s.updated_at):>8}  {s.status:<6}  {s.message_count:>4} msgs  "
+            f"{s.scorecard} / {s.score}  {s.title or '(untitled)'}"
+        )
+
+
+@app.command("show")
+@handle_errors
+def sessions_show(
+    session_id: Annotated[str, typer.Argument(help="Session id (or a unique prefix).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Replay a session: every message, tool call and result."""
+    from engine.export import session_to_dict, session_to_markdown
+
+    async def go() -> tuple[Any, Any, Any]:
+        async with open_store(settings(), read_only=True) as store:
+            session = await store.find_session(session_id)
+            return session, await store.messages(session.id), await store.edits(session.id)
+
+    session, messages, edits = run(go())
+    if as_json:
+        print_json(session_to_dict(session, messages, edits))
+    else:
+        typer.echo(session_to_markdown(session, messages, edits), nl=False)
+
+
+@app.command("search")
+@handle_errors
+def sessions_search(
+    query: Annotated[str, typer.Argument(help="Words to find in messages.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 20,
+) -> None:
+    """Full-text search over every message."""
+    if not query.strip():
+        raise UsageError("Give some words to search for.")
+
+    # The terminal's own bold where there is one; plain text in a pipe.
+    # JSON keeps Markdown's ** around the match, for other tools to render.
+    bold = ("\x1b[1m", "\x1b[22m") if sys.stdout.isatty() else ("", "")
+    mark = ("**", "**") if as_json else bold
+
+    async def go() -> list[Any]:
+        async with open_store(settings(), read_only=True) as store:
+            return await store.search(query, limit=limit, mark=mark)
+
+    hits = run(go())
+    if as_json:
+        print_json([h.as_dict() for h in hits])
+        return
+    if not hits:
+        typer.echo(f"No messages match {query!r}.")
+        return
+    for hit in hits:
+        typer.echo(f"{hit.session_id}  {hit.scorecard} / {hit.score}  {hit.title}")
+        typer.echo(f"    {hit.role}: {' '.join(hit.snippet.split())}")
+
+
+@app.command("rename")
+@handle_errors
+def sessions_rename(session_id: str, title: str) -> None:
+    """Give a session a new title."""
+
+    async def go() -> str:
+        async with open_store(settings()) as store:
+            session = await store.find_session(session_id)
+            await store.rename_session(session.id, title)
+            return session.id
+
+    typer.echo(f"Renamed session {run(go())}.")
+
+
+@app.command("delete")
+@handle_errors
+def sessions_delete(
+    session_id: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a session with its messages and edit history (score files are not touched)."""
+
+    async def find() -> Any:
+        async with open_store(settings()) as store:
+            return await store.find_session(session_id)
+
+    session = run(find())
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("Deleting needs confirmation: pass --yes.")
+        typer.confirm(f"Delete session {session.id} ({session.title or 'untitled'})?", abort=True)
+
+    async def go() -> None:
+        async with open_store(settings()) as store:
+            await store.delete_session(session.id)
+
+    run(go())
+    typer.echo(f"Deleted session {session.id}.")
+
+
+@app.command("export")
+@handle_errors
+def sessions_export(
+    session_id: str,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md or json.")] = "md",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file.")
+    ] = None,
+) -> None:
+    """Export a session as Markdown or JSON."""
+    from engine.export import session_to_json, session_to_markdown
+    from engine.workspace import atomic_write
+
+    if fmt not in ("md", "json"):
+        raise UsageError(f"Unknown format {fmt!r}: use md or json.")
+
+    async def go() -> str:
+        async with open_store(settings(), read_only=True) as store:
+            session = await store.find_session(session_id)
+            messages, edits = await store.messages(session.id), await store.edits(session.id)
+        render = session_to_markdown if fmt == "md" else session_to_json
+        return render(session, messages, edits)
+
+    text = run(go())
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    if output.is_dir():
+        raise UsageError(f"{output} is a folder; name a file to write.")
+    try:
+        atomic_write(output, text)
+    except FileNotFoundError:
+        raise UsageError(f"The folder {output.parent} does not exist.") from None
+    typer.echo(f"Exported to {output}.")
+
+
+@app.command("end")
+@handle_errors
+def sessions_end(session_id: str) -> None:
+    """Mark a session ended (it can still be resumed later)."""
+
+    async def go() -> str:
+        async with open_store(settings()) as store:
+            session = await store.find_session(session_id)
+            await store.set_session_status(session.id, "ended")
+            return session.id
+
+    typer.echo(f"Ended session {run(go())}.")

@@ -1,0 +1,102 @@
+"""``scorechat message`` (one turn headless), ``scorechat models`` and ``scorechat doctor``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engine.errors import UsageError
+from engine.settings import setting_help
+from tui.cli.common import fail, handle_errors, print_json, run, settings
+
+
+@handle_errors
+def message(
+    text: Annotated[str, typer.Argument(help="What to ask the assistant.")],
+    scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
+    score: Annotated[str | None, typer.Option("--score", "-s")] = None,
+    session_id: Annotated[
+        str | None, typer.Option("--session", help="Continue this session.")
+    ] = None,
+    provider: Annotated[
+        str | None, typer.Option("--provider", "-p", help=setting_help("provider"))
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help=setting_help("model"))] = None,
+    script: Annotated[Path | None, typer.Option("--script", help=setting_help("script"))] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Run one turn headless: the assistant answers and may edit the score."""
+    from tui.headless import run_message
+
+    if not text.strip():
+        raise UsageError("The message is empty: give the text to send.")
+    if not session_id and not score:
+        raise UsageError(
+            "Name the score with --score (and --scorecard), or continue one with --session."
+        )
+    current = settings(provider=provider, model=model, script=script)
+    if provider and current.provider != provider:
+        current = current.with_overrides(provider=provider)
+    code = run(
+        run_message(
+            current, text, scorecard=scorecard, score=score, session_id=session_id,
+            as_json=as_json, model=model,
+        )
+    )  # fmt: skip
+    raise typer.Exit(code)
+
+
+@handle_errors
+def models(
+    provider: Annotated[
+        str | None, typer.Option("--provider", "-p", help="ollama or anthropic.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the models a provider offers."""
+    from engine.providers import choose_provider, make_provider
+
+    current = settings()
+
+    async def go() -> tuple[str, list[str]]:
+        chosen = make_provider(current, provider) if provider else await choose_provider(current)
+        try:
+            return chosen.name, await chosen.list_models()
+        finally:
+            await chosen.aclose()
+
+    name, names = run(go())
+    if as_json:
+        print_json({"provider": name, "models": names})
+        return
+    if not names:
+        typer.echo(f"{name} offers no models.")
+    for item in names:
+        typer.echo(item)
+
+
+@handle_errors
+def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Check what scorechat needs: a model, the database and the workspace."""
+    from tui.headless import run_doctor
+
+    checks, can_answer = run(run_doctor(settings()))
+    if as_json:
+        print_json({"checks": checks, "model_available": can_answer})
+    else:
+        for check_ in checks:
+            mark = "ok  " if check_["ok"] else ("--  " if check_.get("optional") else "FAIL")
+            typer.echo(f"[{mark}] {check_['name']}: {check_['detail']}")
+    failed = [c["name"] for c in checks if not c["ok"] and not c.get("optional")]
+    if failed:
+        raise fail(f"Doctor found problems with: {', '.join(failed)}.", 1)
+    if not can_answer:
+        raise fail(
+            "No model can answer: start Ollama and pull a model, or set ANTHROPIC_API_KEY.", 1
+        )
+
+
+#: Top-level commands of this group.
+COMMANDS = {"message": message, "models": models, "doctor": doctor}
