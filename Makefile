@@ -28,9 +28,9 @@ test: $(VENV)/.installed-dev
 
 ## Lint, type-check the engine, and enforce that the engine never imports the UI.
 check: $(VENV)/.installed-dev
-	$(BIN)/ruff check engine tui tests benchmarks
-	$(BIN)/ruff format --check engine tui tests benchmarks
-	$(BIN)/mypy engine tui
+	$(BIN)/ruff check engine tui worker tests benchmarks
+	$(BIN)/ruff format --check engine tui worker tests benchmarks
+	$(BIN)/mypy engine tui worker
 	$(BIN)/lint-imports
 
 ## Run every benchmark (5 runs each) and rewrite docs/performance.md.

@@ -389,6 +389,9 @@ def _pick(query, items, names, kind, label=None):  # type: ignore[no-untyped-def
         raise AmbiguousError(
             f"The {kind} {query!r} is ambiguous: did you mean {_or_list(label(i) for i in exact)}?"
         )
+    if not normalise(q):
+        # Only punctuation (``*``, ``../..``): a fragment of nothing matches nothing.
+        raise NotFoundError(f"No {kind} matches {query!r}.")
     scored = []
     for item in items:
         best = max(

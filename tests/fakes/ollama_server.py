@@ -14,7 +14,7 @@ import json
 import time
 from typing import Any
 
-from tests.fakes.brain import respond
+from tests.fakes.brain import respond, split_user
 from tests.fakes.http import Request, Response, ServerThread
 from tests.fakes.steps import Step, split_words
 
@@ -212,7 +212,17 @@ class OllamaFake(ServerThread):
         last_user = next(
             (m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), ""
         )
-        reply = respond(system, last_user, tool_result)
+        # Like a model reading its history: the latest file snapshot the user messages
+        # carried (a follow-up on an unchanged file carries none of its own).
+        snapshot = next(
+            (
+                split_user(str(m.get("content", "")))[0]
+                for m in reversed(messages)
+                if m.get("role") == "user" and "</file>" in str(m.get("content", ""))
+            ),
+            "",
+        )
+        reply = respond(system + "\n" + snapshot, last_user, tool_result)
         if not body.get("tools") and reply.tool_calls:
             # A model without tool support answers in the text edit protocol.
             blocks = "".join(

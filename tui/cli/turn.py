@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from engine.errors import UsageError
+from engine.redact import redact
 from engine.settings import setting_help
 from tui.cli.common import fail, handle_errors, print_json, run, settings
 
@@ -26,6 +28,10 @@ def message(
     model: Annotated[str | None, typer.Option("--model", "-m", help=setting_help("model"))] = None,
     script: Annotated[Path | None, typer.Option("--script", help=setting_help("script"))] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    broker: Annotated[
+        str | None,
+        typer.Option("--broker", help="Send it to a scorechat worker through this broker URL."),
+    ] = None,
 ) -> None:
     """Run one turn headless: the assistant answers and may edit the score."""
     from tui.headless import run_message
@@ -36,6 +42,9 @@ def message(
         raise UsageError(
             "Name the score with --score (and --scorecard), or continue one with --session."
         )
+    if broker is not None:
+        _through_broker(broker, text, scorecard, score, session_id, as_json)
+        return
     current = settings(provider=provider, model=model, script=script)
     if provider and current.provider != provider:
         current = current.with_overrides(provider=provider)
@@ -46,6 +55,46 @@ def message(
         )
     )  # fmt: skip
     raise typer.Exit(code)
+
+
+def _through_broker(
+    broker: str,
+    text: str,
+    scorecard: str | None,
+    score: str | None,
+    session_id: str | None,
+    as_json: bool,
+) -> None:
+    """``message --broker``: the same turn, run by a worker; the same JSON back."""
+    from tui.cli.service import require_celery
+
+    require_celery()
+    from engine.service import generate_chat_id
+    from worker.client import send_message
+
+    current = settings(broker_url=broker)
+    if session_id is None and not scorecard:
+        raise UsageError("A new chat through the broker needs --scorecard as well as --score.")
+    kwargs = {"chat_id": session_id or generate_chat_id(), "message": text}
+    if session_id is None:
+        kwargs.update(scorecard=scorecard or "", score=score or "")
+    result = send_message(current, kwargs)
+    failed = "error" in result or any(r.get("type") == "error" for r in result.get("responses", []))
+    if as_json:
+        typer.echo(redact(json.dumps(result, ensure_ascii=False)))
+    else:
+        for response in result.get("responses", []):
+            if response.get("type") == "ai_message":
+                typer.echo(response.get("content", ""))
+            elif response.get("type") == "tool_result":
+                state = "error" if response.get("is_error") else "ok"
+                typer.echo(f"[{response.get('command')}] -> {state}", err=True)
+        typer.echo(f"chat {result.get('chat_id')}", err=True)
+    if failed:
+        sentence = result.get("error") or next(
+            (r.get("content") for r in result.get("responses", []) if r.get("type") == "error"), ""
+        )
+        raise fail(str(sentence), 1) if not as_json else typer.Exit(1)
 
 
 @handle_errors
