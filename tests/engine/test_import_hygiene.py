@@ -27,3 +27,15 @@ def test_anthropic_sdk_is_not_imported_until_needed() -> None:
     assert "engine.providers.anthropic" in modules
     assert "anthropic" not in modules
     assert "textual" not in modules
+
+
+def test_the_worker_never_imports_the_ui() -> None:
+    modules = _modules_after("import worker, worker.main, worker.tasks, worker.client")
+    assert "celery" in modules and "engine.service" in modules
+    assert not {m for m in modules if m == "textual" or m.startswith(("textual.", "tui"))}
+
+
+def test_the_app_and_the_cli_never_import_celery() -> None:
+    modules = _modules_after("import tui.cli, tui.app, engine.service")
+    assert "tui.app" in modules and "engine.service" in modules
+    assert not {m for m in modules if m in ("celery", "kombu") or m.startswith("celery.")}
