@@ -443,3 +443,32 @@ async def test_model_picker_shows_context_tools_and_thinking(settings: Settings)
             assert any(
                 "llama3.2:1b (40k context, no tools: text edits)" in label for label in labels
             )
+
+
+async def test_a_service_chat_is_found_in_the_browser_and_resumes(
+    settings: Settings, ollama_server: Any
+) -> None:
+    from engine.service import end_session, handle_message
+
+    served = settings.with_overrides(provider="ollama", ollama_host=ollama_server.url)
+    result = await handle_message(served, {
+        "chat_id": "chat-from-the-service", "message": "served by a worker",
+        "scorecard": "customer", "score": "greeting",
+    })  # fmt: skip
+    assert "error" not in result
+    await end_session(served, "chat-from-the-service")
+    app = make_app(settings, [], score="senti")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+b")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        await pilot.press(*"served")
+        browser = app.screen
+        await wait_for(pilot, lambda: len(browser.rows) >= 1)
+        assert {row.session_id for row in browser.rows} == {"chat-from-the-service"}
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.chat_screen.opened_id == "chat-from-the-service")
+        from tui.widgets.conversation import UserMessage
+
+        shown = [w.render().plain for w in app.chat_screen.query(UserMessage)]
+        assert shown == ["served by a worker"]
