@@ -207,7 +207,7 @@ class ScoreChatApp(App[int]):
 
     async def start_session(self, ref: ScoreRef, *, reuse_empty: bool = True) -> None:
         """Open a new session on ``ref``; an untouched empty session of it is reused."""
-        from engine.agent import ChatSession
+        from engine.turns import open_chat
 
         assert self.store is not None
         if reuse_empty:
@@ -223,19 +223,19 @@ class ScoreChatApp(App[int]):
                     return
                 await self.resume_session(latest[0].id)
                 return
-        chat = await ChatSession.start(
-            store=self.store, workspace=self.workspace, settings=self.settings,
-            provider=self.provider, score=ref, approver=self._approver(),
+        chat = await open_chat(
+            self.store, self.workspace, self.settings, self.provider, score=ref,
+            approver=self._approver(),
         )  # fmt: skip
         await self.chat_screen.open_chat(chat)
 
     async def resume_session(self, session_id: str, focus_message: int | None = None) -> None:
-        from engine.agent import ChatSession
+        from engine.turns import open_chat
 
         assert self.store is not None
-        chat = await ChatSession.resume(
-            store=self.store, workspace=self.workspace, settings=self.settings,
-            provider=self.provider, session_id=session_id, approver=self._approver(),
+        chat = await open_chat(
+            self.store, self.workspace, self.settings, self.provider, session_id=session_id,
+            approver=self._approver(),
         )  # fmt: skip
         if not chat.path.exists():
             self.notify(
