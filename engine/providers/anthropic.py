@@ -11,7 +11,6 @@ a malformed tool call into a tool error the model can correct.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,6 +25,7 @@ from engine.providers.base import (
     TransientError,
     UsageReport,
     parse_retry_after,
+    read_tool_call,
 )
 from engine.settings import DEFAULT_ANTHROPIC_MODEL, Settings
 
@@ -359,16 +359,7 @@ class AnthropicProvider:
 
 
 def _tool_call(tool: dict[str, Any]) -> ToolCall:
-    raw = tool["json"].strip() or "{}"
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return ToolCall(
-            tool["id"], tool["name"], None, f"the arguments are not valid JSON ({exc.msg})"
-        )
-    if not isinstance(data, dict):
-        return ToolCall(tool["id"], tool["name"], None, "the arguments must be a JSON object")
-    return ToolCall(tool["id"], tool["name"], data)
+    return read_tool_call(tool["id"], tool["name"], tool["json"])
 
 
 def _translate(exc: Exception, model: str) -> ProviderError:

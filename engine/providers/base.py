@@ -12,6 +12,7 @@ Each provider converts them to its own wire format.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -60,6 +61,23 @@ class ToolCall:
     """``None`` when the model sent arguments that are not a JSON object."""
     error: str | None = None
     """Why ``input`` could not be read, to send back to the model."""
+
+
+def read_tool_call(
+    call_id: str, name: str, arguments: Any, what: str = "the arguments"
+) -> ToolCall:
+    """A tool call from what a provider received: a dict, or JSON text of one (empty text
+    is ``{}``). Anything else becomes a call whose ``error`` goes back to the model, in the
+    same words whichever provider it came from."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments.strip() or "{}")
+        except json.JSONDecodeError as exc:
+            verb = "are" if what.endswith("s") else "is"
+            return ToolCall(call_id, name, None, f"{what} {verb} not valid JSON ({exc.msg})")
+    if not isinstance(arguments, dict):
+        return ToolCall(call_id, name, None, f"{what} must be a JSON object")
+    return ToolCall(call_id, name, dict(arguments))
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from engine.providers.base import (
     ToolCall,
     TransientError,
     UsageReport,
+    read_tool_call,
 )
 from engine.redact import redact
 from engine.settings import DEFAULT_OLLAMA_HOST, DEFAULT_OLLAMA_MODEL, Settings
@@ -266,9 +267,7 @@ def _tool_call(call: Any, index: int) -> ToolCall:
     # Unique within the session, not per round: a history replayed to Claude with
     # repeated ids is refused ("tool_use ids must be unique").
     call_id = getattr(call, "id", None) or f"call_{uuid.uuid4().hex[:16]}"
-    if isinstance(arguments, dict):
-        return ToolCall(call_id, function.name, dict(arguments))
-    return ToolCall(call_id, function.name, None, "the arguments must be a JSON object")
+    return read_tool_call(call_id, function.name, arguments)
 
 
 def _translate(exc: Exception, model: str, host: str) -> ProviderError:

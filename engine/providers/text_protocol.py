@@ -19,7 +19,7 @@ import uuid
 from typing import Any
 
 from engine.editor_tool import COMMANDS, EDITOR_JSON_SCHEMA
-from engine.providers.base import ToolCall
+from engine.providers.base import ToolCall, read_tool_call
 
 TOOL_NAME = "str_replace_editor"
 
@@ -101,13 +101,7 @@ def parse_edit_blocks(text: str) -> list[ToolCall]:
 
 
 def _parse_block(body: str, call_id: str) -> ToolCall:
-    try:
-        data: Any = json.loads(body)
-    except json.JSONDecodeError as exc:
-        return ToolCall(call_id, TOOL_NAME, None, f"the edit block is not valid JSON ({exc.msg})")
-    if not isinstance(data, dict):
-        return ToolCall(call_id, TOOL_NAME, None, "the edit block must be a JSON object")
-    return ToolCall(call_id, TOOL_NAME, data)
+    return read_tool_call(call_id, TOOL_NAME, body, what="the edit block")
 
 
 def as_block(tool_input: dict[str, Any]) -> str:
