@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,26 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from tests.service.redis_helpers import flush_db, redis_answers
+
 ROOT = Path(__file__).resolve().parent.parent
 DB_NUMBER = 8
 CHATS, MESSAGES = 40, 3
 REPLY = "write 2000 tokens"
-
-
-def redis_answers(host: str = "127.0.0.1", port: int = 6379) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def _flush(db: int) -> None:
-    with socket.create_connection(("127.0.0.1", 6379), timeout=2) as sock:
-        sock.sendall(f"SELECT {db}\r\nFLUSHDB\r\n".encode())
-        time.sleep(0.05)
-        sock.recv(64)
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -180,7 +165,7 @@ def service_figures(root: Path, model_url: str, quick: bool = False) -> dict[str
     broker = f"redis://127.0.0.1:6379/{DB_NUMBER}"
     out: dict[str, float] = {}
     for processes in (1, 2, 4):
-        _flush(DB_NUMBER)
+        flush_db(DB_NUMBER)
         fleet = _Fleet(root / f"service-{processes}", model_url, broker)
         fleet.start(processes)
         try:
@@ -204,5 +189,5 @@ def service_figures(root: Path, model_url: str, quick: bool = False) -> dict[str
         out[f"service_p50_ms_{processes}"] = statistics.median(latencies) * 1000
         out[f"service_p95_ms_{processes}"] = _percentile(latencies, 95) * 1000
     out["service_scaling_2_over_1"] = out["service_msgs_per_s_2"] / out["service_msgs_per_s_1"]
-    _flush(DB_NUMBER)
+    flush_db(DB_NUMBER)
     return out

@@ -148,3 +148,15 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(float(value), 0.0)
     except ValueError:
         return None
+
+
+class FreeOfCharge:
+    """For providers that bill nothing (a local model, a script): ``cost`` is zero and
+    no SDK is worth warming up."""
+
+    warm_import: str | None = None
+
+    def cost(
+        self, input_tokens: int, output_tokens: int, cache_write: int, cache_read: int
+    ) -> float:
+        return 0.0

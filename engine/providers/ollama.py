@@ -16,6 +16,7 @@ from engine.editor_tool import EDITOR_DESCRIPTION, EDITOR_JSON_SCHEMA
 from engine.errors import ProviderError
 from engine.providers import text_protocol
 from engine.providers.base import (
+    FreeOfCharge,
     ProviderEvent,
     Stop,
     TextChunk,
@@ -93,14 +94,8 @@ def to_ollama_messages(
     return out
 
 
-class OllamaProvider:
+class OllamaProvider(FreeOfCharge):
     name = "ollama"
-    warm_import: str | None = None
-
-    def cost(
-        self, input_tokens: int, output_tokens: int, cache_write: int, cache_read: int
-    ) -> float:
-        return 0.0  # nothing is billed
 
     def __init__(
         self,

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import ProviderError, UsageError
 from engine.providers.base import (
+    FreeOfCharge,
     ProviderEvent,
     Stop,
     TextChunk,
@@ -57,14 +58,8 @@ def load_script(path: Path) -> tuple[list[list[dict[str, Any]]], float]:
     return data, delay
 
 
-class ScriptedProvider:
+class ScriptedProvider(FreeOfCharge):
     name = "scripted"
-    warm_import: str | None = None
-
-    def cost(
-        self, input_tokens: int, output_tokens: int, cache_write: int, cache_read: int
-    ) -> float:
-        return 0.0  # nothing is billed
 
     uses_text_protocol = False
     context_window: int | None = None

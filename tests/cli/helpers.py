@@ -54,3 +54,9 @@ def one_sentence(result: subprocess.CompletedProcess[str]) -> str:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("scorechat: ")
     return lines[0]
+
+
+def scripted_message(text: str, script: Path, score: str = "greeting") -> list[str]:
+    """The arguments of ``scorechat message TEXT`` replaying ``script``, printing JSON."""
+    return ["message", text, "--score", score, "--provider", "scripted", "--script",
+            str(script), "--json"]  # fmt: skip

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.helpers import cli, one_sentence
+from tests.cli.helpers import cli, one_sentence, scripted_message
 
 GREETING = "Customer Service QA/Greeting.yaml"
 
@@ -201,19 +201,7 @@ def test_scripted_provider_and_session_commands(workspace: Path, tmp_path: Path)
         [{"type": "text", "text": "The refund limit is now 250."}],
     ]))  # fmt: skip
     original = (workspace / GREETING).read_bytes()
-    result = cli(
-        "-w",
-        str(workspace),
-        "message",
-        "raise the limit",
-        "--score",
-        "greeting",
-        "--provider",
-        "scripted",
-        "--script",
-        str(script),
-        "--json",
-    )
+    result = cli("-w", str(workspace), *scripted_message("raise the limit", script))
     assert result.returncode == 0, result.stderr
     chat_id = json.loads(result.stdout)["chat_id"]
     base = ["-w", str(workspace)]

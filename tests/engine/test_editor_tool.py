@@ -145,19 +145,19 @@ async def test_missing_new_str_deletes(tool: EditorTool, workspace: Path) -> Non
     assert b"days: 90" not in data(workspace)
 
 
+async def _replaced(tool: EditorTool, old: str, new: str, path: str = "c/s.yaml") -> None:
+    """A str_replace that must succeed."""
+    result = await tool.run(
+        {"command": "str_replace", "path": path, "old_str": old, "new_str": new}
+    )
+    assert not result.is_error, result.text
+
+
 async def test_fallback_trailing_whitespace(tmp_path: Path) -> None:
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "s.yaml").write_text("name: A   \nclass: B\n")
     tool = EditorTool(tmp_path)
-    result = await tool.run(
-        {
-            "command": "str_replace",
-            "path": "c/s.yaml",
-            "old_str": "name: A\nclass: B",
-            "new_str": "name: Z\nclass: B",
-        }
-    )
-    assert not result.is_error, result.text
+    await _replaced(tool, "name: A\nclass: B", "name: Z\nclass: B")
     assert (tmp_path / "c" / "s.yaml").read_text() == "name: Z\nclass: B\n"
 
 
@@ -203,15 +203,7 @@ async def test_crlf_file_keeps_crlf_inside_and_outside(tmp_path: Path) -> None:
     path = tmp_path / "c" / "s.yaml"
     path.write_bytes(b"name: A\r\nclass: B\r\nkey: k\r\n")
     tool = EditorTool(tmp_path)
-    result = await tool.run(
-        {
-            "command": "str_replace",
-            "path": "c/s.yaml",
-            "old_str": "name: A\nclass: B",
-            "new_str": "name: A\nclass: C\nid: '1'",
-        }
-    )
-    assert not result.is_error, result.text
+    await _replaced(tool, "name: A\nclass: B", "name: A\nclass: C\nid: '1'")
     assert path.read_bytes() == b"name: A\r\nclass: C\r\nid: '1'\r\nkey: k\r\n"
     inserted = await tool.run(
         {"command": "insert", "path": "c/s.yaml", "insert_line": 1, "insert_text": "x: 1\ny: 2"}

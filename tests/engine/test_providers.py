@@ -62,13 +62,19 @@ def claude(
 # ---- Ollama -----------------------------------------------------------------------------------
 
 
+async def _set_model_name(
+    settings: Settings, store: Store, provider: Any
+) -> tuple[ChatSession, list[Any]]:
+    """The two-round edit every provider must make: the tool call, then the summary."""
+    chat, events = await run_turn(settings, store, provider, "set model_name to gpt-4o")
+    assert "model_name: gpt-4o\n" in (settings.workspace / GREETING).read_text()
+    return chat, events
+
+
 async def test_ollama_two_round_edit(
     settings: Settings, store: Store, workspace: Path, ollama_server: Any
 ) -> None:
-    chat, events = await run_turn(
-        settings, store, ollama(ollama_server), "set model_name to gpt-4o"
-    )
-    assert "model_name: gpt-4o\n" in (workspace / GREETING).read_text()
+    chat, events = await _set_model_name(settings, store, ollama(ollama_server))
     assert any(isinstance(e, FileChanged) and e.key_paths == ["model_name"] for e in events)
     assert isinstance(events[-1], TurnDone) and "Done." in events[-1].text
     request = ollama_server.chat_requests[0]
@@ -230,12 +236,9 @@ async def test_choice_falls_back_to_anthropic_then_says_how_to_connect(
 
 
 async def test_anthropic_two_round_edit(
-    settings: Settings, store: Store, workspace: Path, anthropic_server: Any
+    settings: Settings, store: Store, anthropic_server: Any
 ) -> None:
-    chat, events = await run_turn(
-        settings, store, claude(anthropic_server), "set model_name to gpt-4o"
-    )
-    assert "model_name: gpt-4o\n" in (workspace / GREETING).read_text()
+    chat, events = await _set_model_name(settings, store, claude(anthropic_server))
     first = anthropic_server.message_requests[0]
     assert first["tools"] == [
         {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}

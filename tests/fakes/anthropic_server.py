@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from tests.fakes.brain import respond
-from tests.fakes.http import Request, Response, ServerThread
+from tests.fakes.http import Request, Response, ServerThread, serve_by_hand
 from tests.fakes.steps import Step, split_words
 
 
@@ -519,12 +519,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--api-key", default=None, help="Require this key (default: accept any).")
     args = parser.parse_args()
-    server = AnthropicFake(args.port, api_key=args.api_key)
-    print(f"fake Anthropic listening on http://127.0.0.1:{args.port}", flush=True)
-    try:
-        asyncio.run(server.serve_forever())
-    except KeyboardInterrupt:
-        pass
+    serve_by_hand(AnthropicFake(args.port, api_key=args.api_key), "Anthropic", args.port)
 
 
 if __name__ == "__main__":

@@ -184,3 +184,12 @@ class ServerThread:
                 writer.close()
             except Exception:
                 pass
+
+
+def serve_by_hand(server: ServerThread, name: str, port: int) -> None:
+    """Run a fake server in the foreground until Ctrl+C (``python -m tests.fakes.…``)."""
+    print(f"fake {name} listening on http://127.0.0.1:{port}", flush=True)
+    try:
+        asyncio.run(server.serve_forever())
+    except KeyboardInterrupt:
+        pass

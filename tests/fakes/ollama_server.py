@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from tests.fakes.brain import respond, split_user
-from tests.fakes.http import Request, Response, ServerThread
+from tests.fakes.http import Request, Response, ServerThread, serve_by_hand
 from tests.fakes.steps import Step, split_words
 
 DEFAULT_MODELS = {
@@ -236,12 +236,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="A loopback Ollama-protocol server.")
     parser.add_argument("--port", type=int, default=11434)
     args = parser.parse_args()
-    server = OllamaFake(args.port)
-    print(f"fake Ollama listening on http://127.0.0.1:{args.port}", flush=True)
-    try:
-        asyncio.run(server.serve_forever())
-    except KeyboardInterrupt:
-        pass
+    serve_by_hand(OllamaFake(args.port), "Ollama", args.port)
 
 
 if __name__ == "__main__":

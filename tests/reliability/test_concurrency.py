@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from engine.editor_tool import EditorTool
+from tests.cli.helpers import scripted_message
 
 ROOT = Path(__file__).resolve().parents[2]
 GREETING = "Customer Service QA/Greeting.yaml"
@@ -95,24 +96,9 @@ def test_a_writer_waits_for_another_process_holding_the_lock(
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SCORECHAT_WORKSPACE": str(workspace)}
     script = _script(tmp_path, 1)
     first = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tui.cli",
-            "message",
-            "hello",
-            "--score",
-            "greeting",
-            "--provider",
-            "scripted",
-            "--script",
-            str(script),
-            "--json",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+        [sys.executable, "-m", "tui.cli", *scripted_message("hello", script)],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
     chat_id = json.loads(first.stdout)["chat_id"]
     db = tmp_path / "home" / "data" / "scorechat.db"
     holder = subprocess.Popen([sys.executable, "-c", (

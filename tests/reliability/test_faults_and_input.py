@@ -18,21 +18,14 @@ from engine.providers.ollama import OllamaProvider
 from engine.settings import Settings
 from engine.store import Store
 from engine.workspace import Workspace
+from tests.engine.test_providers import run_turn
 from tests.fakes.steps import Step
 
 GREETING = "Customer Service QA/Greeting.yaml"
 
 
 async def _turn(settings: Settings, store: Store, provider: Any) -> list[Any]:
-    ws = Workspace(settings.workspace)
-    chat = await ChatSession.start(
-        store=store,
-        workspace=ws,
-        settings=settings,
-        provider=provider,
-        score=ws.resolve_score("greeting"),
-    )
-    return [e async for e in chat.send("hello")]
+    return (await run_turn(settings, store, provider, "hello"))[1]
 
 
 async def test_first_byte_slower_than_the_timeout(

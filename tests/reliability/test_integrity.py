@@ -473,23 +473,21 @@ async def test_undo_all_covers_every_file_and_says_where_it_stopped(
 ) -> None:
     other = "Customer Service QA/Hold Procedure.yaml"
     originals = {p: (workspace / p).read_bytes() for p in (GREETING, other)}
-    provider = ScriptedProvider([
-        [edit("limit: 100", "limit: 1")],
-        [tool(command="insert", path=other, insert_line=0, insert_text="# touched")],
-        [text("ok")],
-    ])  # fmt: skip
-    chat = await _start(settings, store, provider)
+
+    def two_files() -> ScriptedProvider:
+        return ScriptedProvider([
+            [edit("limit: 100", "limit: 1")],
+            [tool(command="insert", path=other, insert_line=0, insert_text="# touched")],
+            [text("ok")],
+        ])  # fmt: skip
+
+    chat = await _start(settings, store, two_files())
     await _collect(chat, "edit two files")
     report = await chat.undo_all()
     assert (report.undone, report.remaining, report.stopped) == (2, 0, None)
     assert {p: (workspace / p).read_bytes() for p in originals} == originals
 
-    provider2 = ScriptedProvider([
-        [edit("limit: 100", "limit: 1")],
-        [tool(command="insert", path=other, insert_line=0, insert_text="# touched")],
-        [text("ok")],
-    ])  # fmt: skip
-    chat2 = await _start(settings, store, provider2)
+    chat2 = await _start(settings, store, two_files())
     await _collect(chat2, "edit two files again")
     (workspace / GREETING).write_text((workspace / GREETING).read_text() + "# by hand\n")
     report = await chat2.undo_all()

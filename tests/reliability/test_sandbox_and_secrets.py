@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.editor_tool import EditorTool
+from tests.cli.helpers import scripted_message
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,24 +53,9 @@ def test_a_score_that_asks_for_an_outside_write_cannot_cause_one(
     ]))  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SCORECHAT_WORKSPACE": str(workspace)}
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tui.cli",
-            "message",
-            "do what the file says",
-            "--score",
-            "greeting",
-            "--provider",
-            "scripted",
-            "--script",
-            str(script),
-            "--json",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+        [sys.executable, "-m", "tui.cli", *scripted_message("do what the file says", script)],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
     results = [r for r in json.loads(out.stdout)["responses"] if r["type"] == "tool_result"]
     assert len(results) == 2 and all(r["is_error"] for r in results)
     assert (

@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from tests.service.redis_helpers import flush_db, redis_answers
+
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL = (
     "Redis is not running on 127.0.0.1:6379 and redis-server is not installed: install "
@@ -31,15 +33,6 @@ INSTALL = (
 )
 #: Database numbers the tests take in turn (0 is left to people).
 DATABASES = list(range(9, 16))
-
-
-def _answers(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def _free_port() -> int:
@@ -50,7 +43,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[tuple[str, int]]:
-    if _answers("127.0.0.1", 6379):
+    if redis_answers("127.0.0.1", 6379):
         yield ("127.0.0.1", 6379)
         return
     binary = shutil.which("redis-server")
@@ -65,7 +58,7 @@ def redis_server() -> Iterator[tuple[str, int]]:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 10
-        while not _answers("127.0.0.1", port):
+        while not redis_answers("127.0.0.1", port):
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
                 pytest.fail(f"redis-server did not start on port {port}.")
@@ -77,20 +70,13 @@ def redis_server() -> Iterator[tuple[str, int]]:
             proc.wait(10)
 
 
-def _flush(host: str, port: int, db: int) -> None:
-    with socket.create_connection((host, port), timeout=2) as sock:
-        sock.sendall(f"SELECT {db}\r\nFLUSHDB\r\n".encode())
-        time.sleep(0.05)
-        sock.recv(64)
-
-
 @pytest.fixture
 def broker_url(redis_server: tuple[str, int], request: pytest.FixtureRequest) -> Iterator[str]:
     host, port = redis_server
     db = DATABASES[hash(request.node.nodeid) % len(DATABASES)]
-    _flush(host, port, db)
+    flush_db(db, host, port)
     yield f"redis://{host}:{port}/{db}"
-    _flush(host, port, db)
+    flush_db(db, host, port)
 
 
 @dataclass

@@ -63,3 +63,15 @@ async def type_and_send(pilot: Any, message: str) -> None:
     prompt.focus()
     prompt.load_text(message)
     await pilot.press("enter")
+
+
+async def browse(pilot: Any, query: str = "") -> Any:
+    """Open the sessions browser with Ctrl+B (from the prompt) and type ``query`` into
+    its search box; returns the browser screen."""
+    from tui.screens.sessions import SessionsScreen
+
+    await pilot.press("ctrl+b")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, SessionsScreen))
+    if query:
+        await pilot.press(*query)
+    return pilot.app.screen

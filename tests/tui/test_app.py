@@ -8,6 +8,7 @@ from engine.settings import Settings
 from engine.store import Store
 from tests.tui.helpers import (
     GREETING,
+    browse,
     edit,
     is_open,
     make_app,
@@ -18,7 +19,7 @@ from tests.tui.helpers import (
 )
 from tui.screens.modals import ApprovalModal, HelpScreen
 from tui.screens.picker import PickerScreen, filter_scores
-from tui.screens.sessions import SessionsScreen, highlight
+from tui.screens.sessions import highlight
 from tui.widgets.conversation import (
     AssistantMessage,
     Conversation,
@@ -129,10 +130,7 @@ async def test_browser_finds_a_session_by_a_word_and_resumes_it(
     app = make_app(settings, [], store=store)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await pilot.press("ctrl+b")
-        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
-        await pilot.press(*"refund")
-        browser = app.screen
+        browser = await browse(pilot, "refund")
         await wait_for(
             pilot,
             lambda: (
@@ -348,9 +346,7 @@ async def test_browser_filters_by_scorecard_and_score(settings: Settings, store:
     app = make_app(settings, [], store=store)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await pilot.press("ctrl+b")
-        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
-        browser = app.screen
+        browser = await browse(pilot)
         await wait_for(
             pilot, lambda: len(browser.rows) == 3
         )  # the empty Greeting session is reused

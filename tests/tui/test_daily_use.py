@@ -10,7 +10,7 @@ import pytest
 from engine.settings import Settings
 from engine.store import Store
 from tests.fakes.ollama_server import OllamaFake
-from tests.tui.helpers import GREETING, edit, make_app, ready, text, type_and_send, wait_for
+from tests.tui.helpers import GREETING, browse, edit, make_app, ready, text, type_and_send, wait_for
 from tui.screens.chat import ChatScreen
 from tui.screens.modals import ConfirmModal, DiscardModal, HelpScreen
 from tui.screens.sessions import SessionsScreen
@@ -34,10 +34,7 @@ async def test_deleting_in_the_browser_then_clicking_the_list_never_crashes(
         first = app.chat_screen.chat.id
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: app.chat_screen.opened_id not in (None, first))
-        await pilot.press("ctrl+b")
-        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
-        await pilot.press(*"hello")
-        browser = app.screen
+        browser = await browse(pilot, "hello")
         await wait_for(pilot, lambda: len(browser.rows) == 1)
         await pilot.press("ctrl+d")  # works while the search box has focus
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
@@ -277,10 +274,7 @@ async def test_resuming_a_search_hit_opens_on_that_message(
     app = make_app(settings, [], store=store, score="senti")
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await pilot.press("ctrl+b")
-        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
-        await pilot.press(*"needle")
-        browser = app.screen
+        browser = await browse(pilot, "needle")
         await wait_for(pilot, lambda: len(browser.rows) == 1)
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.chat_screen.opened_id == old.id)
@@ -398,9 +392,7 @@ async def test_browser_filters_work_with_the_arrow_keys(settings: Settings, stor
         await ready(pilot)
         await type_and_send(pilot, "hello")
         await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
-        await pilot.press("ctrl+b")
-        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
-        browser = app.screen
+        browser = await browse(pilot)
         await wait_for(pilot, lambda: len(browser.rows) >= 1)
         await pilot.press("tab")  # from the search box to the scorecard filter
         card = browser.query_one("#browser-card", Select)
@@ -460,10 +452,7 @@ async def test_a_service_chat_is_found_in_the_browser_and_resumes(
     app = make_app(settings, [], score="senti")
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await pilot.press("ctrl+b")
-        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
-        await pilot.press(*"served")
-        browser = app.screen
+        browser = await browse(pilot, "served")
         await wait_for(pilot, lambda: len(browser.rows) >= 1)
         assert {row.session_id for row in browser.rows} == {"chat-from-the-service"}
         await pilot.press("enter")

@@ -24,6 +24,9 @@ from tui.cli.common import (
     CONTEXT,
     ClickUsageError,
     Context,
+    ModelOption,
+    ProviderOption,
+    ScriptOption,
     fail,
     handle_errors,
     open_store,
@@ -86,11 +89,9 @@ def main_callback(
             help="Resume the latest session (of --score, when given) in this workspace.",
         ),
     ] = False,
-    provider: Annotated[
-        str | None, typer.Option("--provider", "-p", help=setting_help("provider"))
-    ] = None,
-    model: Annotated[str | None, typer.Option("--model", "-m", help=setting_help("model"))] = None,
-    script: Annotated[Path | None, typer.Option("--script", help=setting_help("script"))] = None,
+    provider: ProviderOption = None,
+    model: ModelOption = None,
+    script: ScriptOption = None,
     approval: Annotated[
         str | None, typer.Option("--approval", help=setting_help("approval"))
     ] = None,

@@ -8,16 +8,17 @@ import functools
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from engine.errors import ScoreChatError
 from engine.redact import redact
-from engine.settings import Settings, load_settings, prepare_workspace
+from engine.settings import Settings, load_settings, prepare_workspace, setting_help
 
 if TYPE_CHECKING:
     from engine.store import Store
@@ -120,3 +121,25 @@ async def open_store(settings: Settings, *, read_only: bool = False) -> AsyncIte
 
 def print_json(data: Any) -> None:
     typer.echo(redact(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
+
+
+def print_rows(rows: Sequence[Any], as_json: bool, empty: str) -> bool:
+    """The listing commands' first step: the rows as JSON, or ``empty`` when there are
+    none. True when that was all there was to print."""
+    if as_json:
+        print_json([row.as_dict() for row in rows])
+        return True
+    if not rows:
+        typer.echo(empty)
+        return True
+    return False
+
+
+# Options more than one command takes, written once (help from the settings table).
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+ScorecardOption = Annotated[str | None, typer.Option("--scorecard", "-c")]
+ProviderOption = Annotated[
+    str | None, typer.Option("--provider", "-p", help=setting_help("provider"))
+]
+ModelOption = Annotated[str | None, typer.Option("--model", "-m", help=setting_help("model"))]
+ScriptOption = Annotated[Path | None, typer.Option("--script", help=setting_help("script"))]

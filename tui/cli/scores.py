@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from tui.cli.common import fail, handle_errors, print_json, settings
+from tui.cli.common import (
+    JsonOption,
+    ScorecardOption,
+    fail,
+    handle_errors,
+    print_json,
+    print_rows,
+    settings,
+)
 
 app = typer.Typer(help="List and show the scores of the workspace.")
 
@@ -15,7 +23,7 @@ app = typer.Typer(help="List and show the scores of the workspace.")
 @app.command("list")
 @handle_errors
 def scores_list(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
     scorecard: Annotated[
         str | None, typer.Option("--scorecard", "-c", help="Only this scorecard.")
     ] = None,
@@ -28,11 +36,7 @@ def scores_list(
     if scorecard:
         card = workspace.resolve_scorecard(scorecard)
         refs = [r for r in refs if r.scorecard == card]
-    if as_json:
-        print_json([r.as_dict() for r in refs])
-        return
-    if not refs:
-        typer.echo(f"No scores in {workspace.root}.")
+    if print_rows(refs, as_json, f"No scores in {workspace.root}."):
         return
     width = max(len(r.scorecard) for r in refs)
     for ref in refs:
@@ -43,7 +47,7 @@ def scores_list(
 @handle_errors
 def scores_show(
     score: Annotated[str, typer.Argument(help="Name, key, id or a fragment of the score.")],
-    scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
+    scorecard: ScorecardOption = None,
 ) -> None:
     """Print a score's YAML."""
     from engine.workspace import Workspace, read_text
@@ -57,8 +61,8 @@ def check(
     target: Annotated[
         str, typer.Argument(help="A score (name, key, id, fragment) or a path to a YAML file.")
     ],
-    scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    scorecard: ScorecardOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Check a score's YAML and shape: warnings exit 0, invalid YAML exits 1."""
     from engine.workspace import Workspace, check_text, read_text

@@ -9,7 +9,16 @@ from typing import Annotated, Any
 import typer
 
 from engine.errors import UsageError
-from tui.cli.common import handle_errors, open_store, print_json, run, settings
+from tui.cli.common import (
+    JsonOption,
+    ScorecardOption,
+    handle_errors,
+    open_store,
+    print_json,
+    print_rows,
+    run,
+    settings,
+)
 from tui.timefmt import relative_time
 
 app = typer.Typer(help="List, search, show, rename, delete, export and end sessions.")
@@ -18,8 +27,8 @@ app = typer.Typer(help="List, search, show, rename, delete, export and end sessi
 @app.command("list")
 @handle_errors
 def sessions_list(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
+    as_json: JsonOption = False,
+    scorecard: ScorecardOption = None,
     score: Annotated[str | None, typer.Option("--score", "-s")] = None,
     status: Annotated[str | None, typer.Option("--status", help="active or ended.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10000)] = 50,
@@ -36,11 +45,9 @@ def sessions_list(
             )
 
     rows = run(go())
-    if as_json:
-        print_json([s.as_dict() for s in rows])
-        return
-    if not rows:
-        typer.echo("No sessions yet. Start one with `scorechat` or `scorechat message`.")
+    if print_rows(
+        rows, as_json, "No sessions yet. Start one with `scorechat` or `scorechat message`."
+    ):
         return
     for s in rows:
         typer.echo(
@@ -53,7 +60,7 @@ def sessions_list(
 @handle_errors
 def sessions_show(
     session_id: Annotated[str, typer.Argument(help="Session id (or a unique prefix).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Replay a session: every message, tool call and result."""
     from engine.export import session_to_dict, session_to_markdown
@@ -74,7 +81,7 @@ def sessions_show(
 @handle_errors
 def sessions_search(
     query: Annotated[str, typer.Argument(help="Words to find in messages.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 20,
 ) -> None:
     """Full-text search over every message."""
@@ -91,11 +98,7 @@ def sessions_search(
             return await store.search(query, limit=limit, mark=mark)
 
     hits = run(go())
-    if as_json:
-        print_json([h.as_dict() for h in hits])
-        return
-    if not hits:
-        typer.echo(f"No messages match {query!r}.")
+    if print_rows(hits, as_json, f"No messages match {query!r}."):
         return
     for hit in hits:
         typer.echo(f"{hit.session_id}  {hit.scorecard} / {hit.score}  {hit.title}")

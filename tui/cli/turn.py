@@ -3,30 +3,37 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from engine.errors import UsageError
 from engine.redact import redact
-from engine.settings import setting_help
-from tui.cli.common import fail, handle_errors, print_json, run, settings
+from tui.cli.common import (
+    JsonOption,
+    ModelOption,
+    ProviderOption,
+    ScorecardOption,
+    ScriptOption,
+    fail,
+    handle_errors,
+    print_json,
+    run,
+    settings,
+)
 
 
 @handle_errors
 def message(
     text: Annotated[str, typer.Argument(help="What to ask the assistant.")],
-    scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
+    scorecard: ScorecardOption = None,
     score: Annotated[str | None, typer.Option("--score", "-s")] = None,
     session_id: Annotated[
         str | None, typer.Option("--session", help="Continue this session.")
     ] = None,
-    provider: Annotated[
-        str | None, typer.Option("--provider", "-p", help=setting_help("provider"))
-    ] = None,
-    model: Annotated[str | None, typer.Option("--model", "-m", help=setting_help("model"))] = None,
-    script: Annotated[Path | None, typer.Option("--script", help=setting_help("script"))] = None,
+    provider: ProviderOption = None,
+    model: ModelOption = None,
+    script: ScriptOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     broker: Annotated[
         str | None,
@@ -102,7 +109,7 @@ def models(
     provider: Annotated[
         str | None, typer.Option("--provider", "-p", help="ollama or anthropic.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List the models a provider offers."""
     from engine.providers import choose_provider, make_provider
@@ -127,7 +134,7 @@ def models(
 
 
 @handle_errors
-def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def doctor(as_json: JsonOption = False) -> None:
     """Check what scorechat needs: a model, the database and the workspace."""
     from tui.headless import run_doctor
 

@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from engine.errors import ScoreChatError, UsageError
-from tui.cli.common import fail, handle_errors, open_store, print_json, run, settings
+from tui.cli.common import (
+    JsonOption,
+    ScorecardOption,
+    fail,
+    handle_errors,
+    open_store,
+    print_json,
+    run,
+    settings,
+)
 from tui.timefmt import relative_time
 
 if TYPE_CHECKING:
@@ -34,7 +43,7 @@ def undo(
     all_edits: Annotated[
         bool, typer.Option("--all", help="Undo every edit of the session, on every file.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Undo the last edit of a session (or all of them); edits made elsewhere are never undone."""
     from engine.agent import UndoReport
@@ -89,7 +98,7 @@ def _score_ref(score: str, scorecard: str | None) -> Any:
 @handle_errors
 def versions_save(
     score: str,
-    scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
+    scorecard: ScorecardOption = None,
     note: Annotated[str, typer.Option("--note", "-m", help="What this version is.")] = "",
     session_id: Annotated[str | None, typer.Option("--session")] = None,
 ) -> None:
@@ -115,8 +124,8 @@ def versions_save(
 @handle_errors
 def versions_list(
     score: str,
-    scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    scorecard: ScorecardOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List the saved versions of a score, newest first, numbered per score (1 = oldest)."""
     ref = _score_ref(score, scorecard)
@@ -174,7 +183,7 @@ async def _find_version(store: Any, first: str, second: str | None, scorecard: s
 def versions_show(
     score_or_id: VersionScore,
     number: VersionNumber = None,
-    scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
+    scorecard: ScorecardOption = None,
 ) -> None:
     """Print the content of a saved version: `versions show "Sentiment Analysis" 1`."""
 
@@ -190,7 +199,7 @@ def versions_show(
 def versions_restore(
     score_or_id: VersionScore,
     number: VersionNumber = None,
-    scorecard: Annotated[str | None, typer.Option("--scorecard", "-c")] = None,
+    scorecard: ScorecardOption = None,
     session_id: Annotated[
         str | None, typer.Option("--session", help="Record the restore as an edit of this session.")
     ] = None,

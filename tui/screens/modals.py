@@ -46,14 +46,14 @@ class ConfirmModal(ModalScreen[bool]):
                 yield Button("Cancel (n)", id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        self.query_one("#no", Button).focus()  # the safe answer is the default
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
 
 
-class DiscardModal(ModalScreen[bool]):
+class DiscardModal(ConfirmModal):
     """Shows what an action would throw away (a diff) and asks before doing it."""
 
     BINDINGS = [
@@ -62,8 +62,7 @@ class DiscardModal(ModalScreen[bool]):
     ]
 
     def __init__(self, question: str, now: str, after: str, path: str) -> None:
-        super().__init__()
-        self.question = question
+        super().__init__(question, "Undo anyway")
         self.now = now
         self.after = after
         self.path = path
@@ -78,13 +77,6 @@ class DiscardModal(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Undo anyway (y)", variant="error", id="yes")
                 yield Button("Keep the changes (n)", id="no")
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
 
 
 class TextModal(ModalScreen[str | None]):

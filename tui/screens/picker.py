@@ -14,6 +14,7 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from engine.workspace import ScoreRef, fuzzy_score_normalised, normalise
+from tui.screens import move_highlight
 
 
 def _normalised(refs: list[ScoreRef]) -> list[tuple[ScoreRef, tuple[str, ...]]]:
@@ -119,11 +120,7 @@ class PickerScreen(ModalScreen[ScoreRef | None]):
             options.highlighted = 0
 
     def action_move(self, step: int) -> None:
-        options = self.query_one("#picker-list", OptionList)
-        if not self.shown:
-            return
-        current = options.highlighted or 0
-        options.highlighted = max(0, min(len(self.shown) - 1, current + step))
+        move_highlight(self.query_one("#picker-list", OptionList), step)
 
     @on(Input.Submitted, "#picker-query")
     def _submitted(self) -> None:

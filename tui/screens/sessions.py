@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker
 
 from engine.store import SearchHit, SessionRecord, Store
+from tui.screens import move_highlight
 from tui.timefmt import count_label, relative_time
 
 PAGE = 100
@@ -171,12 +172,8 @@ class SessionsScreen(Screen[BrowserResult | None]):
         return row.session_id if isinstance(row, SearchHit) else row.id
 
     def action_move(self, step: int) -> None:
-        options = self.query_one("#browser-list", OptionList)
-        if not self.rows:
-            return
-        current = options.highlighted or 0
-        options.highlighted = max(0, min(len(self.rows) - 1, current + step))
-        if step > 0 and options.highlighted == len(self.rows) - 1:
+        at = move_highlight(self.query_one("#browser-list", OptionList), step)
+        if step > 0 and at is not None and at == len(self.rows) - 1:
             self.action_more()
 
     def action_more(self) -> None:
