@@ -22,9 +22,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/activate
 run: $(VENV)/.installed
 	$(BIN)/scorechat $(ARGS)
 
-## Run the whole test suite.
+## Run the whole test suite (two processes; PYTEST_WORKERS=0 runs it in one).
+PYTEST_WORKERS ?= 2
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 ## Lint, type-check the engine, and enforce that the engine never imports the UI.
 check: $(VENV)/.installed-dev

@@ -29,6 +29,10 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # Port 9 (discard) is closed on loopback: "Ollama is not running" unless a test says so.
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
     monkeypatch.setenv("SCORECHAT_RETRY_BASE_DELAY", "0.01")
+    # A parallel run's workers set COLUMNS=80 and LINES=24, which an app spawned in a
+    # pseudo-terminal would take over the terminal's real size.
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
     monkeypatch.chdir(tmp_path)
     return home
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.service.redis_helpers import flush_db, redis_answers
+from tests.service.redis_helpers import claim_db, flush_db, redis_answers
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL = (
@@ -73,10 +73,9 @@ def redis_server() -> Iterator[tuple[str, int]]:
 @pytest.fixture
 def broker_url(redis_server: tuple[str, int], request: pytest.FixtureRequest) -> Iterator[str]:
     host, port = redis_server
-    db = DATABASES[hash(request.node.nodeid) % len(DATABASES)]
-    flush_db(db, host, port)
+    db = claim_db(DATABASES, request.node.nodeid, host, port)
     yield f"redis://{host}:{port}/{db}"
-    flush_db(db, host, port)
+    flush_db(db, host, port)  # the claim goes with the rest
 
 
 @dataclass
