@@ -9,19 +9,8 @@ from typing import Any
 
 import pytest
 
+from engine import events as ev
 from engine.agent import ChatSession
-from engine.events import (
-    FileChanged,
-    Notice,
-    TextDelta,
-    ToolCallStarted,
-    ToolResult,
-    TurnCancelled,
-    TurnDone,
-    TurnFailed,
-    TurnStarted,
-    Usage,
-)
 from engine.history import MAX_HISTORY_CHARS, build_history
 from engine.providers import HOW_TO_CONNECT
 from engine.providers.scripted import ScriptedProvider
@@ -56,9 +45,9 @@ async def test_two_round_edit_turn(settings: Settings, store: Store, workspace: 
     chat = await start(settings, store, provider)
     events = await collect(chat, "raise the limit to 300")
     kinds = [type(e) for e in events]
-    assert kinds[0] is TurnStarted and kinds[-1] is TurnDone
-    assert ToolCallStarted in kinds and ToolResult in kinds and Usage in kinds
-    changed = next(e for e in events if isinstance(e, FileChanged))
+    assert kinds[0] is ev.TurnStarted and kinds[-1] is ev.TurnDone
+    assert ev.ToolCallStarted in kinds and ev.ToolResult in kinds and ev.Usage in kinds
+    changed = next(e for e in events if isinstance(e, ev.FileChanged))
     assert (
         changed.path == GREETING
         and "+  limit: 300" in changed.diff
@@ -87,7 +76,7 @@ async def test_user_message_saved_before_the_model_is_called(
     provider = ScriptedProvider([[{"type": "error", "message": "The model exploded."}]])
     chat = await start(settings, store, provider)
     events = await collect(chat, "keep me")
-    assert isinstance(events[-1], TurnFailed) and events[-1].message == "The model exploded."
+    assert isinstance(events[-1], ev.TurnFailed) and events[-1].message == "The model exploded."
     messages = await store.messages(chat.id)
     assert messages[0].role == "user" and messages[0].text == "keep me"
     assert messages[1].status == "error"
@@ -96,7 +85,7 @@ async def test_user_message_saved_before_the_model_is_called(
 async def test_no_provider_says_how_to_connect(settings: Settings, store: Store) -> None:
     chat = await start(settings, store, None)
     events = await collect(chat, "hello")
-    assert isinstance(events[-1], TurnFailed) and events[-1].message == HOW_TO_CONNECT
+    assert isinstance(events[-1], ev.TurnFailed) and events[-1].message == HOW_TO_CONNECT
     assert (await store.messages(chat.id))[0].text == "hello"
 
 
@@ -115,10 +104,10 @@ async def test_tool_loop_is_capped(settings: Settings, store: Store) -> None:
     provider = ScriptedProvider(views)
     chat = await start(settings, store, provider)
     events = await collect(chat, "look around")
-    assert sum(isinstance(e, ToolCallStarted) for e in events) == 3
-    notice = next(e for e in events if isinstance(e, Notice))
+    assert sum(isinstance(e, ev.ToolCallStarted) for e in events) == 3
+    notice = next(e for e in events if isinstance(e, ev.Notice))
     assert "all 3 tool rounds" in notice.text
-    assert isinstance(events[-1], TurnDone)
+    assert isinstance(events[-1], ev.TurnDone)
     assert len(provider.calls) == 4  # three tool rounds and one whose calls are not run
 
 
@@ -129,7 +118,7 @@ async def test_repeated_failing_edit_is_stopped(
     provider = ScriptedProvider([[bad], [bad], [text("never reached")]])
     chat = await start(settings, store, provider)
     events = await collect(chat, "edit it")
-    assert isinstance(events[-1], TurnFailed)
+    assert isinstance(events[-1], ev.TurnFailed)
     assert "repeated an edit that had already failed" in events[-1].message
     assert len(provider.calls) == 2
 
@@ -144,10 +133,10 @@ async def test_unknown_tool_and_malformed_arguments_go_back_to_the_model(
     ])  # fmt: skip
     chat = await start(settings, store, provider)
     events = await collect(chat, "go")
-    results = [e for e in events if isinstance(e, ToolResult)]
+    results = [e for e in events if isinstance(e, ev.ToolResult)]
     assert results[0].is_error and "Unknown tool 'bash'" in results[0].text
     assert results[1].is_error and "JSON object" in results[1].text
-    assert isinstance(events[-1], TurnDone)
+    assert isinstance(events[-1], ev.TurnDone)
 
 
 async def test_system_prompt_is_stable_and_each_message_carries_the_file(
@@ -178,7 +167,7 @@ async def test_text_is_persisted_while_streaming(settings: Settings, store: Stor
     chat = await start(settings, store, provider)
     seen_partial = []
     async for event in chat.send("stream please"):
-        if isinstance(event, TextDelta) and event.text.startswith("word150"):
+        if isinstance(event, ev.TextDelta) and event.text.startswith("word150"):
             message = await store.get_message(event.message_id)
             assert message is not None
             seen_partial.append((message.status, message.text))
@@ -199,11 +188,11 @@ async def test_cancel_keeps_partial_text_marked_interrupted(
     async def consume() -> None:
         async for event in chat.send("long reply"):
             events.append(event)
-            if isinstance(event, TextDelta) and event.text.startswith("w20 "):
+            if isinstance(event, ev.TextDelta) and event.text.startswith("w20 "):
                 chat.cancel()
 
     await asyncio.wait_for(consume(), 10)
-    assert isinstance(events[-1], TurnCancelled)
+    assert isinstance(events[-1], ev.TurnCancelled)
     assert events[-1].partial_text.startswith("w0 w1") and "w20" in events[-1].partial_text
     assistant = (await store.messages(chat.id))[-1]
     assert assistant.status == "interrupted" and assistant.text == events[-1].partial_text
@@ -339,12 +328,12 @@ async def test_cancel_while_the_consumer_is_busy_still_saves_the_partial_reply(
     try:
         async for event in events:
             seen.append(event)
-            if isinstance(event, TextDelta) and event.text.startswith("w5 "):
+            if isinstance(event, ev.TextDelta) and event.text.startswith("w5 "):
                 chat.cancel()
             await asyncio.sleep(0.01)  # drawing: the cancellation lands here, not in send()
     except asyncio.CancelledError:
         final = await ChatSession.settle_cancelled(events)  # type: ignore[arg-type]
-    assert isinstance(final, TurnCancelled) and final.partial_text.startswith("w0 w1")
-    assert not any(isinstance(e, TurnCancelled) for e in seen)
+    assert isinstance(final, ev.TurnCancelled) and final.partial_text.startswith("w0 w1")
+    assert not any(isinstance(e, ev.TurnCancelled) for e in seen)
     assistant = (await store.messages(chat.id))[-1]
     assert assistant.status == "interrupted" and assistant.text == final.partial_text

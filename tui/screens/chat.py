@@ -20,22 +20,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker
 
+from engine import events as ev
 from engine.errors import ScoreChatError
-from engine.events import (
-    Event,
-    FileChanged,
-    Notice,
-    Retrying,
-    TextDelta,
-    ThinkingDelta,
-    ToolCallStarted,
-    ToolResult,
-    TurnCancelled,
-    TurnDone,
-    TurnFailed,
-    TurnStarted,
-    Usage,
-)
 from engine.providers import HOW_TO_CONNECT
 from tui.widgets.conversation import AssistantMessage, Conversation, WorkingIndicator
 from tui.widgets.diff_pane import DiffPane
@@ -390,52 +376,52 @@ class ChatScreen(Screen[None]):
             self._turn = self.run_turn(self._queued.pop(0))
             self._update_status()
 
-    async def render_event(self, event: Event) -> None:
+    async def render_event(self, event: ev.Event) -> None:
         conversation = self.query_one(Conversation)
         working = self.query_one(WorkingIndicator)
-        if isinstance(event, TextDelta):
+        if isinstance(event, ev.TextDelta):
             widget = await conversation.assistant(event.message_id)
             self._streaming = widget
             await widget.write(event.text)
             working.tokens += 1
             working.label = "Writing"
-        elif isinstance(event, ThinkingDelta):
+        elif isinstance(event, ev.ThinkingDelta):
             await conversation.thinking(event.message_id, event.text)
             working.label = "Thinking"
-        elif isinstance(event, TurnStarted):
+        elif isinstance(event, ev.TurnStarted):
             await conversation.add_user(event.text)
             conversation.scroll_end(animate=False)
             conversation.anchor()
-        elif isinstance(event, ToolCallStarted):
+        elif isinstance(event, ev.ToolCallStarted):
             await conversation.finish_assistant()
             await conversation.add_tool_call(event)
             working.label = f"Running {event.command}"
-        elif isinstance(event, ToolResult):
+        elif isinstance(event, ev.ToolResult):
             conversation.set_tool_result(event)
             working.label = "Thinking"
-        elif isinstance(event, FileChanged):
+        elif isinstance(event, ev.FileChanged):
             await self.refresh_diff()
-        elif isinstance(event, Usage):
+        elif isinstance(event, ev.Usage):
             self.query_one(StatusBar).cached = event.cache_read_tokens
             if event.context_window:
                 self.query_one(StatusBar).context = event.context_tokens / event.context_window
             self._update_status()
-        elif isinstance(event, Retrying):
+        elif isinstance(event, ev.Retrying):
             if self._streaming is not None:
                 await self._streaming.reset()
             await conversation.add_notice(
                 f"↻ {event.reason}; retrying in {event.wait:.0f}s (attempt {event.attempt}).",
                 "warning",
             )
-        elif isinstance(event, Notice):
+        elif isinstance(event, ev.Notice):
             await conversation.add_notice(event.text, "info")
-        elif isinstance(event, TurnFailed):
+        elif isinstance(event, ev.TurnFailed):
             await conversation.finish_assistant("error")
             await conversation.add_notice(f"✗ {event.message}", "error")
-        elif isinstance(event, TurnCancelled):
+        elif isinstance(event, ev.TurnCancelled):
             await conversation.finish_assistant("interrupted")
             await conversation.add_notice("■ Stopped. The partial reply is kept.", "warning")
-        elif isinstance(event, TurnDone):
+        elif isinstance(event, ev.TurnDone):
             await conversation.finish_assistant()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
