@@ -13,6 +13,9 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def scorechat_bin() -> str:
+    import os as _os
+    if _os.environ.get("SCORECHAT_BIN"):
+        return _os.environ["SCORECHAT_BIN"]
     return str(Path(sys.executable).parent / "scorechat")
 
 

@@ -11,6 +11,7 @@ a malformed tool call into a tool error the model can correct.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -251,7 +252,10 @@ class AnthropicProvider:
         return self._client
 
     async def prepare(self) -> None:
-        self._get_client()
+        # Importing the SDK and building the client (its TLS context reads the CA bundle)
+        # take long enough to stall a screen: do it off the event loop.
+        if self._client is None:
+            await asyncio.to_thread(self._get_client)
 
     async def list_models(self) -> list[str]:
         client = self._get_client()

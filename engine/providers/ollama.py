@@ -7,6 +7,7 @@ plain-text edit protocol of ``engine.providers.text_protocol`` instead.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -132,7 +133,9 @@ class OllamaProvider(FreeOfCharge):
         """Ask ``/api/show`` whether the model supports tools."""
         if self._prepared:
             return
-        client = self._get_client()
+        # Importing the SDK and building the client (its TLS context reads the CA bundle)
+        # take long enough to stall a screen: do it off the event loop.
+        client = self._client or await asyncio.to_thread(self._get_client)
         try:
             info = await client.show(self.model)
         except Exception as exc:

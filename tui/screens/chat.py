@@ -126,7 +126,9 @@ class ChatScreen(Screen[None]):
         prompt = self.query_one(PromptInput)
         prompt.SLASH_COMMANDS = {name: what for name, (_, what) in self.SLASH.items()}
         prompt.border_title = "Message · Enter send · Ctrl+J new line · ↑↓ history · / commands"
-        self.query_one("#conversation", Conversation).border_title = "Conversation"
+        conversation = self.query_one("#conversation", Conversation)
+        conversation.border_title = "Conversation"
+        conversation.last_input = lambda: prompt.last_key_at
         self._apply_width(self.size.width)
         self._update_status()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,7 +13,10 @@ from rich.segment import Segment
 from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
+from textual.geometry import Size
 from textual.message import Message as TextualMessage
+from textual.selection import Selection
+from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Collapsible, Static
@@ -55,20 +60,34 @@ def split_blocks(text: str) -> tuple[list[str], str]:
 
 
 class _Trimmed:
-    """A renderable without the blank lines Rich puts before and after some blocks."""
+    """A renderable without the blank lines Rich puts before and after some blocks.
+
+    Its lines are kept per width: measuring a block's height and drawing it (and drawing
+    it again when it scrolls back into view) parse and lay out the Markdown once.
+    """
 
     def __init__(self, renderable: RenderableType) -> None:
         self.renderable = renderable
+        self._lines: dict[tuple[int, str], list[list[Segment]]] = {}
+
+    def _render(self, console: Console, options: ConsoleOptions) -> list[list[Segment]]:
+        key = (options.max_width, console.color_system or "")
+        lines = self._lines.get(key)
+        if lines is None:
+            lines = console.render_lines(self.renderable, options.reset_height(), pad=False)
+            blank = lambda line: not "".join(s.text for s in line).strip()  # noqa: E731
+            while lines and blank(lines[0]):
+                lines.pop(0)
+            while lines and blank(lines[-1]):
+                lines.pop()
+            if len(self._lines) > 4:  # a few widths at most (resizes)
+                self._lines.clear()
+            self._lines[key] = lines
+        return lines
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        lines = console.render_lines(self.renderable, options.reset_height(), pad=False)
-        blank = lambda line: not "".join(segment.text for segment in line).strip()  # noqa: E731
-        while lines and blank(lines[0]):
-            lines.pop(0)
-        while lines and blank(lines[-1]):
-            lines.pop()
         newline = Segment.line()
-        for line in lines:
+        for line in self._render(console, options):
             yield from line
             yield newline
 
@@ -77,6 +96,29 @@ def render_markdown(source: str) -> _Trimmed:
     from rich.markdown import Markdown as RichMarkdown  # deferred: not needed for the first frame
 
     return _Trimmed(RichMarkdown(source, code_theme="monokai"))
+
+
+_WARM_SAMPLE = """# Title
+
+Some *text* with `code`.
+
+- an item
+
+```yaml
+key: value
+```
+
+| a | b |
+|---|---|
+| 1 | 2 |
+"""
+
+
+def warm_markdown() -> None:
+    """Render a sample reply once with a private console: imports and caches what the
+    first real reply would otherwise load on the event loop."""
+    console = Console(width=80, file=io.StringIO(), color_system="truecolor")
+    console.render_lines(render_markdown(_WARM_SAMPLE), console.options)
 
 
 class MarkdownBlock(Static):
@@ -102,14 +144,128 @@ class MarkdownBlock(Static):
             self.update(render_markdown(source))
 
 
+class ReplyLines(Widget):
+    """The finished blocks of a reply, drawn from lines rendered once per width.
+
+    A Line API widget: each block's Markdown is laid out once (again only when the
+    width changes) and kept as strips, so a frame draws the visible lines from that
+    cache, and a reply of hundreds of blocks is one widget to lay out, not hundreds.
+    Text can be selected with the mouse as in any other widget.
+    """
+
+    DEFAULT_CSS = """
+    ReplyLines {
+        height: auto;
+    }
+    """
+
+    ALLOW_SELECT = True
+
+    FRAME_BUDGET = 0.03
+    """Seconds of Markdown lay-out one frame may spend while a reply streams."""
+
+    def __init__(self, blocks: list[str] | None = None, *, budget: bool = False) -> None:
+        super().__init__()
+        self.blocks: list[str] = list(blocks or [])
+        self._budget = budget
+        """Lay out at most ``FRAME_BUDGET`` per frame (a streaming reply); a reply from
+        history is laid out whole, so that scrolling lands where it should."""
+        self._width = 0
+        self._strips: list[Strip] = []
+        self._plain: list[str] = []
+        self._drawn = 0
+        """How many of ``blocks`` are in ``_strips`` at ``_width``."""
+        self.hold: Callable[[], float] = lambda: 0.0
+        """Seconds to wait before laying out more (the person is typing)."""
+        self._retry: Timer | None = None
+
+    def _lay_out_more(self) -> None:
+        self._retry = None
+        self.refresh(layout=True)
+
+    def add(self, blocks: list[str]) -> None:
+        if blocks:
+            self.blocks.extend(blocks)
+            self.refresh(layout=True)
+
+    def clear(self) -> None:
+        self.blocks.clear()
+        self._width = 0  # the next lay-out starts afresh
+        self.refresh(layout=True)
+
+    def _lay_out(self, width: int) -> None:
+        if width <= 0:
+            return
+        if width != self._width:
+            self._width, self._strips, self._plain, self._drawn = width, [], [], 0
+        if self._drawn == len(self.blocks):
+            return
+        console = self.app.console
+        options = console.options.update(width=width, max_width=width, height=None)
+        strips, plain = self._strips, self._plain
+        base = self.rich_style  # the colours under the text, as a Static draws them
+        started = time.perf_counter()
+        for block in self.blocks[self._drawn :]:
+            if self._budget and (
+                time.perf_counter() - started > self.FRAME_BUDGET or self.hold() > 0
+            ):
+                # Keys and the rest of the screen come first: the remaining blocks are
+                # laid out in the next frames, and not while the person types.
+                if self._retry is None:
+                    self._retry = self.set_timer(
+                        max(self.hold(), 1 / 60), self._lay_out_more, name="reply-lines"
+                    )
+                return
+            lines = console.render_lines(render_markdown(block), options, pad=True)
+            if strips:
+                lines.insert(0, [Segment(" " * width)])  # the blank line between blocks
+            for line in lines:
+                # Offsets are applied once: they map the mouse to text for selection.
+                styled = list(Segment.apply_style(line, base))
+                strips.append(Strip(styled, width).apply_offsets(0, len(strips)))
+                plain.append("".join(segment.text for segment in line).rstrip())
+            self._drawn += 1
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        self._lay_out(width)
+        return len(self._strips)
+
+    def render_line(self, y: int) -> Strip:
+        # Drawing never lays out: the lines are those the last lay-out made (a width
+        # that differs for a moment, as when a scrollbar comes or goes, is cropped or
+        # padded until the lay-out that follows renders them at the new width).
+        width = self.size.width
+        if y >= len(self._strips):
+            return Strip.blank(width, self.rich_style)
+        strip = self._strips[y]
+        if width != self._width:
+            strip = strip.crop_extend(0, width, self.rich_style)
+        selection = self.text_selection
+        if selection is not None and (span := selection.get_span(y)) is not None:
+            start, end = span
+            end = len(self._plain[y]) if end == -1 else end
+            if end > start:
+                style = self.screen.get_component_rich_style("screen--selection")
+                before, chosen, after = strip.divide([start, end, width])
+                strip = Strip.join([before, chosen.apply_style(style), after])
+                strip = strip.apply_offsets(0, y)
+        return strip
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        return selection.extract("\n".join(self._plain)), "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self.refresh()
+
+
 class AssistantMessage(Vertical):
     """An assistant reply, streamed block by block.
 
-    Finished blocks (text up to a blank line outside a code fence) become one
-    ``MarkdownBlock`` each and are never touched again; only the unfinished tail is
-    re-rendered, at most every ``FLUSH_INTERVAL`` seconds. A token therefore costs
-    the same at the 8,000th as at the 10th, and a long reply stays a few hundred
-    light widgets instead of thousands (docs/performance.md).
+    Finished blocks (text up to a blank line outside a code fence) go into one
+    ``ReplyLines``, laid out once and never touched again; only the unfinished tail
+    is a live ``MarkdownBlock``, re-rendered at most every ``FLUSH_INTERVAL`` seconds.
+    A token therefore costs the same at the 8,000th as at the 10th, and each frame
+    lays out two widgets per reply however long it is (docs/performance.md).
     """
 
     DEFAULT_CSS = """
@@ -134,15 +290,20 @@ class AssistantMessage(Vertical):
         self.chunks: list[str] = [text] if text else []
         self._pending: list[str] = []
         self._tail = ""
+        blocks, tail = split_blocks(text)
+        self._lines = ReplyLines(blocks + ([tail] if tail.strip() else []), budget=not text)
         self._live: MarkdownBlock | None = None
         self._last_flush = 0.0
         self._timer: Timer | None = None
         self.border_title = "Assistant" + ("" if status == "complete" else f" · {status}")
 
     def compose(self):  # type: ignore[no-untyped-def]
-        blocks, tail = split_blocks(self.text)
-        for index, block in enumerate(blocks + ([tail] if tail.strip() else [])):
-            yield MarkdownBlock(block, first=index == 0)
+        yield self._lines
+
+    def on_mount(self) -> None:
+        conversation = self.parent
+        if isinstance(conversation, Conversation):
+            self._lines.hold = conversation.typing_hold
 
     @property
     def text(self) -> str:
@@ -162,38 +323,43 @@ class AssistantMessage(Vertical):
         elif self._timer is None:
             self._timer = self.set_timer(wait, self._flush)
 
-    async def _flush(self) -> None:
+    async def _flush(self, *, final: bool = False) -> None:
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        self._last_flush = time.monotonic()
         if not self._pending:
             return
+        conversation = self.parent
+        hold = conversation.typing_hold() if isinstance(conversation, Conversation) else 0
+        if hold > 0 and not final:
+            self._timer = self.set_timer(hold, self._flush)
+            return
+        self._last_flush = time.monotonic()
         self._tail += "".join(self._pending)
         self._pending.clear()
         blocks, self._tail = split_blocks(self._tail)
-        new: list[MarkdownBlock] = []
-        count = len(self.children)
-        for block in blocks:
-            if self._live is not None:
-                self._live.set_source(block)
-                self._live = None
-            else:
-                new.append(MarkdownBlock(block, first=count + len(new) == 0))
-        if self._tail.strip():
-            if self._live is not None:
-                self._live.set_source(self._tail)
-            else:
-                self._live = MarkdownBlock(self._tail, first=count + len(new) == 0)
-                new.append(self._live)
-        if new:
-            await self.mount_all(new)
+        self._lines.add(blocks)
+        if not self._tail.strip():
+            await self._drop_live()
+        elif self._live is None:
+            self._live = MarkdownBlock(self._tail, first=not self._lines.blocks)
+            await self.mount(self._live)
+        else:
+            self._live.set_class(not self._lines.blocks, "-first")
+            self._live.set_source(self._tail)
+
+    async def _drop_live(self) -> None:
+        if self._live is not None:
+            live, self._live = self._live, None
+            await live.remove()
 
     async def finish(self, status: str | None = None) -> None:
         """Stop streaming: render what is pending; the tail becomes a finished block."""
-        await self._flush()
-        self._live = None
+        await self._flush(final=True)
+        if self._tail.strip():
+            self._lines.add([self._tail.strip("\n")])
         self._tail = ""
+        await self._drop_live()
         if status and status != "complete":
             self.border_title = f"Assistant · {status}"
 
@@ -204,9 +370,9 @@ class AssistantMessage(Vertical):
             self._timer = None
         self._pending.clear()
         self._tail = ""
-        self._live = None
         self.chunks.clear()
-        await self.remove_children()
+        await self._drop_live()
+        self._lines.clear()
 
 
 NOT_RUN = "Not run: the turn ended (quit, crash or error) before this tool call ran."
@@ -370,6 +536,16 @@ class Conversation(VerticalScroll):
         self._assistant: dict[int, AssistantMessage] = {}
         self._tools: dict[str, ToolCallRow] = {}
         self._thinking: dict[int, ThinkingRow] = {}
+        self.last_input: Callable[[], float] = lambda: 0.0
+        """When the person last pressed a key (set by the screen that holds the prompt)."""
+
+    TYPING_HOLD = 0.3
+    """Seconds after a key during which a streaming reply is not drawn."""
+
+    def typing_hold(self) -> float:
+        """Seconds to wait before drawing more of a streaming reply: input comes first,
+        so while the person types, a frame only has their key to draw."""
+        return self.last_input() + self.TYPING_HOLD - time.monotonic()
 
     def on_mount(self) -> None:
         self.anchor()

@@ -7,6 +7,7 @@ completes a slash command.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from textual import events
@@ -56,12 +57,16 @@ class PromptInput(TextArea):
         """Earlier prompts, oldest first."""
         self._history_index: int | None = None
         self._draft = ""
+        self.last_key_at = 0.0
+        """When a key last reached the prompt (``time.monotonic()``): a streaming reply
+        waits while the person types, so that each key is drawn at once."""
 
     def set_history(self, history: list[str]) -> None:
         self.prompt_history = list(history)
         self._history_index = None
 
     async def _on_key(self, event: events.Key) -> None:
+        self.last_key_at = time.monotonic()
         key = event.key
         if key == "enter":
             event.stop()
