@@ -13,20 +13,23 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def scorechat_bin() -> str:
-    import os as _os
-    if _os.environ.get("SCORECHAT_BIN"):
-        return _os.environ["SCORECHAT_BIN"]
     return str(Path(sys.executable).parent / "scorechat")
 
 
 class App:
     def __init__(
-        self, args: list[str], env: dict[str, str], cols: int = 160, rows: int = 45
+        self,
+        args: list[str],
+        env: dict[str, str],
+        cols: int = 160,
+        rows: int = 45,
+        command: list[str] | None = None,
     ) -> None:
         self.started = time.perf_counter()
+        program, *before = command or [scorechat_bin()]
         self.child = pexpect.spawn(
-            scorechat_bin(),
-            args,
+            program,
+            [*before, *args],
             env={**os.environ, **env, "TERM": "xterm-256color"},
             dimensions=(rows, cols),
             timeout=60,
@@ -45,12 +48,17 @@ class App:
         self.buffer = self.buffer[-4096:] + data
         return data
 
-    def wait_for(self, needle: bytes, timeout: float = 60.0) -> float:
-        """Seconds since launch when ``needle`` appeared in the output (after what was seen)."""
+    def wait_for(
+        self, needle: bytes, timeout: float = 60.0, seen: list[bytes] | None = None
+    ) -> float:
+        """Seconds since launch when ``needle`` appeared in the output (after what was seen).
+        ``seen`` collects every byte read meanwhile."""
         deadline = time.perf_counter() + timeout
         tail = b""
         while time.perf_counter() < deadline:
             data = self.drain()
+            if data and seen is not None:
+                seen.append(data)
             if data:
                 window = tail + data
                 if needle in window:
