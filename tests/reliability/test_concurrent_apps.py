@@ -13,6 +13,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from tests.terminal import Terminal
+
 ROOT = Path(__file__).resolve().parents[2]
 APP_TURNS = 70
 CLI_TURNS = 60
@@ -21,22 +23,22 @@ CLI_TURNS = 60
 def _drive_app(
     binary: Path, env: dict[str, str], score: str, script: Path, tag: str, errors: list[str]
 ) -> None:
-    child = pexpect.spawn(str(binary), ["--score", score, "--provider", "scripted", "--script", str(script)],
-                          env=env, dimensions=(40, 120), timeout=30)  # fmt: skip
+    term = Terminal([str(binary), "--score", score, "--provider", "scripted", "--script",
+                     str(script)], env)  # fmt: skip
     try:
-        child.expect("Ask anything")
+        term.wait_for("Ask anything", 30)
         for i in range(APP_TURNS):
-            child.send(f"{tag} turn {i}\r")
-            child.expect(f"R{tag}x{i}z")
-            # The session list is redrawn with the new count when the turn has ended.
-            child.expect(f"{2 * (i + 1)} msgs")
-        child.send("\x11")
-        child.expect(pexpect.EOF, timeout=15)
+            term.send(f"{tag} turn {i}\r")
+            term.wait_for(f"R{tag}x{i}z", 30)
+            # The session list shows the new count when the turn has ended.
+            term.wait_for(f"{2 * (i + 1)} msgs", 30)
+        term.send("\x11")
+        term.child.expect(pexpect.EOF, timeout=15)
     except Exception as exc:  # report, do not hang the other threads
         errors.append(f"{tag}: {exc!r}")
     finally:
-        if child.isalive():
-            child.terminate(force=True)
+        if term.child.isalive():
+            term.child.terminate(force=True)
 
 
 def test_two_apps_and_the_cli_share_everything(workspace: Path, tmp_path: Path) -> None:

@@ -5,49 +5,18 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pexpect
-import pyte
 import pytest
+
+from tests.terminal import Terminal
 
 pytestmark = pytest.mark.e2e
 
 COLS, ROWS = 140, 42
 GREETING = "Customer Service QA/Greeting.yaml"
-
-
-class Terminal:
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.screen = pyte.Screen(COLS, ROWS)
-        self.stream = pyte.ByteStream(self.screen)
-        self.child = pexpect.spawn(args[0], args[1:], env=env, dimensions=(ROWS, COLS), timeout=5)
-
-    def pump(self) -> None:
-        while True:
-            try:
-                data = self.child.read_nonblocking(65536, timeout=0.05)
-            except (pexpect.TIMEOUT, pexpect.EOF):
-                return
-            self.stream.feed(data)
-
-    def text(self) -> str:
-        self.pump()
-        return "\n".join(self.screen.display)
-
-    def wait_for(self, needle: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.text()
-            if needle in text:
-                return text
-            time.sleep(0.1)
-        raise AssertionError(f"{needle!r} never appeared on screen:\n{self.text()}")
-
-    def send(self, keys: str) -> None:
-        self.child.send(keys)
 
 
 def scorechat_command() -> str:
@@ -68,7 +37,7 @@ def test_chat_with_loopback_ollama_in_a_real_terminal(
         "COLUMNS": str(COLS),
         "LINES": str(ROWS),
     }
-    term = Terminal([scorechat_command(), "--score", "greeting"], env)
+    term = Terminal([scorechat_command(), "--score", "greeting"], env, cols=COLS, rows=ROWS)
     try:
         term.wait_for("qwen3:8b")
         term.wait_for("Ask anything about Greeting")
