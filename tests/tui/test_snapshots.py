@@ -9,6 +9,7 @@ from tests.tui.helpers import edit, is_open, make_app, text, wait_for
 from tui.screens.modals import HelpScreen
 from tui.screens.picker import PickerScreen
 from tui.screens.sessions import SessionsScreen
+from tui.widgets.conversation import ReplyLines
 from tui.widgets.prompt import PromptInput
 
 SIZES = [(120, 40), (80, 24)]
@@ -44,6 +45,7 @@ def test_chat_mid_conversation(snap_compare, settings: Settings, size: tuple[int
             pilot,
             lambda: app.chat_screen._turn is not None and not app.chat_screen._turn.is_running,
         )
+        await wait_for(pilot, lambda: not any(r.pending for r in app.query(ReplyLines)))
         if size[0] < 100:
             await pilot.press("f10")
         steady_cursors(pilot.app)

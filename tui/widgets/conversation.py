@@ -178,15 +178,25 @@ class ReplyLines(Widget):
         self.hold: Callable[[], float] = lambda: 0.0
         """Seconds to wait before laying out more (the person is typing)."""
         self._retry: Timer | None = None
+        self._at_once = False
 
     def _lay_out_more(self) -> None:
         self._retry = None
         self.refresh(layout=True)
 
-    def add(self, blocks: list[str]) -> None:
+    def add(self, blocks: list[str], *, at_once: bool = False) -> None:
+        """Append finished blocks. ``at_once`` lays all of them out in the next frame,
+        whatever the budget (a reply that ends: its tail leaves the live block in the
+        same frame as it arrives here, so the reply never shrinks for a frame)."""
         if blocks:
             self.blocks.extend(blocks)
+            self._at_once = self._at_once or at_once
             self.refresh(layout=True)
+
+    @property
+    def pending(self) -> bool:
+        """True while some finished blocks are not laid out yet."""
+        return self._drawn < len(self.blocks)
 
     def clear(self) -> None:
         self.blocks.clear()
@@ -206,8 +216,10 @@ class ReplyLines(Widget):
         base = self.rich_style  # the colours under the text, as a Static draws them
         started = time.perf_counter()
         for block in self.blocks[self._drawn :]:
-            if self._budget and (
-                time.perf_counter() - started > self.FRAME_BUDGET or self.hold() > 0
+            if (
+                self._budget
+                and not self._at_once
+                and (time.perf_counter() - started > self.FRAME_BUDGET or self.hold() > 0)
             ):
                 # Keys and the rest of the screen come first: the remaining blocks are
                 # laid out in the next frames, and not while the person types.
@@ -225,6 +237,7 @@ class ReplyLines(Widget):
                 strips.append(Strip(styled, width).apply_offsets(0, len(strips)))
                 plain.append("".join(segment.text for segment in line).rstrip())
             self._drawn += 1
+        self._at_once = False
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         self._lay_out(width)
@@ -356,8 +369,10 @@ class AssistantMessage(Vertical):
     async def finish(self, status: str | None = None) -> None:
         """Stop streaming: render what is pending; the tail becomes a finished block."""
         await self._flush(final=True)
-        if self._tail.strip():
-            self._lines.add([self._tail.strip("\n")])
+        self._lines.add([self._tail.strip("\n")] if self._tail.strip() else [], at_once=True)
+        if self._lines.pending:
+            self._lines._at_once = True
+            self._lines.refresh(layout=True)
         self._tail = ""
         await self._drop_live()
         if status and status != "complete":

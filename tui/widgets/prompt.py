@@ -69,6 +69,7 @@ class PromptInput(TextArea):
         self.last_key_at = time.monotonic()
         key = event.key
         if key == "enter":
+            self.last_key_at = 0.0  # sent: the person now waits for the reply, draw it
             event.stop()
             event.prevent_default()
             text = self.text
