@@ -261,8 +261,7 @@ async def handle_message(
             )
             if caller_task_id is not None:
                 result["task_id"] = caller_task_id
-            if "error" not in result or result.get("responses"):
-                await store.save_turn_result(key, chat_id, result, caller_task_id)
+            await store.save_turn_result(key, chat_id, result, caller_task_id)
             return result
     except ScoreChatError as exc:
         return error_result(chat_id, text, str(exc))

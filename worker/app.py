@@ -6,6 +6,8 @@ from typing import Any
 
 from celery import Celery
 
+from engine.errors import ScoreChatError
+from engine.redact import redact
 from engine.settings import Settings
 
 #: Seconds beyond the turn's own limit before Celery's soft limit fires (a backstop:
@@ -44,3 +46,14 @@ def make_celery(settings: Settings, *, main: str = "scorechat") -> Celery:
     app = Celery(main)
     app.conf.update(celery_config(settings))
     return app
+
+
+def check_broker(app: Celery, settings: Settings) -> None:
+    """One sentence, at once, when the broker does not answer (Celery would retry)."""
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=3)
+    except Exception as exc:  # kombu's connection errors differ by transport
+        reason = redact(str(exc)).rstrip(". ")
+        where = redact(settings.broker_url)
+        raise ScoreChatError(f"The broker at {where} does not answer: {reason}.") from None

@@ -10,7 +10,7 @@ from celery import Celery
 from engine.errors import ScoreChatError
 from engine.redact import redact
 from engine.settings import Settings
-from worker.app import celery_config
+from worker.app import celery_config, check_broker
 from worker.tasks import END_SESSION_TASK, MESSAGE_TASK
 
 
@@ -26,9 +26,8 @@ def send(
     """Send ``task`` and return its result; one sentence when nobody can answer."""
     app = client_app(settings)
     where = redact(settings.broker_url)
+    check_broker(app, settings)
     try:
-        with app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, interval_start=0, timeout=3)
         answered = app.control.ping(timeout=ping_timeout, limit=1)
     except Exception as exc:  # kombu's connection errors differ by transport
         reason = redact(str(exc)).rstrip(". ")

@@ -10,7 +10,7 @@ from engine.logs import setup_logging
 from engine.redact import redact
 from engine.settings import Settings
 from engine.store import Store
-from worker.app import make_celery
+from worker.app import check_broker, make_celery
 from worker.tasks import register_tasks
 
 
@@ -24,13 +24,7 @@ def build_app(settings: Settings):  # type: ignore[no-untyped-def]
 def preflight(app, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     """Fail at once, in one sentence, when the broker or the store cannot be used (rather
     than a worker that retries forever), and migrate the store before the pool forks."""
-    where = redact(settings.broker_url)
-    try:
-        with app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, interval_start=0, timeout=3)
-    except Exception as exc:  # kombu's connection errors differ by transport
-        reason = redact(str(exc)).rstrip(". ")
-        raise ScoreChatError(f"The broker at {where} does not answer: {reason}.") from None
+    check_broker(app, settings)
 
     async def open_store() -> None:
         store = await Store.open(settings.db_path)
