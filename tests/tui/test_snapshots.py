@@ -49,7 +49,10 @@ def test_chat_mid_conversation(snap_compare, settings: Settings, size: tuple[int
         if size[0] < 100:
             await pilot.press("f10")
         steady_cursors(pilot.app)
-        await pilot.pause(0.3)
+        # Let scrolling to the end and the last repaint settle, however loaded the machine.
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause(0.5)
+        await pilot.wait_for_scheduled_animations()
 
     assert snap_compare(conversation_app(settings), terminal_size=size, run_before=run_before)
 
