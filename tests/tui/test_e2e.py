@@ -48,6 +48,9 @@ def test_chat_with_loopback_ollama_in_a_real_terminal(
         assert "-model_name: gpt-4o-mini" in screen
         assert "model_name" in screen and "changed keys" in screen
         assert "model_name: gpt-4.1\n" in (workspace / GREETING).read_text()
+        # The reply is on screen before the turn has stored it; undo waits for the turn's end
+        # (pressed earlier it says "Wait for the turn to finish"), as a person sees in the status.
+        term.wait_for("qwen3:8b  ready")
         term.send("\x12")  # ctrl+r: undo the edit (the footer's "Undo edit")
         term.wait_for("No changes since the session started")
         assert "model_name: gpt-4o-mini\n" in (workspace / GREETING).read_text()
