@@ -7,6 +7,10 @@ drawn first, then the store, the provider and the session load in workers.
 from __future__ import annotations
 
 import asyncio
+import os
+import select
+import signal
+import sys
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -29,6 +33,8 @@ log = get_logger("app")
 #: With no model, how soon the app looks again, and the longest wait between looks.
 PROBE_FIRST_DELAY = 2.0
 PROBE_MAX_DELAY = 30.0
+#: How often the app looks whether its terminal is still there (seconds).
+TERMINAL_CHECK_INTERVAL = 1.0
 
 
 if TYPE_CHECKING:
@@ -85,12 +91,39 @@ class ScoreChatApp(App[int]):
     def on_mount(self) -> None:
         self.push_screen(self.chat_screen)
         self.start_up()
+        self.watch_terminal()
         if self.settings.samples_copied:
             self.notify(
                 f"First run: the sample scorecards were copied to {self.workspace.root}. "
                 "Point --workspace (or SCORECHAT_WORKSPACE) at your own scorecards folder.",
                 timeout=20,
             )
+
+    def watch_terminal(self) -> None:
+        """Quit (as Ctrl+Q does, keeping a partial reply) when the terminal goes away.
+
+        A closed terminal sends SIGHUP; under ``nohup`` or a parent that ignores it, the
+        signal never comes and the terminal's input only reports a hang-up, which Textual's
+        input thread would poll forever at full speed. Both are watched.
+        """
+        if self.is_headless:
+            return
+        fd = terminal_input_fd()
+        if fd is None:
+            return
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hang_up)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread, or no SIGHUP on this platform: the poll still works
+        self.set_interval(TERMINAL_CHECK_INTERVAL, partial(self._check_terminal, fd))
+
+    def _check_terminal(self, fd: int) -> None:
+        if terminal_hung_up(fd):
+            self._hang_up()
+
+    def _hang_up(self) -> None:
+        log.info("the terminal went away; quitting")
+        self.exit(0)
 
     @work(group="startup", exit_on_error=False)
     async def start_up(self) -> None:
@@ -440,6 +473,10 @@ class ScoreChatApp(App[int]):
             )
 
     async def on_unmount(self) -> None:
+        try:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
         if self.provider is not None:
             try:
                 await self.provider.aclose()
@@ -467,6 +504,27 @@ def build_app(
         settings, store=store, provider=provider, score=score, scorecard=scorecard,
         session_id=session_id,
     )  # fmt: skip
+
+
+def terminal_input_fd() -> int | None:
+    """The terminal the app reads keys from, or ``None`` when input is not a terminal."""
+    stream = sys.__stdin__
+    try:
+        fd = stream.fileno() if stream is not None else -1
+    except (OSError, ValueError):
+        return None
+    return fd if fd >= 0 and os.isatty(fd) else None
+
+
+def terminal_hung_up(fd: int) -> bool:
+    """True once the terminal behind ``fd`` has hung up (reading nothing from it)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)  # hang-up, error and closed are always reported
+    try:
+        events = poller.poll(0)
+    except OSError:
+        return True
+    return any(mask & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, mask in events)
 
 
 def tune_garbage_collection() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +61,45 @@ def test_chat_with_loopback_ollama_in_a_real_terminal(
         if term.child.isalive():
             term.child.terminate(force=True)
     assert "Traceback" not in term.text()
+
+
+def test_the_app_quits_when_its_terminal_goes_away(workspace: Path, tmp_path: Path) -> None:
+    """Under nohup (SIGHUP ignored) a closed terminal only reports a hang-up on its input;
+    the app must notice and quit rather than poll the dead terminal forever."""
+    import select
+    import signal
+
+    from ptyprocess import PtyProcess
+
+    env = {
+        **os.environ,
+        "OLLAMA_HOST": "http://127.0.0.1:9",
+        "TERM": "xterm-256color",
+        "SCORECHAT_WORKSPACE": str(workspace),
+        "SCORECHAT_HOME": str(tmp_path / "home"),
+    }
+    process = PtyProcess.spawn(
+        [scorechat_command(), "--score", "greeting"],
+        env=env,
+        dimensions=(ROWS, COLS),
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    try:
+        seen = b""
+        deadline = time.monotonic() + 20
+        while b"Greeting" not in seen and time.monotonic() < deadline:
+            if select.select([process.fd], [], [], 0.1)[0]:
+                try:
+                    seen += process.read(65536)
+                except EOFError:
+                    break
+        assert b"Greeting" in seen, "the app never drew its screen"
+        process.fileobj.close()  # the terminal window is closed
+        deadline = time.monotonic() + 15
+        while process.isalive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not process.isalive(), "the app kept running after its terminal went away"
+        assert process.exitstatus == 0
+    finally:
+        if process.isalive():
+            process.kill(signal.SIGKILL)
