@@ -51,6 +51,7 @@ from engine.providers.base import (
 from engine.settings import Settings
 from engine.store import SessionRecord, Store
 from engine.workspace import ScoreRef, Workspace, read_text
+from engine.yaml_text import warm_parse
 
 #: Tool names the engine accepts: the Ollama function name and Anthropic's native ones.
 EDITOR_NAMES = frozenset({"str_replace_editor", "str_replace_based_edit_tool"})
@@ -243,7 +244,12 @@ class ChatSession:
         baseline = self.record.baseline or ""
         now = text if text is not None else ""
         diff = await asyncio.to_thread(unified_diff, baseline, now, self.record.path)
-        paths = await asyncio.to_thread(changed_key_paths, baseline, now) if diff else []
+        if diff:
+            paths = await asyncio.to_thread(changed_key_paths, baseline, now)
+        else:
+            paths = []
+            # Parsed now, off the event loop, so the first edit re-parses only what it changes.
+            await asyncio.to_thread(warm_parse, now)
         return FileState(self.record.path, text is not None, text, diff, paths)
 
     async def _file_changed(self, result: EditorResult) -> FileChanged:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,12 +17,41 @@ def unified_diff(before: str, after: str, path: str = "score.yaml", context: int
         return ""
     a = before.replace("\r\n", "\n").splitlines(keepends=True)
     b = after.replace("\r\n", "\n").splitlines(keepends=True)
+    # Lines the texts share at both ends are left out of the matching (it is quadratic at
+    # worst), keeping enough of them for the context; hunk numbers are then put back.
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    skip = max(head - context, 0)
+    keep_tail = max(tail - context, 0)
     lines = []
-    for line in difflib.unified_diff(a, b, f"a/{path}", f"b/{path}", n=context):
+    diff = difflib.unified_diff(
+        a[skip : len(a) - keep_tail], b[skip : len(b) - keep_tail], f"a/{path}", f"b/{path}",
+        n=context,
+    )  # fmt: skip
+    for line in diff:
+        if skip and line.startswith("@@"):
+            line = _shifted_hunk(line, skip)
         if not line.endswith("\n"):
             line += "\n\\ No newline at end of file\n"
         lines.append(line)
     return "".join(lines)
+
+
+_HUNK = re.compile(r"@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@")
+
+
+def _shifted_hunk(header: str, lines: int) -> str:
+    """A hunk header of a diff of texts cut ``lines`` from their start, made whole again."""
+
+    def shift(match: re.Match[str]) -> str:
+        old, old_count, new, new_count = match.groups()
+        return f"@@ -{int(old) + lines}{old_count or ''} +{int(new) + lines}{new_count or ''} @@"
+
+    return _HUNK.sub(shift, header, count=1)
 
 
 @dataclass(frozen=True)
@@ -78,6 +108,8 @@ def _join(prefix: str, key: str) -> str:
 
 
 def _compare(a: Any, b: Any, prefix: str, out: list[str], budget: _Budget, depth: int) -> None:
+    if a is b:
+        return  # shared by both documents: an edit re-parsed only other parts
     containers = isinstance(a, dict | list) and isinstance(b, dict | list)
     if containers:
         pair = (id(a), id(b))

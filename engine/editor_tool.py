@@ -31,7 +31,7 @@ from engine.workspace import (
     atomic_write,
     read_text,
 )
-from engine.yaml_text import document_warnings, load_plain
+from engine.yaml_text import document_warnings, load_edited, load_plain
 
 if TYPE_CHECKING:
     from engine.store import Store
@@ -504,13 +504,13 @@ class EditorTool:
             async with self.workspace.write_lock():
                 before = await self._current(command, path, rel)
                 after, first, last = await asyncio.to_thread(plan, before)
-                warnings = await asyncio.to_thread(_validate, after)
+                warnings = await asyncio.to_thread(_validate, after, before)
                 return await self._commit(
                     command, path, rel, before, after, tool_input, first, last, warnings
                 )
         before = await self._current(command, path, rel)
         after, first, last = await asyncio.to_thread(plan, before)
-        warnings = await asyncio.to_thread(_validate, after)
+        warnings = await asyncio.to_thread(_validate, after, before)
         rejected = await self._ask(ProposedEdit(command, rel, before, after, tool_input))
         if rejected is not None:
             return rejected
@@ -896,8 +896,11 @@ def _put_back(path: Path, before: str | None, made: list[Path]) -> None:
         atomic_write(path, before)
 
 
-def _validate(text: str) -> list[str]:
-    """Score warnings for ``text``, or ``EditError`` when it is not valid YAML or too big."""
+def _validate(text: str, before: str | None = None) -> list[str]:
+    """Score warnings for ``text``, or ``EditError`` when it is not valid YAML or too big.
+
+    ``before`` is the text the edit started from: when only some items of a list changed,
+    only they are parsed again (``load_edited``)."""
     size = len(text.encode("utf-8"))
     if size > MAX_FILE_BYTES:
         raise EditError(
@@ -905,7 +908,7 @@ def _validate(text: str) -> list[str]:
             f"{MAX_FILE_BYTES // 1_048_576} MB limit for a score. The file is unchanged."
         )
     try:
-        data = load_plain(text)
+        data = load_edited(before, text) if before is not None else load_plain(text)
     except YamlError as exc:
         where = f"line {exc.line}, column {exc.column}: " if exc.line is not None else ""
         raise EditError(

@@ -3,8 +3,11 @@ the parser's errors as one sentence, and the checks of a whole document."""
 
 from __future__ import annotations
 
+import bisect
 import io
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -49,8 +52,58 @@ _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 #: A plain (unquoted) integer, as YAML 1.2's core schema reads one; quoted "30" stays text.
 _PLAIN_INT = re.compile(r"[-+]?[0-9]+")
 
+#: Where one item of a block sequence starts: (line, column, the list's key path, index).
+Item = tuple[int, int, tuple[Any, ...], int]
 
-@lru_cache(maxsize=16)
+
+class Parsed:
+    """A document as plain data, with where each block-sequence item starts.
+
+    The item positions let an edit that stays inside some items of a list re-parse only
+    those items (``load_edited``); a document with anchors, aliases or collections as
+    keys (``whole_only``) is always parsed whole.
+    """
+
+    __slots__ = ("_starts", "data", "items", "whole_only")
+
+    def __init__(self, data: Any, items: list[Item], whole_only: bool) -> None:
+        self.data = data
+        self.items = items
+        self.whole_only = whole_only
+        self._starts: dict[tuple[int, int], tuple[tuple[Any, ...], int]] | None = None
+
+    def item_at(self, line: int, column: int) -> tuple[tuple[Any, ...], int] | None:
+        if self._starts is None:
+            self._starts = {(i[0], i[1]): (i[2], i[3]) for i in self.items}
+        return self._starts.get((line, column))
+
+
+class _Cache:
+    """The last few parses, by text (edits run in worker threads, hence the lock)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[str, Parsed] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, text: str) -> Parsed | None:
+        with self.lock:
+            parsed = self.entries.get(text)
+            if parsed is not None:
+                self.entries.move_to_end(text)
+            return parsed
+
+    def put(self, text: str, parsed: Parsed) -> None:
+        with self.lock:
+            self.entries[text] = parsed
+            self.entries.move_to_end(text)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+
+_PARSED = _Cache(16)
+
+
 def load_plain(text: str) -> Any:
     """Parse ``text`` into plain dicts, lists and strings, or raise ``YamlError``.
 
@@ -60,10 +113,54 @@ def load_plain(text: str) -> Any:
     thirty times faster than a round-trip load. Scalars stay strings, but plain nulls
     become ``None`` and plain integers ``int`` (so `days: 30` and `days: "30"` differ,
     as they do to Plexus); duplicate keys and extra documents are errors, as they are for ruamel.
-    Results are cached by text, so one edit parses the new text once.
+    Results are cached by text, so one edit parses the new text once. The result is
+    shared: never change it.
     """
+    return parse_plain(text).data
+
+
+def parse_plain(text: str) -> Parsed:
+    parsed = _PARSED.get(text)
+    if parsed is None:
+        parsed = _parse_events(text)
+        _PARSED.put(text, parsed)
+    return parsed
+
+
+def load_edited(before: str, after: str) -> Any:
+    """``load_plain(after)``, re-parsing only the items an edit of ``before`` touched.
+
+    When the lines that changed lie inside whole items of one block sequence (a node of
+    ``graph``, say) and ``before`` was parsed lately, only those items are parsed again
+    and spliced into ``before``'s data; the other values are shared with it. Anything
+    else (the edit reaches outside a list item, anchors, tabs or odd line breaks, or
+    the items do not parse on their own) parses the whole text, so errors are always
+    the whole parse's errors.
+    """
+    parsed = _PARSED.get(after)
+    if parsed is None:
+        base = _PARSED.get(before)
+        parsed = _splice(before, base, after) if base is not None else None
+        if parsed is None:
+            parsed = _parse_events(after)
+        _PARSED.put(after, parsed)
+    return parsed.data
+
+
+def warm_parse(text: str) -> None:
+    """Parse ``text`` into the cache (an edit of it then re-parses only what it changes)."""
+    try:
+        parse_plain(text)
+    except YamlError:
+        pass
+
+
+def _parse_events(text: str) -> Parsed:
+    # Each stack entry: [container, pending key, key path, is a block sequence].
     stack: list[list[Any]] = []
     anchors: dict[str, Any] = {}
+    items: list[Item] = []
+    whole_only = False
     root: Any = None
     documents = 0
     try:
@@ -81,6 +178,7 @@ def load_plain(text: str) -> Any:
             elif kind is SequenceStartEvent:
                 value = []
             elif kind is AliasEvent:
+                whole_only = True
                 if event.anchor not in anchors:
                     raise YamlError(f"found undefined alias {event.anchor!r}", *_position(event))
                 value = anchors[event.anchor]
@@ -97,31 +195,193 @@ def load_plain(text: str) -> Any:
             anchor = getattr(event, "anchor", None)
             if anchor and kind is not AliasEvent:
                 anchors[anchor] = value
+                whole_only = True
+            place: Any = None
             if stack:
                 top = stack[-1]
                 container = top[0]
                 if type(container) is list:
+                    place = len(container)
                     container.append(value)
+                    if top[3]:
+                        mark = event.start_mark
+                        items.append((mark.line, mark.column, top[2], place))
                 elif top[1] is _NO_KEY:
                     key = value if isinstance(value, str) else str(value)
                     if key in container:
                         raise YamlError(f"duplicate key {key!r}", *_position(event))
                     top[1] = key
+                    if kind is not MappingStartEvent and kind is not SequenceStartEvent:
+                        continue
+                    whole_only = True  # a collection as a key: its items have no key path
                 else:
-                    container[top[1]] = value
+                    place = top[1]
+                    container[place] = value
                     top[1] = _NO_KEY
             else:
                 root = value
-            if kind is MappingStartEvent or kind is SequenceStartEvent:
-                stack.append([value, _NO_KEY])
+            if kind is MappingStartEvent:
+                stack.append([value, _NO_KEY, (*stack[-1][2], place) if stack else (), False])
+            elif kind is SequenceStartEvent:
+                path = (*stack[-1][2], place) if stack else ()
+                stack.append([value, _NO_KEY, path, not event.flow_style])
     except MarkedYAMLError as exc:
         raise _marked_error(exc, text) from None
     except YAMLError as exc:
         raise YamlError(str(exc).splitlines()[0] if str(exc) else "cannot parse") from None
-    return root
+    return Parsed(root, items, whole_only)
 
 
 _NO_KEY = object()
+
+#: Characters that make line numbers ambiguous between this module and the parser.
+_ODD_TEXT = ("\r", "\x85", "\u2028", "\u2029", "\ufeff", "\t")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _splice(before: str, base: Parsed, after: str) -> Parsed | None:
+    """``after``'s parse from ``before``'s, or ``None`` when the edit is not a splice."""
+    if base.whole_only or any(odd in after for odd in _ODD_TEXT):
+        return None
+    old = before.split("\n")
+    new = after.split("\n")
+    shortest = min(len(old), len(new))
+    first = 0
+    while first < shortest and old[first] == new[first]:
+        first += 1
+    same_tail = 0
+    while same_tail < shortest - first and old[-1 - same_tail] == new[-1 - same_tail]:
+        same_tail += 1
+    old_end = len(old) - same_tail  # old[first:old_end] became new[first:len(new) - same_tail]
+    for start in range(min(first, len(old) - 1), 0, -1):
+        line = old[start]
+        column = _indent(line)
+        if not line.startswith("- ", column) or line[column + 2 : column + 3] in ("", " "):
+            continue
+        found = base.item_at(start, column + 2)
+        if found is None:
+            continue
+        chunk = _chunk(old, start, column, max(old_end, start + 1), found[0], base)
+        if chunk is None:
+            continue
+        end, replaced = chunk
+        return _spliced(base, new, start, end, len(new) - len(old), column, found, replaced)
+    return None
+
+
+def _chunk(
+    lines: list[str],
+    start: int,
+    column: int,
+    changed_end: int,
+    path: tuple[Any, ...],
+    base: Parsed,
+) -> tuple[int, int] | None:
+    """The end of the run of sibling items from ``start`` covering ``changed_end``, and how
+    many items it holds; ``None`` when a line between belongs to something else."""
+    count = 1
+    end = start + 1
+    while end < len(lines):
+        line = lines[end]
+        stripped = line.lstrip(" ")
+        if stripped:
+            indent = len(line) - len(stripped)
+            if indent < column:
+                break
+            if indent == column:
+                sibling = base.item_at(end, column + 2) if stripped.startswith("- ") else None
+                if sibling is None or sibling[0] != path:
+                    break
+                if end >= changed_end:
+                    break
+                count += 1
+        end += 1
+    if end < changed_end:
+        return None
+    return end, count
+
+
+def _spliced(
+    base: Parsed,
+    new: list[str],
+    start: int,
+    old_end: int,
+    moved: int,
+    column: int,
+    found: tuple[tuple[Any, ...], int],
+    replaced: int,
+) -> Parsed | None:
+    """Parse the new text of the items (lines ``start`` to ``old_end + moved`` of ``new``,
+    sequence items at ``column``) on their own, and splice them into ``base``."""
+    end = old_end + moved
+    if end <= start or _indent(new[start]) != column or not new[start].startswith("- ", column):
+        return None
+    for line in new[start + 1 : end]:
+        stripped = line.lstrip(" ")
+        sibling = stripped == "-" or stripped.startswith("- ")
+        if (
+            stripped
+            and len(line) - len(stripped) <= column
+            and not (sibling and len(line) - len(stripped) == column)
+        ):
+            return None
+    text = "\n".join(line[column:] for line in new[start:end])
+    if end < len(new):
+        text += "\n"  # the items' last line break (at the end of the file, the file's own)
+    try:
+        part = _parse_events(text)
+    except YamlError:
+        return None
+    if part.whole_only or type(part.data) is not list or not part.data:
+        return None
+    path, index = found
+    data = _replaced(base.data, path, index, replaced, part.data)
+    shift = len(part.data) - replaced
+    depth = len(path)
+    items = list(_before(base.items, start))
+    where: tuple[Any, ...]
+    at: int
+    for number, col, where, at in part.items:
+        if where:
+            where = (*path, int(where[0]) + index, *where[1:])
+        else:
+            where, at = path, at + index
+        items.append((number + start, col + column, where, at))
+    for number, col, where, at in base.items[_first_at(base.items, old_end) :]:
+        if shift and where[:depth] == path:
+            if len(where) == depth:
+                at += shift
+            else:
+                where = (*path, where[depth] + shift, *where[depth + 1 :])
+        items.append((number + moved, col, where, at))
+    return Parsed(data, items, False)
+
+
+def _first_at(items: list[Item], line: int) -> int:
+    return bisect.bisect_left(items, line, key=lambda item: item[0])
+
+
+def _before(items: list[Item], line: int) -> list[Item]:
+    return items[: _first_at(items, line)]
+
+
+def _replaced(root: Any, path: tuple[Any, ...], index: int, count: int, values: list[Any]) -> Any:
+    """A copy of ``root`` with ``count`` items of the list at ``path`` from ``index``
+    replaced by ``values``; only the containers on the path are copied."""
+    top = copied = _shallow(root)
+    for key in path:
+        child = _shallow(copied[key])
+        copied[key] = child
+        copied = child
+    copied[index : index + count] = values
+    return top
+
+
+def _shallow(value: Any) -> Any:
+    return dict(value) if type(value) is dict else list(value)
 
 
 def _position(event: Any) -> tuple[int | None, int | None]:

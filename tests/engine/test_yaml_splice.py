@@ -1,0 +1,262 @@
+"""An edit inside list items re-parses only those items (``load_edited``): whatever the
+edit, the result, the error and the item positions are those of parsing the whole text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.diffing import changed_key_paths, unified_diff
+from engine.errors import YamlError
+from engine.yaml_text import _PARSED, _parse_events, _splice, load_edited, parse_plain
+from tests.fakes.scripts import big_score
+
+SAMPLES = sorted((Path(__file__).parents[2] / "data" / "scorecards").rglob("*.yaml"))
+DOCS = [path.read_text() for path in SAMPLES] + [big_score(12)]
+
+#: Lines an edit may bring in: ordinary ones and ones that change the structure.
+TRICKY = [
+    "  - name: extra",
+    "    class: Classifier",
+    "    valid_classes: [Yes, No]",
+    "  # a comment",
+    "# a comment at the margin",
+    "",
+    "   ",
+    "\t- tabbed",
+    "    x: \t1",
+    "  - &shared anchored",
+    "  - *shared",
+    "    ref: *missing",
+    "---",
+    "...",
+    "%YAML 1.2",
+    "    text: |+",
+    "      kept",
+    "    folded: >",
+    '    quoted: "open',
+    '      closed"',
+    "    flow: [a,",
+    "      b]",
+    "  -",
+    "  - - nested",
+    "      - deeper",
+    "top: level",
+    "  name: duplicate",
+    "- margin item",
+    "    - inner item",
+    "      30",
+    "    days: 30",
+    "    empty:",
+    "  - name: x\r",
+    "\ufeff  - bom",
+    "    line\u2028break",
+    "  ? complex",
+    "  ? - sequence key",
+    "    {{text}}",
+    "    key: {a: [b, c]}",
+    "  : value",
+    "    !!str tagged: value",
+]
+
+
+def whole(text: str) -> tuple[str, Any]:
+    try:
+        return "ok", _parse_events(text).data
+    except YamlError as exc:
+        return "error", str(exc)
+
+
+def edited(before: str, after: str) -> tuple[str, Any]:
+    try:
+        return "ok", load_edited(before, after)
+    except YamlError as exc:
+        return "error", str(exc)
+
+
+def fresh(before: str) -> bool:
+    """Forget every parse but ``before``'s; False when ``before`` itself is invalid."""
+    _PARSED.entries.clear()
+    try:
+        parse_plain(before)
+    except YamlError:
+        return False
+    return True
+
+
+def assert_same_as_whole(before: str, after: str) -> None:
+    got = edited(before, after)
+    assert got == whole(after)
+    if got[0] == "ok":
+        assert parse_plain(after).items == _parse_events(after).items
+
+
+@st.composite
+def edits(draw: st.DrawFn) -> tuple[str, str]:
+    before = draw(st.sampled_from(DOCS))
+    lines = before.split("\n")
+    start = draw(st.integers(1, len(lines) - 1))
+    end = draw(st.integers(start, min(len(lines), start + 8)))
+    indented = st.builds(
+        lambda line, pad: " " * pad + line.lstrip(" "),
+        st.sampled_from(lines + TRICKY), st.sampled_from([0, 2, 4, 4, 6, 6, 8]),
+    )  # fmt: skip
+    pool = st.one_of(st.sampled_from(TRICKY), st.sampled_from(lines), indented)
+    new = draw(st.lists(pool, max_size=6))
+    return before, "\n".join(lines[:start] + new + lines[end:])
+
+
+@st.composite
+def small_edits(draw: st.DrawFn) -> tuple[str, str]:
+    """One line changed the way a model edits: its text or its indentation, kept or moved."""
+    before = draw(st.sampled_from(DOCS))
+    lines = before.split("\n")
+    at = draw(st.integers(1, len(lines) - 2))
+    line = lines[at]
+    pad = len(line) - len(line.lstrip(" "))
+    new = draw(
+        st.one_of(
+            st.builds(lambda t: " " * pad + t.lstrip(" "), st.sampled_from(TRICKY + lines)),
+            st.builds(lambda d: " " * max(pad + d, 0) + line.lstrip(" "), st.sampled_from([-2, 2])),
+            st.builds(lambda w: line + w, st.sampled_from([" more", ": x", " #", " |", " [a,"])),
+            st.just(line + "\n" + line),
+        )
+    )
+    return before, "\n".join([*lines[:at], *new.split("\n"), *lines[at + 1 :]])
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edit=st.one_of(edits(), small_edits()))
+def test_any_line_edit_parses_as_the_whole_text_does(edit: tuple[str, str]) -> None:
+    before, after = edit
+    if fresh(before):
+        assert_same_as_whole(before, after)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(first=edits(), data=st.data())
+def test_a_second_edit_builds_on_a_spliced_first(
+    first: tuple[str, str], data: st.DataObject
+) -> None:
+    before, middle = first
+    if not fresh(before):
+        return
+    try:
+        load_edited(before, middle)
+    except YamlError:
+        return
+    lines = middle.split("\n")
+    start = data.draw(st.integers(1, len(lines) - 1))
+    end = data.draw(st.integers(start, min(len(lines), start + 4)))
+    new = data.draw(st.lists(st.sampled_from(TRICKY + lines), max_size=4))
+    after = "\n".join(lines[:start] + new + lines[end:])
+    assert_same_as_whole(middle, after)
+
+
+def node_edit(text: str, old: str, new: str) -> str:
+    assert text.count(old) == 1
+    return text.replace(old, new)
+
+
+def test_an_edit_inside_a_node_is_spliced_and_shares_the_other_nodes() -> None:
+    before = big_score(200)
+    after = node_edit(before, "      Prompt number 120.\n", "      Prompt 120 reworded.\n")
+    assert fresh(before)
+    spliced = _splice(before, parse_plain(before), after)
+    assert spliced is not None, "an edit inside one node must not re-parse the whole file"
+    assert spliced.data == _parse_events(after).data
+    old_graph, new_graph = parse_plain(before).data["graph"], spliced.data["graph"]
+    assert new_graph[119] is old_graph[119] and new_graph[121] is old_graph[121]
+    assert new_graph[120] is not old_graph[120]
+    assert new_graph[120]["system_message"] == "Prompt 120 reworded.\n"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        # a second node added after one
+        ("  - name: node_3\n", "  - name: node_3b\n    class: Classifier\n  - name: node_3\n"),
+        # a node's prompt becomes a literal block keeping its trailing blank lines
+        ("    system_message: >\n      Prompt number 5.\n",
+         "    system_message: |+\n      Prompt number 5.\n\n\n"),
+        # a key of a node moved in (more indented) and out again
+        ("    class: Classifier\n    valid_classes: [\"Yes\", \"No\"]\n    system_message: >\n"
+         "      Prompt number 7.\n",
+         "    class: Classifier\n    valid_classes:\n      - \"Yes\"\n      - \"No\"\n"
+         "    system_message: >\n      Prompt number 7.\n"),
+    ],
+)  # fmt: skip
+def test_structural_edits_inside_the_graph_are_spliced_correctly(old: str, new: str) -> None:
+    before = big_score(10)
+    after = node_edit(before, old, new)
+    assert fresh(before)
+    assert _splice(before, parse_plain(before), after) is not None
+    assert_same_as_whole(before, after)
+
+
+@pytest.mark.parametrize(
+    "new",
+    [
+        "      Prompt number 4.\n  &node anchored: x\n",  # an anchor others could use
+        "      Prompt number 4.\n# margin comment\n    more: x\n",  # the item is cut
+        "      Prompt number 4.\n---\n",  # a second document
+        "      Prompt number 4.\n    dup: 1\n    dup: 2\n",  # a duplicate key
+        '      Prompt number 4.\n    q: "never closed\n',
+        "      Prompt number 4.\n\tclass: x\n",  # a tab as indentation
+    ],
+)
+def test_edits_that_reach_outside_their_items_get_the_whole_files_answer(new: str) -> None:
+    before = big_score(10)
+    after = node_edit(before, "      Prompt number 4.\n", new)
+    assert fresh(before)
+    assert_same_as_whole(before, after)
+
+
+def test_the_diff_and_key_paths_of_a_spliced_edit() -> None:
+    before = big_score(300)
+    after = node_edit(before, "      Prompt number 250.\n", "      Prompt 250 reworded.\n")
+    assert fresh(before)
+    load_edited(before, after)
+    assert changed_key_paths(before, after) == ["graph[250].system_message"]
+    diff = unified_diff(before, after)
+    line = before.split("\n").index("      Prompt number 250.") + 1
+    assert f"@@ -{line - 3},7 +{line - 3},7 @@" in diff
+    assert "-      Prompt number 250.\n+      Prompt 250 reworded.\n" in diff
+    assert patched(before, diff) == after
+
+
+def patched(text: str, diff: str) -> str:
+    """``text`` with a unified diff applied (the hunks' line numbers are trusted)."""
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    at = 0
+    body = diff.splitlines(keepends=True)[2:]
+    for row in body:
+        if row.startswith("@@"):
+            start = int(row.split()[1].lstrip("-").split(",")[0])
+            count = row.split()[1].split(",")
+            begin = start - 1 if len(count) == 1 or count[1] != "0" else start
+            out.extend(lines[at:begin])
+            at = begin
+        elif row.startswith("-"):
+            at += 1
+        elif row.startswith("+"):
+            out.append(row[1:])
+        elif row.startswith(" "):
+            out.append(lines[at])
+            at += 1
+    out.extend(lines[at:])
+    return "".join(out)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edit=edits())
+def test_a_diff_applied_to_the_old_text_gives_the_new(edit: tuple[str, str]) -> None:
+    before, after = edit
+    if "\r" in after or "\u2028" in after or not after.endswith("\n"):
+        return  # line ends are normalised to "\n" in diffs (tested in test_diffing)
+    assert patched(before, unified_diff(before, after)) == after
