@@ -213,3 +213,25 @@ def add_long_session(
     db.commit()
     db.close()
     return sid
+
+
+def add_score_sessions(
+    path: Path, scorecard: str, score: str, rel_path: str, sessions: int = 2000
+) -> None:
+    """``sessions`` short sessions of one score, as a long-used score's side pane holds."""
+    rng = random.Random(13)
+    db = sqlite3.connect(path)
+    now = time.time()
+    db.executemany(
+        "INSERT INTO sessions (id, title, scorecard, score, path, provider, model, status,"
+        " baseline, created_at, updated_at, message_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            (
+                f"many{i:08d}", f"Session {i}: {sentence(rng, 5)}", scorecard, score, rel_path,
+                "ollama", "qwen3:8b", "active", None, now - i * 30, now - i * 30, 4,
+            )
+            for i in range(sessions)
+        ],
+    )  # fmt: skip
+    db.commit()
+    db.close()

@@ -14,9 +14,9 @@ from tests.tui.helpers import GREETING, browse, edit, make_app, ready, text, typ
 from tui.screens.chat import ChatScreen
 from tui.screens.modals import ConfirmModal, DiscardModal, HelpScreen
 from tui.screens.sessions import SessionsScreen
-from tui.widgets.conversation import Conversation, NoticeLine, ToolCallRow
+from tui.widgets.conversation import Conversation, NoticeLine, ToolCallRow, UserMessage
 from tui.widgets.prompt import PromptInput
-from tui.widgets.session_list import SessionItem, SessionList
+from tui.widgets.session_list import SessionList
 
 
 def _notices(app: Any) -> list[str]:
@@ -55,8 +55,8 @@ async def test_deleting_in_the_browser_then_clicking_the_list_never_crashes(
         await app.chat_screen.refresh_sessions()
         await pilot.pause()
         await store.delete_session(other.id)
-        item = next(i for i in listed.query(SessionItem) if i.session.id == other.id)
-        await pilot.click(item)
+        row = next(i for i, s in enumerate(listed.sessions) if s.id == other.id)
+        await pilot.click(listed, offset=listed.at_row(row).offset)
         await wait_for(pilot, lambda: any("no longer exists" in n for n in _notices(app)))
         assert app.is_running and isinstance(app.screen, ChatScreen)
 
@@ -461,3 +461,46 @@ async def test_a_service_chat_is_found_in_the_browser_and_resumes(
 
         shown = [w.render().plain for w in app.chat_screen.query(UserMessage)]
         assert shown == ["served by a worker"]
+
+
+async def test_the_sessions_pane_holds_every_session_of_a_long_used_score(
+    settings: Settings, store: Store
+) -> None:
+    """300 sessions (more than the pane used to hold): reached from the prompt with
+    Shift+Tab, walked with the keys, the last one resumed with Enter."""
+    app = make_app(settings, [], store=store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        chat = app.chat_screen.chat
+        oldest = None
+        for i in range(300):
+            made = await store.create_session(
+                scorecard=chat.record.scorecard, score=chat.record.score, path=chat.record.path,
+                baseline="", workspace=str(chat.workspace.root),
+            )  # fmt: skip
+            await store.add_message(made.id, "user", f"question {i}")
+            await store.rename_session(made.id, f"Question number {i}")
+            oldest = oldest or made
+        await app.chat_screen.refresh_sessions()
+        listed = app.chat_screen.query_one(SessionList)
+        assert len(listed.sessions) == 301
+        await pilot.press("shift+tab", "shift+tab")
+        assert app.focused is listed
+        await pilot.press("home", "down", "down")
+        assert listed.index == 2
+        await pilot.press("end")
+        assert listed.sessions[listed.index].id == listed.sessions[-1].id
+        # The last row is on screen, where a click would land on it.
+        assert 0 <= listed.at_row(listed.index).y < listed.size.height
+        await pilot.press("up")
+        target = listed.sessions[listed.index]
+        assert target.title == "Question number 0" and oldest is not None
+        assert target.id == oldest.id
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.chat_screen.opened_id == oldest.id)
+        await wait_for(
+            pilot,
+            lambda: any(
+                "question 0" in str(m.render()) for m in app.chat_screen.query(UserMessage)
+            ),
+        )

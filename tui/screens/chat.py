@@ -40,6 +40,8 @@ OLDER_PAGE = 30
 NARROW_WIDTH = 100
 #: Appended wherever the app says no model answers.
 NO_MODEL_KEYS = "scorechat keeps looking and connects when one answers; F4 or /model chooses one."
+#: The most sessions the side pane holds (the browser, Ctrl+B, finds the rest).
+SESSIONS_SHOWN = 5_000
 #: Seconds between refreshes of the sessions pane.
 SESSIONS_REFRESH = 10.0
 #: How long the turn worker may run before it lets the app handle keys and repaint.
@@ -231,12 +233,12 @@ class ChatScreen(Screen[None]):
             self.scorechat.workspace.ref_for, self.chat.path, self.chat.record.score
         )
         sessions = await self.chat.store.list_sessions(
-            limit=200,
+            limit=SESSIONS_SHOWN,
             path=self.chat.record.path,
             score=self.chat.record.score if ref.entry else None,
             workspace=str(self.chat.workspace.root),
         )
-        await self.query_one(SessionList).show(sessions, self.chat.id)
+        self.query_one(SessionList).show(sessions, self.chat.id)
 
     async def refresh_diff(self, external: bool = False) -> None:
         if self.chat is None:
