@@ -59,6 +59,20 @@ TARGETS: dict[str, tuple[float | None, str, str]] = {
         "open a 1,000-message session until its last message is visible",
     ),
     "long_session_rss_mib": (150, "MiB", "peak RSS with the long session open"),
+    "very_long_session_open_s": (
+        None, "s", "open a 10,000-message session until its last message is visible",
+    ),
+    "very_long_over_long_open": (
+        1.2, "x", "opening 10,000 messages over opening 1,000 (same run)",
+    ),
+    "older_page_p50_ms": (
+        None, "ms", "scrolling a 1,000-message session to its top: one older page (30), p50",
+    ),
+    "older_page_p95_ms": (None, "ms", "the same, p95"),
+    "very_long_rss_at_top_mib": (
+        200, "MiB", "peak RSS after scrolling a 10,000-message session to its first message",
+    ),
+    "very_long_pages": (None, "pages", "older pages loaded on the way up (first run only)"),
     "fts_p95_ms": (30, "ms", "full-text search over 100,000 messages, p95 of 40 queries"),
     "sessions_page_ms": (10, "ms", "one page (50) of the session list"),
     "picker_filter_ms": (10, "ms", "fuzzy filter of 500 scores per keystroke (worst key)"),
@@ -131,6 +145,10 @@ class Env:
         self.long_session = datasets.add_long_session(
             self.db, first.scorecard, first.score, first.rel_path
         )
+        self.very_long_session = datasets.add_long_session(
+            self.db, first.scorecard, first.score, first.rel_path, messages=10_000,
+            tool_calls=500, sid="longsession10k",
+        )  # fmt: skip
         busy = Workspace(self.workspace).scores()[1]
         self.busy_score = (busy.scorecard, busy.score)
         datasets.add_score_sessions(self.db, busy.scorecard, busy.score, busy.rel_path)
@@ -300,10 +318,23 @@ def typing_beside_many_sessions(env: Env, keys: int = 40, gap: float = 0.3) -> d
         app.close()
 
 
-def long_session(env: Env) -> dict[str, float]:
+def scroll_to_top(env: Env, session: str) -> dict[str, float]:
+    """Every older page of ``session``, in a process of its own (its RSS is the app's)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scroll_session", session],
+        env={**os.environ, **env.env()}, cwd=ROOT, capture_output=True, text=True,
+        timeout=1800, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def long_session(env: Env, session: str = "") -> dict[str, float]:
     """From the first frame of the app (launched on the session) until its last message
     is on screen: the process start and first frame are measured by ``first_frame``."""
-    app = App(["--session", env.long_session], env.env())
+    app = App(["--session", session or env.long_session], env.env())
     try:
         frame = app.wait_for(b"Conversation", timeout=60)
         opened = app.wait_for(b"LAST-MESSAGE-MARK", timeout=60)
@@ -515,6 +546,16 @@ def collect(env: Env, runs: int, log: Callable[[str], None]) -> dict[str, list[f
         ls = long_session(env)
         figures["long_session_open_s"].append(ls["seconds"])
         figures["long_session_rss_mib"].append(ls["rss"])
+        huge = long_session(env, env.very_long_session)
+        figures["very_long_session_open_s"].append(huge["seconds"])
+        figures["very_long_over_long_open"].append(huge["seconds"] / ls["seconds"])
+        pages = scroll_to_top(env, env.long_session)
+        figures["older_page_p95_ms"].append(pages["page_p95_ms"])
+        figures["older_page_p50_ms"].append(pages["page_p50_ms"])
+        if run == 0:  # 350 pages: once per benchmark
+            top = scroll_to_top(env, env.very_long_session)
+            figures["very_long_rss_at_top_mib"].append(top["peak_rss_mib"])
+            figures["very_long_pages"].append(top["pages"])
         sl = asyncio.run(search_and_lists(env))
         figures["fts_p95_ms"].append(sl["fts_p95_ms"])
         figures["sessions_page_ms"].append(sl["page_ms"])

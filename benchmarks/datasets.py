@@ -142,11 +142,11 @@ def add_long_session(
     messages: int = 1000,
     tool_calls: int = 50,
     words: int = 80,
+    sid: str = "longsession01",
 ) -> str:
     """A session of ``messages`` messages (about ``words`` words each, some with tool calls)."""
     rng = random.Random(11)
     db = sqlite3.connect(path)
-    sid = "longsession01"
     now = time.time() + 10_000
     db.execute(
         "INSERT INTO sessions (id, title, scorecard, score, path, provider, model, status, baseline,"

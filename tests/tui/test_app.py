@@ -364,3 +364,57 @@ async def test_corrupt_database_is_one_notification(settings: Settings, tmp_path
         await wait_for(pilot, lambda: any("damaged" in n.message for n in app._notifications))
         assert app.is_running
     assert bad.read_bytes().startswith(b"not a database")
+
+
+async def test_paging_a_long_session_to_its_start_and_back_keeps_what_is_mounted_bounded(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PageUp from the prompt (as a person pages) reaches the first message; what is far
+    below is released and comes back with PageDown; a message sent while far up shows
+    below the latest messages."""
+    from engine.workspace import Workspace
+
+    monkeypatch.setattr(Conversation, "MOUNTED_MESSAGES", 40)
+    ref = Workspace(settings.workspace).resolve_score("greeting")
+    session = await store.create_session(
+        scorecard=ref.scorecard, score=ref.score, path=ref.rel_path, baseline="", title="Long"
+    )
+    for i in range(70):
+        await store.add_message(session.id, "user", f"question {i}")
+        await store.add_message(session.id, "assistant", f"answer {i} " + "word " * 30)
+    app = make_app(
+        settings, [[text("the newest reply")]], store=store, session_id=session.id, score=None
+    )
+
+    def shown() -> list[str]:
+        return [w.render().plain for w in app.chat_screen.query(UserMessage)]
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: is_open(app))
+        await wait_for(pilot, lambda: "question 69" in shown())
+        conversation = app.chat_screen.query_one(Conversation)
+        for _ in range(400):
+            if "question 0" in shown():
+                break
+            await pilot.press("pageup")
+            await pilot.pause()
+        assert "question 0" in shown()
+        assert conversation.has_newer and "question 69" not in shown()
+        assert len(shown()) <= 21  # 40 messages: 20 questions, and a page boundary
+        for _ in range(400):
+            if "question 69" in shown() and not conversation.has_newer:
+                break
+            await pilot.press("pagedown")
+            await pilot.pause()
+        assert "question 69" in shown() and "question 0" not in shown()
+        assert len(shown()) <= 21  # 40 messages: 20 questions, and a page boundary
+        # Far up again, then a message: it is answered below the latest messages.
+        for _ in range(30):
+            await pilot.press("pageup")
+            await pilot.pause()
+        assert conversation.has_newer
+        await type_and_send(pilot, "one more question")
+        await wait_for(pilot, lambda: "the newest reply" in app.chat_screen.query(
+            AssistantMessage).last().text)
+        users = shown()
+        assert users[-1] == "one more question" and users[-2] == "question 69"

@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Static
 from textual.worker import Worker
 
@@ -340,16 +341,20 @@ class ChatScreen(Screen[None]):
     @on(PromptInput.Page)
     def _page(self, event: PromptInput.Page) -> None:
         conversation = self.query_one(Conversation)
+        conversation.at_edge(event.direction)
+        # At once, as a pager does: a key that animates for half a second feels slow.
         if event.direction < 0:
-            conversation.scroll_page_up()
+            conversation.scroll_page_up(animate=False)
         else:
-            conversation.scroll_page_down()
+            conversation.scroll_page_down(animate=False)
 
     @work(group="turn", exclusive=True, exit_on_error=False)
     async def run_turn(self, text: str) -> None:
         assert self.chat is not None
         working = self.query_one(WorkingIndicator)
         conversation = self.query_one(Conversation)
+        if conversation.has_newer:
+            await self._show_latest()  # a reply goes below the latest messages
         working.begin()
         self.chat.provider = self.scorechat.provider
         yielded = time.monotonic()
@@ -749,6 +754,7 @@ class ChatScreen(Screen[None]):
 
     @on(Conversation.LoadOlder)
     async def _load_older(self) -> None:
+        """The next older page above what is shown; what is read stays where it is."""
         if self.chat is None or self._loading_older:
             return
         conversation = self.query_one(Conversation)
@@ -760,15 +766,79 @@ class ChatScreen(Screen[None]):
                 self.chat.id, OLDER_PAGE, before_id=conversation.oldest_id
             )
             conversation.has_older = len(older) == OLDER_PAGE
-            height_before = conversation.virtual_size.height
+            await conversation.query(".notice.-hint").remove()
+            keep = _first_in_view(conversation)
             undone = {e.id for e in await self.chat.store.edits(self.chat.id) if e.undone}
             await conversation.show_messages(older, older=True, undone=undone)
-            await asyncio.sleep(0)
-            conversation.scroll_to(
-                y=max(conversation.virtual_size.height - height_before, 0), animate=False
-            )
+            await conversation.release(newest=True)
+            _hold_in_view(conversation, keep)
         finally:
             self._loading_older = False
+
+    @on(Conversation.LoadNewer)
+    async def _load_newer(self) -> None:
+        """The next newer page below (after older ones released the newest)."""
+        if self.chat is None or self._loading_older:
+            return
+        conversation = self.query_one(Conversation)
+        if not conversation.has_newer or conversation.newest_id is None:
+            return
+        self._loading_older = True
+        try:
+            newer = await self.chat.store.messages_from(
+                self.chat.id, conversation.newest_id + 1, limit=OLDER_PAGE
+            )
+            conversation.has_newer = len(newer) == OLDER_PAGE
+            if newer:
+                conversation.newest_id = newer[-1].id
+            keep = _first_in_view(conversation)
+            undone = {e.id for e in await self.chat.store.edits(self.chat.id) if e.undone}
+            await conversation.show_messages(newer, undone=undone)
+            await conversation.release(newest=False)
+            _hold_in_view(conversation, keep)
+            if not conversation.has_newer:
+                conversation.newest_id = None
+        finally:
+            self._loading_older = False
+
+    async def _show_latest(self) -> None:
+        """The latest page again, as when the session opened (before a new turn)."""
+        if self.chat is None:
+            return
+        conversation = self.query_one(Conversation)
+        await conversation.clear()
+        messages = await self.chat.store.last_messages(self.chat.id, FIRST_PAGE)
+        conversation.has_older = await self.chat.store.count_messages(self.chat.id) > len(messages)
+        undone = {e.id for e in await self.chat.store.edits(self.chat.id) if e.undone}
+        await conversation.show_messages(messages, undone=undone)
+        conversation.scroll_end(animate=False)
+        conversation.anchor()
+
+
+def _first_in_view(conversation: Conversation) -> tuple[Widget, int] | None:
+    """The first child on screen and how far below the top of the view it starts."""
+    top = conversation.scroll_y
+    for child in conversation.children:
+        region = child.virtual_region
+        if region.bottom > top:
+            return child, int(region.y - top)
+    return None
+
+
+def _hold_in_view(conversation: Conversation, keep: tuple[Widget, int] | None) -> None:
+    """Once laid out, scroll so that ``keep`` is where it was on screen. (Scheduled, not
+    awaited: the screen runs its after-refresh callbacks only between its messages.)"""
+    if keep is None:
+        return
+    child, offset = keep
+
+    def scroll() -> None:
+        if child.is_attached:
+            conversation.scroll_to(
+                y=max(child.virtual_region.y - offset, 0), animate=False, immediate=True
+            )
+
+    conversation.call_after_refresh(scroll)
 
 
 def default_export_path(session_id: str, fmt: str) -> Path:

@@ -543,11 +543,28 @@ class Conversation(VerticalScroll):
         def control(self) -> Conversation:
             return self.conversation
 
+    @dataclass
+    class LoadNewer(TextualMessage):
+        """The user scrolled to the bottom while newer messages were released."""
+
+        conversation: Conversation
+
+        @property
+        def control(self) -> Conversation:
+            return self.conversation
+
+    MOUNTED_MESSAGES = 120
+    """Stored messages kept mounted; past this, the end far from what is read is released
+    (and loads again on scrolling back), so a 10,000-message session costs what 100 do."""
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.oldest_id: int | None = None
         """The id of the oldest message shown; older ones load on demand."""
         self.has_older = False
+        self.newest_id: int | None = None
+        """The id of the newest message shown once newer ones were released."""
+        self.has_newer = False
         self._assistant: dict[int, AssistantMessage] = {}
         self._tools: dict[str, ToolCallRow] = {}
         self._thinking: dict[int, ThinkingRow] = {}
@@ -569,6 +586,24 @@ class Conversation(VerticalScroll):
         super().watch_scroll_y(old_value, new_value)
         if new_value <= 0 < old_value and self.has_older:
             self.post_message(self.LoadOlder(self))
+        elif new_value >= self.max_scroll_y > old_value and self.has_newer:
+            self.post_message(self.LoadNewer(self))
+
+    def on_mouse_scroll_up(self) -> None:
+        # Already at the top: scrolling up again asks for the next older page.
+        if self.scroll_y <= 0 and self.has_older:
+            self.post_message(self.LoadOlder(self))
+
+    def on_mouse_scroll_down(self) -> None:
+        if self.scroll_y >= self.max_scroll_y and self.has_newer:
+            self.post_message(self.LoadNewer(self))
+
+    def at_edge(self, direction: int) -> None:
+        """A page key pressed at the top (``-1``) or bottom (``1``): load the next page."""
+        if direction < 0 and self.scroll_y <= 0 and self.has_older:
+            self.post_message(self.LoadOlder(self))
+        elif direction > 0 and self.scroll_y >= self.max_scroll_y and self.has_newer:
+            self.post_message(self.LoadNewer(self))
 
     async def clear(self) -> None:
         self._assistant.clear()
@@ -576,7 +611,51 @@ class Conversation(VerticalScroll):
         self._thinking.clear()
         self.oldest_id = None
         self.has_older = False
+        self.newest_id = None
+        self.has_newer = False
         await self.remove_children()
+
+    async def release(self, newest: bool) -> bool:
+        """Unmount stored messages past ``MOUNTED_MESSAGES`` at the far end: the newest
+        (after loading older ones) or the oldest. Live widgets of a turn are never
+        released. True when something was."""
+        stored = [w for w in self.children if getattr(w, "source_id", None) is not None]
+        ids = sorted({w.source_id for w in stored})  # type: ignore[attr-defined]
+        excess = len(ids) - self.MOUNTED_MESSAGES
+        if excess <= 0:
+            return False
+        if newest:
+            cut = ids[-excess]
+            if any(getattr(w, "source_id", None) is None for w in self._after(cut)):
+                return False  # a turn's live widgets are at the end: keep everything
+            gone = [w for w in stored if w.source_id >= cut]  # type: ignore[attr-defined]
+            self.has_newer = True
+            self.newest_id = ids[-excess - 1]
+        else:
+            cut = ids[excess]
+            gone = [w for w in self.children if (getattr(w, "source_id", None) or cut) < cut]
+            gone += [w for w in self.children if w.has_class("-hint")]
+            self.has_older = True
+            self.oldest_id = cut
+        for widget in gone:
+            self._forget(widget)
+        await self.remove_children(gone)
+        return True
+
+    def _after(self, cut: int) -> list[Widget]:
+        """Every child from the first stored message with id ``cut`` on."""
+        children = list(self.children)
+        start = next(
+            (i for i, w in enumerate(children) if (getattr(w, "source_id", None) or 0) >= cut),
+            len(children),
+        )
+        return children[start:]
+
+    def _forget(self, widget: Widget) -> None:
+        if isinstance(widget, AssistantMessage) and widget.message_id is not None:
+            self._assistant.pop(widget.message_id, None)
+        elif isinstance(widget, ToolCallRow):
+            self._tools.pop(widget.call_id, None)
 
     async def add_user(self, text: str) -> UserMessage:
         await self.query(".notice.-hint").remove()
@@ -660,46 +739,10 @@ class Conversation(VerticalScroll):
         rows: dict[str, ToolCallRow] = {}
         pending: dict[str, tuple[ToolCallRow, int]] = {}
         for position, message in enumerate(messages):
-            if message.role == "user":
-                widget = UserMessage(message.text)
-                widget.message_id = message.id
-                widgets.append(widget)
-            elif message.role == "assistant":
-                thought = "".join(
-                    p.get("thinking", "") for p in message.parts if p.get("type") == "thinking"
-                )
-                if thought:
-                    widgets.append(ThinkingRow(thought))
-                failure = next(
-                    (p.get("text") for p in message.parts if p.get("type") == "error"), None
-                )
-                if message.text or (message.status != "complete" and failure is None):
-                    widgets.append(
-                        AssistantMessage(message.text, message_id=message.id, status=message.status)
-                    )
-                if failure:
-                    widgets.append(NoticeLine(f"✗ {failure}", "error"))
-                for part in message.parts:
-                    if part.get("type") == "tool_use":
-                        args = part.get("input") or {}
-                        row = ToolCallRow(
-                            part.get("id", ""),
-                            str(args.get("command", "?")),
-                            str(args.get("path", "")),
-                        )
-                        rows[part.get("id", "")] = row
-                        pending[part.get("id", "")] = (row, position)
-                        widgets.append(row)
-            elif message.role == "tool":
-                for part in message.parts:
-                    call_id = part.get("tool_use_id", "")
-                    done = rows.get(call_id)
-                    if done is not None:
-                        pending.pop(call_id, None)
-                        done.set_result(str(part.get("content", "")), bool(part.get("is_error")))
-                        done.edit_id = part.get("edit_id")
-                        if done.edit_id in undone:
-                            done.set_undone(True)
+            first = len(widgets)
+            self._widgets_of(message, position, widgets, rows, pending, undone)
+            for widget in widgets[first:]:
+                widget.source_id = message.id  # type: ignore[attr-defined]
         # A call whose result never came, followed by later messages, was cut by a quit.
         for row, position in pending.values():
             if position < len(messages) - 1 or messages[position].status in (
@@ -707,3 +750,51 @@ class Conversation(VerticalScroll):
             ):  # fmt: skip
                 row.set_result(NOT_RUN, True)
         return widgets
+
+    def _widgets_of(
+        self,
+        message: StoredMessage,
+        position: int,
+        widgets: list[Widget],
+        rows: dict[str, ToolCallRow],
+        pending: dict[str, tuple[ToolCallRow, int]],
+        undone: set[int],
+    ) -> None:
+        if message.role == "user":
+            widget = UserMessage(message.text)
+            widget.message_id = message.id
+            widgets.append(widget)
+        elif message.role == "assistant":
+            thought = "".join(
+                p.get("thinking", "") for p in message.parts if p.get("type") == "thinking"
+            )
+            if thought:
+                widgets.append(ThinkingRow(thought))
+            failure = next((p.get("text") for p in message.parts if p.get("type") == "error"), None)
+            if message.text or (message.status != "complete" and failure is None):
+                widgets.append(
+                    AssistantMessage(message.text, message_id=message.id, status=message.status)
+                )
+            if failure:
+                widgets.append(NoticeLine(f"✗ {failure}", "error"))
+            for part in message.parts:
+                if part.get("type") == "tool_use":
+                    args = part.get("input") or {}
+                    row = ToolCallRow(
+                        part.get("id", ""),
+                        str(args.get("command", "?")),
+                        str(args.get("path", "")),
+                    )
+                    rows[part.get("id", "")] = row
+                    pending[part.get("id", "")] = (row, position)
+                    widgets.append(row)
+        elif message.role == "tool":
+            for part in message.parts:
+                call_id = part.get("tool_use_id", "")
+                done = rows.get(call_id)
+                if done is not None:
+                    pending.pop(call_id, None)
+                    done.set_result(str(part.get("content", "")), bool(part.get("is_error")))
+                    done.edit_id = part.get("edit_id")
+                    if done.edit_id in undone:
+                        done.set_undone(True)
