@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from engine.settings import Settings
 from engine.store import Store
 from tests.tui.helpers import (
@@ -414,7 +416,8 @@ async def test_paging_a_long_session_to_its_start_and_back_keeps_what_is_mounted
             await pilot.pause()
         assert conversation.has_newer
         await type_and_send(pilot, "one more question")
-        await wait_for(pilot, lambda: "the newest reply" in app.chat_screen.query(
-            AssistantMessage).last().text)
+        await wait_for(
+            pilot, lambda: "the newest reply" in app.chat_screen.query(AssistantMessage).last().text
+        )
         users = shown()
         assert users[-1] == "one more question" and users[-2] == "question 69"
