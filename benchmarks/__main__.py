@@ -326,8 +326,10 @@ def scroll_to_top(env: Env, session: str) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.scroll_session", session],
         env={**os.environ, **env.env()}, cwd=ROOT, capture_output=True, text=True,
-        timeout=1800, check=True,
+        timeout=1800,
     )  # fmt: skip
+    if done.returncode:
+        raise RuntimeError(f"scrolling {session} failed: {done.stderr.strip()[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -43,8 +43,15 @@ async def scroll(session_id: str, limit: int) -> dict[str, object]:
             started = time.perf_counter()
             conversation.scroll_home(animate=False, immediate=True)
             waited = time.monotonic() + 20
+            nudged = False
             while conversation.oldest_id == oldest and time.monotonic() < waited:
                 await asyncio.sleep(0.001)
+                if not nudged and time.perf_counter() - started > 0.2:
+                    # Already at the top (the last page's scroll landed late): scroll
+                    # up once more, as the wheel does there.
+                    nudged = True
+                    conversation.scroll_home(animate=False, immediate=True)
+                    conversation.at_edge(-1)
             await pilot.pause()  # the page laid out and drawn
             if conversation.oldest_id == oldest:
                 raise SystemExit(f"no older page loaded above message {oldest} within 20 s")
