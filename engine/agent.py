@@ -40,14 +40,7 @@ from engine.history import build_history
 from engine.logs import get_logger
 from engine.prompts import build_system_prompt
 from engine.providers import HOW_TO_CONNECT, Provider, TransientError
-from engine.providers.base import (
-    Stop,
-    TextChunk,
-    ThinkingBlock,
-    ThinkingChunk,
-    ToolCall,
-    UsageReport,
-)
+from engine.providers import base as stream
 from engine.settings import Settings
 from engine.store import SessionRecord, Store
 from engine.workspace import ScoreRef, Workspace, read_text
@@ -117,8 +110,8 @@ class FileState:
 class _Round:
     message_id: int
     text: list[str] = field(default_factory=list)
-    calls: list[ToolCall] = field(default_factory=list)
-    thinking: list[ThinkingBlock] = field(default_factory=list)
+    calls: list[stream.ToolCall] = field(default_factory=list)
+    thinking: list[stream.ThinkingBlock] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read: int = 0
@@ -596,7 +589,7 @@ class ChatSession:
                 await self.provider.prepare()
                 system = await self._system_prompt()
                 async for item in self.provider.stream(history, system):
-                    if isinstance(item, TextChunk):
+                    if isinstance(item, stream.TextChunk):
                         current.text.append(item.text)
                         yield TextDelta(item.text, current.message_id)
                         now = time.monotonic()
@@ -605,18 +598,18 @@ class ChatSession:
                             await self.store.update_message(
                                 current.message_id, text=current.joined(), status="partial"
                             )
-                    elif isinstance(item, ThinkingChunk):
+                    elif isinstance(item, stream.ThinkingChunk):
                         yield ThinkingDelta(item.text, current.message_id)
-                    elif isinstance(item, ThinkingBlock):
+                    elif isinstance(item, stream.ThinkingBlock):
                         current.thinking.append(item)
-                    elif isinstance(item, ToolCall):
+                    elif isinstance(item, stream.ToolCall):
                         current.calls.append(item)
-                    elif isinstance(item, UsageReport):
+                    elif isinstance(item, stream.UsageReport):
                         current.input_tokens = item.input_tokens
                         current.output_tokens = item.output_tokens
                         current.cache_read = item.cache_read_tokens
                         current.cache_write = item.cache_write_tokens
-                    elif isinstance(item, Stop):
+                    elif isinstance(item, stream.Stop):
                         current.stop = item.reason
                 return
             except TransientError as exc:
@@ -676,7 +669,7 @@ class ChatSession:
                         return None
         return None
 
-    async def _run_tool(self, call: ToolCall) -> EditorResult:
+    async def _run_tool(self, call: stream.ToolCall) -> EditorResult:
         if call.name not in EDITOR_NAMES:
             return EditorResult(
                 f"Unknown tool {call.name!r}: the only tool is the editor (str_replace_editor).",
@@ -712,7 +705,7 @@ class ChatSession:
 
 
 def _assistant_parts(
-    text: str, calls: list[ToolCall], thinking: list[ThinkingBlock] | None = None
+    text: str, calls: list[stream.ToolCall], thinking: list[stream.ThinkingBlock] | None = None
 ) -> list[dict[str, Any]]:
     # Thinking first, as the model sent it: it is replayed unchanged.
     parts: list[dict[str, Any]] = [block.as_part() for block in thinking or []]
@@ -736,7 +729,7 @@ def _lists_scores(text: str) -> bool:
     return any(line.rstrip() == "scores:" for line in text.splitlines())
 
 
-def _cut_result(call: ToolCall, why: str) -> dict[str, Any]:
+def _cut_result(call: stream.ToolCall, why: str) -> dict[str, Any]:
     return {
         "type": "tool_result",
         "tool_use_id": call.id,
@@ -746,5 +739,5 @@ def _cut_result(call: ToolCall, why: str) -> dict[str, Any]:
     }
 
 
-def _neutral_calls(calls: list[ToolCall]) -> list[dict[str, Any]]:
+def _neutral_calls(calls: list[stream.ToolCall]) -> list[dict[str, Any]]:
     return [{"id": c.id, "name": c.name, "input": c.input or {}} for c in calls]

@@ -16,18 +16,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from engine.errors import ProviderError
-from engine.providers.base import (
-    ProviderEvent,
-    Stop,
-    TextChunk,
-    ThinkingBlock,
-    ThinkingChunk,
-    ToolCall,
-    TransientError,
-    UsageReport,
-    parse_retry_after,
-    read_tool_call,
-)
+from engine.providers import base as stream
+from engine.providers.base import ProviderEvent, TransientError, parse_retry_after, read_tool_call
 from engine.settings import DEFAULT_ANTHROPIC_MODEL, Settings
 
 #: When the price table below was last checked against Anthropic's pricing page
@@ -319,18 +309,18 @@ class AnthropicProvider:
                             think = {"text": getattr(block, "thinking", "") or "",
                                      "signature": getattr(block, "signature", None)}  # fmt: skip
                         elif block.type == "redacted_thinking":
-                            yield ThinkingBlock(redacted_data=getattr(block, "data", ""))
+                            yield stream.ThinkingBlock(redacted_data=getattr(block, "data", ""))
                         elif block.type == "text" and getattr(block, "text", ""):
-                            yield TextChunk(block.text)
+                            yield stream.TextChunk(block.text)
                     elif kind == "content_block_delta":
                         delta = event.delta
                         if delta.type == "text_delta":
-                            yield TextChunk(delta.text)
+                            yield stream.TextChunk(delta.text)
                         elif delta.type == "input_json_delta" and tool is not None:
                             tool["json"] += delta.partial_json
                         elif delta.type == "thinking_delta" and think is not None:
                             think["text"] += delta.thinking
-                            yield ThinkingChunk(delta.thinking)
+                            yield stream.ThinkingChunk(delta.thinking)
                         elif delta.type == "signature_delta" and think is not None:
                             think["signature"] = (think["signature"] or "") + delta.signature
                     elif kind == "content_block_stop":
@@ -338,7 +328,7 @@ class AnthropicProvider:
                             yield _tool_call(tool)
                             tool = None
                         if think is not None:
-                            yield ThinkingBlock(think["text"], think["signature"])
+                            yield stream.ThinkingBlock(think["text"], think["signature"])
                             think = None
                     elif kind == "message_delta":
                         stop = event.delta.stop_reason or stop
@@ -350,19 +340,19 @@ class AnthropicProvider:
                 # A stream that ends cleanly but early: what arrived is not the reply.
                 raise TransientError("the reply from Anthropic stopped before it was complete")
             if tool is not None:
-                yield ToolCall(
+                yield stream.ToolCall(
                     tool["id"], tool["name"], None,
                     "the tool call was cut off before its arguments were complete",
                 )  # fmt: skip
-            yield UsageReport(usage_in, usage_out, cache_read, cache_write)
-            yield Stop(stop)
+            yield stream.UsageReport(usage_in, usage_out, cache_read, cache_write)
+            yield stream.Stop(stop)
         except ProviderError:
             raise
         except Exception as exc:
             raise _translate(exc, self.model) from None
 
 
-def _tool_call(tool: dict[str, Any]) -> ToolCall:
+def _tool_call(tool: dict[str, Any]) -> stream.ToolCall:
     return read_tool_call(tool["id"], tool["name"], tool["json"])
 
 

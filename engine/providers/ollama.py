@@ -15,19 +15,9 @@ from typing import Any
 
 from engine.editor_tool import EDITOR_DESCRIPTION, EDITOR_JSON_SCHEMA
 from engine.errors import ProviderError
+from engine.providers import base as stream
 from engine.providers import text_protocol
-from engine.providers.base import (
-    FreeOfCharge,
-    ProviderEvent,
-    Stop,
-    TextChunk,
-    ThinkingBlock,
-    ThinkingChunk,
-    ToolCall,
-    TransientError,
-    UsageReport,
-    read_tool_call,
-)
+from engine.providers.base import FreeOfCharge, ProviderEvent, TransientError, read_tool_call
 from engine.redact import redact
 from engine.settings import DEFAULT_OLLAMA_HOST, DEFAULT_OLLAMA_MODEL, Settings
 
@@ -191,26 +181,26 @@ class OllamaProvider(FreeOfCharge):
                 message = part.message
                 if getattr(message, "thinking", None):
                     thought.append(message.thinking)
-                    yield ThinkingChunk(message.thinking)
+                    yield stream.ThinkingChunk(message.thinking)
                 if message.content:
                     text_seen.append(message.content)
                     visible = shown.feed(message.content) if shown else message.content
                     if visible:
-                        yield TextChunk(visible)
+                        yield stream.TextChunk(visible)
                 for call in message.tool_calls or []:
                     calls += 1
                     yield _tool_call(call, calls)
                 if part.done:
                     done = True
                     if thought:
-                        yield ThinkingBlock("".join(thought))
+                        yield stream.ThinkingBlock("".join(thought))
                     if shown is not None and (rest := shown.flush()):
-                        yield TextChunk(rest)
-                    yield UsageReport(part.prompt_eval_count or 0, part.eval_count or 0)
+                        yield stream.TextChunk(rest)
+                    yield stream.UsageReport(part.prompt_eval_count or 0, part.eval_count or 0)
                     if self.uses_text_protocol:
                         for parsed in text_protocol.parse_edit_blocks("".join(text_seen)):
                             yield parsed
-                    yield Stop(part.done_reason or "stop")
+                    yield stream.Stop(part.done_reason or "stop")
             if not done:
                 # The stream ended without its final `done` line: the reply is incomplete.
                 raise TransientError(
@@ -259,7 +249,7 @@ class _ProtocolFilter:
         return True
 
 
-def _tool_call(call: Any, index: int) -> ToolCall:
+def _tool_call(call: Any, index: int) -> stream.ToolCall:
     function = call.function
     arguments = function.arguments
     # Unique within the session, not per round: a history replayed to Claude with

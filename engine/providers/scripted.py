@@ -23,16 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import ProviderError, UsageError
-from engine.providers.base import (
-    FreeOfCharge,
-    ProviderEvent,
-    Stop,
-    TextChunk,
-    ThinkingBlock,
-    ThinkingChunk,
-    ToolCall,
-    UsageReport,
-)
+from engine.providers import base as stream
+from engine.providers.base import FreeOfCharge, ProviderEvent
 
 if TYPE_CHECKING:
     from engine.settings import Settings
@@ -108,10 +100,10 @@ class ScriptedProvider(FreeOfCharge):
                         await asyncio.sleep(self.chunk_delay)
                     else:
                         await asyncio.sleep(0)
-                    yield TextChunk(piece)
+                    yield stream.TextChunk(piece)
             elif kind == "tool_use":
                 raw = block.get("input")
-                yield ToolCall(
+                yield stream.ToolCall(
                     block.get("id") or f"script_{len(self.calls)}_{index}",
                     block.get("name", "str_replace_editor"),
                     raw if isinstance(raw, dict) else None,
@@ -121,12 +113,12 @@ class ScriptedProvider(FreeOfCharge):
                 thought = block.get("text", "")
                 for piece in re.findall(r"\S+\s*|\s+", thought):
                     await asyncio.sleep(self.chunk_delay)
-                    yield ThinkingChunk(piece)
-                yield ThinkingBlock(thought)
+                    yield stream.ThinkingChunk(piece)
+                yield stream.ThinkingBlock(thought)
             elif kind == "error":
                 raise ProviderError(block.get("message", "The script raised an error."))
-        yield UsageReport(sum(len(str(m)) for m in messages) // 4, out_tokens)
-        yield Stop("end_turn")
+        yield stream.UsageReport(sum(len(str(m)) for m in messages) // 4, out_tokens)
+        yield stream.Stop("end_turn")
 
 
 def from_settings(settings: Settings, model: str | None) -> ScriptedProvider:

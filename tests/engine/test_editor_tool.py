@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,11 @@ async def test_view_directory_lists_yaml_files(tool: EditorTool) -> None:
     assert "Greeting" not in sub.text
 
 
+async def replace(tool: EditorTool, old: str, new: str, path: str = GREETING) -> Any:
+    """A str_replace of ``old`` by ``new`` in ``path``, as the model sends it."""
+    return await tool.run({"command": "str_replace", "path": path, "old_str": old, "new_str": new})
+
+
 async def test_view_truncates_long_output(workspace: Path) -> None:
     tool = EditorTool(workspace, max_chars=2000)
     result = await tool.run({"command": "view", "path": "Sales Compliance/Product Claims.yaml"})
@@ -68,14 +74,7 @@ async def test_view_truncates_long_output(workspace: Path) -> None:
 
 async def test_str_replace_unique_match(tool: EditorTool, workspace: Path) -> None:
     before = data(workspace)
-    result = await tool.run(
-        {
-            "command": "str_replace",
-            "path": GREETING,
-            "old_str": "  limit: 100",
-            "new_str": "  limit: 300",
-        }
-    )
+    result = await replace(tool, "  limit: 100", "  limit: 300")
     assert not result.is_error, result.text
     after = data(workspace)
     assert after == before.replace(b"  limit: 100", b"  limit: 300")
@@ -229,14 +228,7 @@ async def test_unicode_tabs_in_values_and_block_scalars(tmp_path: Path) -> None:
 
 async def test_tab_indentation_is_refused(tool: EditorTool, workspace: Path) -> None:
     before = data(workspace)
-    result = await tool.run(
-        {
-            "command": "str_replace",
-            "path": GREETING,
-            "old_str": "  days: 90",
-            "new_str": "\tdays: 90",
-        }
-    )
+    result = await replace(tool, "  days: 90", "\tdays: 90")
     assert result.is_error and "tab" in result.text
     assert data(workspace) == before
 

@@ -91,17 +91,30 @@ async def test_ollama_two_round_edit(
     assert len(await store.edits(chat.id)) == 1
 
 
-async def test_ollama_resume_and_continue(
-    settings: Settings, store: Store, ollama_server: Any
+@pytest.mark.parametrize(
+    ("kind", "replayed"),
+    [
+        ("ollama", ["system", "user", "assistant", "tool", "assistant", "user"]),
+        ("anthropic", ["user", "assistant", "user", "assistant", "user"]),
+    ],
+)
+async def test_resume_and_continue(
+    settings: Settings,
+    store: Store,
+    request: pytest.FixtureRequest,
+    kind: str,
+    replayed: list[str],
 ) -> None:
-    chat, _ = await run_turn(settings, store, ollama(ollama_server), "set model_name to gpt-4o")
-    _, events = await run_turn(
-        settings, store, ollama(ollama_server), "hello again", session_id=chat.id
-    )
-    assert isinstance(events[-1], TurnDone) and "You said: hello again" in events[-1].text
-    replay = ollama_server.chat_requests[-1]["messages"]
-    roles = [m["role"] for m in replay]
-    assert roles == ["system", "user", "assistant", "tool", "assistant", "user"]
+    """A resumed session replays its history (tool calls included) in the provider's shape."""
+    server = request.getfixturevalue(f"{kind}_server")
+    provider = ollama if kind == "ollama" else claude
+    chat, _ = await run_turn(settings, store, provider(server), "set model_name to gpt-4o")
+    _, events = await run_turn(settings, store, provider(server), "hello again", session_id=chat.id)
+    assert isinstance(events[-1], TurnDone)
+    if kind == "ollama":
+        assert "You said: hello again" in events[-1].text
+    sent = server.chat_requests if kind == "ollama" else server.message_requests
+    assert [m["role"] for m in sent[-1]["messages"]] == replayed
 
 
 async def test_ollama_retries_then_succeeds(
@@ -262,18 +275,6 @@ async def test_anthropic_two_round_edit(
     assert usage.cost_usd > 0
     session = await store.get_session(chat.id)
     assert session is not None and session.cost_usd == pytest.approx(usage.cost_usd)
-
-
-async def test_anthropic_resume_and_continue(
-    settings: Settings, store: Store, anthropic_server: Any
-) -> None:
-    chat, _ = await run_turn(settings, store, claude(anthropic_server), "set model_name to gpt-4o")
-    _, events = await run_turn(
-        settings, store, claude(anthropic_server), "and now?", session_id=chat.id
-    )
-    assert isinstance(events[-1], TurnDone)
-    replay = anthropic_server.message_requests[-1]["messages"]
-    assert [m["role"] for m in replay] == ["user", "assistant", "user", "assistant", "user"]
 
 
 async def test_anthropic_overloaded_mid_stream_then_success(

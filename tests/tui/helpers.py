@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from engine.providers.scripted import ScriptedProvider
@@ -12,7 +13,10 @@ from engine.workspace import Workspace
 from tests.fakes.scripts import GREETING, edit, text
 from tui.app import ScoreChatApp, build_app
 
-__all__ = ["GREETING", "edit", "is_open", "make_app", "ready", "text", "type_and_send", "wait_for"]
+__all__ = [
+    "GREETING", "edit", "is_open", "make_app", "opened", "press_for", "ready", "text",
+    "type_and_send", "wait_for",
+]  # fmt: skip
 
 
 def make_app(
@@ -36,9 +40,27 @@ def make_app(
 
 
 def is_open(app: ScoreChatApp) -> bool:
-    """The session is fully shown and the prompt has focus."""
+    """The session is fully shown (its last step gives the prompt the focus)."""
     screen = app.chat_screen
     return screen.chat is not None and screen.opened_id == screen.chat.id
+
+
+@asynccontextmanager
+async def opened(
+    settings: Settings, size: tuple[int, int] = (120, 40), **kwargs: Any
+) -> AsyncIterator[tuple[ScoreChatApp, Any]]:
+    """The app (no model replies unless ``responses`` is given) with its session open."""
+    app = make_app(settings, kwargs.pop("responses", []), **kwargs)
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot)
+        yield app, pilot
+
+
+async def press_for(pilot: Any, key: str, screen: type) -> Any:
+    """Press ``key`` and wait for a screen of type ``screen`` to be shown; returns it."""
+    await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, screen))
+    return pilot.app.screen
 
 
 async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -51,8 +73,11 @@ async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 1
 
 
 async def ready(pilot: Any) -> None:
-    """Wait until the session is fully shown."""
-    await wait_for(pilot, lambda: is_open(pilot.app))
+    """Wait until the session is fully shown and the prompt has the focus (it is given
+    with the last step of opening, and lands a moment later)."""
+    from tui.widgets.prompt import PromptInput
+
+    await wait_for(pilot, lambda: is_open(pilot.app) and isinstance(pilot.app.focused, PromptInput))
 
 
 async def type_and_send(pilot: Any, message: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,8 @@ from tests.tui.helpers import (
     edit,
     is_open,
     make_app,
+    opened,
+    press_for,
     ready,
     text,
     type_and_send,
@@ -206,18 +209,24 @@ async def test_no_model_says_how_to_connect_and_the_rest_works(
         assert app.chat_screen.query_one(DiffPane).mode == "file"
 
 
-async def test_long_session_mounts_recent_messages_and_loads_older(
-    settings: Settings, store: Store
-) -> None:
+async def long_session(settings: Settings, store: Store, pairs: int, words: int) -> Any:
+    """A session on the Greeting score of ``pairs`` questions ("question N") and answers."""
     from engine.workspace import Workspace
 
     ref = Workspace(settings.workspace).resolve_score("greeting")
     session = await store.create_session(
         scorecard=ref.scorecard, score=ref.score, path=ref.rel_path, baseline="", title="Long"
     )
-    for i in range(500):
+    for i in range(pairs):
         await store.add_message(session.id, "user", f"question {i}")
-        await store.add_message(session.id, "assistant", f"answer {i} " + "word " * 60)
+        await store.add_message(session.id, "assistant", f"answer {i} " + "word " * words)
+    return session
+
+
+async def test_long_session_mounts_recent_messages_and_loads_older(
+    settings: Settings, store: Store
+) -> None:
+    session = await long_session(settings, store, 500, words=60)
     app = make_app(settings, [], store=store, session_id=session.id, score=None)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: is_open(app))
@@ -262,12 +271,9 @@ async def test_prompt_history_walks_with_up_and_down(settings: Settings, store: 
 
 
 async def test_help_lists_every_key(settings: Settings) -> None:
-    app = make_app(settings, [])
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot)
-        await pilot.press("f1")
-        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
-        rows = dict((d, k) for k, d in app.screen.rows)
+    async with opened(settings) as (_, pilot):
+        help_screen = await press_for(pilot, "f1", HelpScreen)
+        rows = dict((d, k) for k, d in help_screen.rows)
         for action in (
             "Undo edit",
             "Undo all edits",
@@ -374,16 +380,8 @@ async def test_paging_a_long_session_to_its_start_and_back_keeps_what_is_mounted
     """PageUp from the prompt (as a person pages) reaches the first message; what is far
     below is released and comes back with PageDown; a message sent while far up shows
     below the latest messages."""
-    from engine.workspace import Workspace
-
     monkeypatch.setattr(Conversation, "MOUNTED_MESSAGES", 40)
-    ref = Workspace(settings.workspace).resolve_score("greeting")
-    session = await store.create_session(
-        scorecard=ref.scorecard, score=ref.score, path=ref.rel_path, baseline="", title="Long"
-    )
-    for i in range(70):
-        await store.add_message(session.id, "user", f"question {i}")
-        await store.add_message(session.id, "assistant", f"answer {i} " + "word " * 30)
+    session = await long_session(settings, store, 70, words=30)
     app = make_app(
         settings, [[text("the newest reply")]], store=store, session_id=session.id, score=None
     )

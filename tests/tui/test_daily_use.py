@@ -10,7 +10,18 @@ import pytest
 from engine.settings import Settings
 from engine.store import Store
 from tests.fakes.ollama_server import OllamaFake
-from tests.tui.helpers import GREETING, browse, edit, make_app, ready, text, type_and_send, wait_for
+from tests.tui.helpers import (
+    GREETING,
+    browse,
+    edit,
+    make_app,
+    opened,
+    press_for,
+    ready,
+    text,
+    type_and_send,
+    wait_for,
+)
 from tui.screens.chat import ChatScreen
 from tui.screens.modals import ConfirmModal, DiscardModal, HelpScreen
 from tui.screens.sessions import SessionsScreen
@@ -127,12 +138,9 @@ async def test_editing_keys_keep_their_meaning_in_the_prompt(
 
 
 async def test_help_lists_every_binding_and_the_slash_commands(settings: Settings) -> None:
-    app = make_app(settings, [])
-    async with app.run_test(size=(80, 24)) as pilot:
-        await ready(pilot)
-        await pilot.press("f1")
-        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
-        shown = " ".join(str(row) for row in app.screen.rows)
+    async with opened(settings, size=(80, 24)) as (_, pilot):
+        help_screen = await press_for(pilot, "f1", HelpScreen)
+        shown = " ".join(str(row) for row in help_screen.rows)
         for binding in ChatScreen.BINDINGS:
             assert binding.description in shown
         for name in ChatScreen.SLASH:
@@ -335,12 +343,9 @@ async def test_twin_scores_are_told_apart_in_the_picker(settings: Settings) -> N
 
 
 async def test_cancelled_dialogs_say_so(settings: Settings) -> None:
-    app = make_app(settings, [])
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot)
-        await pilot.press("f8")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
-        question = app.screen.query_one(".dialog-question")
+    async with opened(settings) as (app, pilot):
+        dialog = await press_for(pilot, "f8", ConfirmModal)
+        question = dialog.query_one(".dialog-question")
         assert question.size.height >= 2  # the whole question wraps; nothing is cut
         await pilot.press("escape")
         await wait_for(pilot, lambda: any(n == "Cancelled." for n in _notices(app)))

@@ -9,15 +9,13 @@ from textual.geometry import Offset
 from textual.selection import Selection
 
 from engine.settings import Settings
-from tests.tui.helpers import make_app, ready, wait_for
+from tests.tui.helpers import make_app, opened, ready, wait_for
 from tui.widgets.conversation import AssistantMessage, Conversation, ReplyLines
 from tui.widgets.prompt import PromptInput
 
 
 async def test_a_streaming_reply_waits_while_the_person_types(settings: Settings) -> None:
-    app = make_app(settings, [])
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot)
+    async with opened(settings) as (app, pilot):
         conversation = app.chat_screen.query_one(Conversation)
         reply = await conversation.assistant(1)
         lines = reply.query_one(ReplyLines)

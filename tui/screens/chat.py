@@ -98,7 +98,7 @@ class ChatScreen(Screen[None]):
         """The open session, or ``None`` before a score is chosen."""
         self._turn: Worker[None] | None = None
         self._known_text: str | None = None
-        self._loading_older = False
+        self._loading_page = False
         self._streaming: AssistantMessage | None = None
         self.opened_id: str | None = None
         """The id of the session once it is fully shown (its messages, diff and list)."""
@@ -293,13 +293,13 @@ class ChatScreen(Screen[None]):
     async def _submitted(self, event: PromptInput.Submitted) -> None:
         text = event.text
         if text.strip().startswith("/"):
-            event.prompt.clear()
+            self.query_one(PromptInput).clear()
             self.run_slash(text.strip())
             return
         if self.chat is None:
             self.notify("Open a score first: Ctrl+O.", severity="warning")
             return
-        event.prompt.clear()
+        self.query_one(PromptInput).clear()
         self.scorechat.remember_prompt(text)
         if self.scorechat.provider is None and self.scorechat.provider_checked:
             # No model yet: look once more before the send fails.
@@ -752,54 +752,34 @@ class ChatScreen(Screen[None]):
             return
         await self.scorechat.resume_session(session_id)
 
-    @on(Conversation.LoadOlder)
-    async def _load_older(self) -> None:
-        """The next older page above what is shown; what is read stays where it is."""
-        if self.chat is None or self._loading_older:
-            return
+    @on(Conversation.LoadPage)
+    async def _load_page(self, event: Conversation.LoadPage) -> None:
+        """The next page above (older) or below what is shown; what is read stays put."""
+        older = event.older
         conversation = self.query_one(Conversation)
-        if not conversation.has_older or conversation.oldest_id is None:
+        edge = conversation.oldest_id if older else conversation.newest_id
+        more = conversation.has_older if older else conversation.has_newer
+        if self.chat is None or self._loading_page or edge is None or not more:
             return
-        self._loading_older = True
+        self._loading_page = True
         try:
-            older = await self.chat.store.last_messages(
-                self.chat.id, OLDER_PAGE, before_id=conversation.oldest_id
-            )
-            conversation.has_older = len(older) == OLDER_PAGE
-            await conversation.query(".notice.-hint").remove()
+            store = self.chat.store
+            if older:
+                page = await store.last_messages(self.chat.id, OLDER_PAGE, before_id=edge)
+                conversation.has_older = len(page) == OLDER_PAGE
+                await conversation.query(".notice.-hint").remove()
+            else:
+                page = await store.messages_from(self.chat.id, edge + 1, limit=OLDER_PAGE)
+                conversation.has_newer = len(page) == OLDER_PAGE
+                conversation.newest_id = page[-1].id if page and conversation.has_newer else None
             keep = _first_in_view(conversation)
-            undone = {e.id for e in await self.chat.store.edits(self.chat.id) if e.undone}
-            await conversation.show_messages(older, older=True, undone=undone)
-            await conversation.release(newest=True)
+            undone = {e.id for e in await store.edits(self.chat.id) if e.undone}
+            await conversation.show_messages(page, older=older, undone=undone)
+            # What is far from the page just shown goes (and loads again when reached).
+            await conversation.release(newest=older)
             _hold_in_view(conversation, keep)
         finally:
-            self._loading_older = False
-
-    @on(Conversation.LoadNewer)
-    async def _load_newer(self) -> None:
-        """The next newer page below (after older ones released the newest)."""
-        if self.chat is None or self._loading_older:
-            return
-        conversation = self.query_one(Conversation)
-        if not conversation.has_newer or conversation.newest_id is None:
-            return
-        self._loading_older = True
-        try:
-            newer = await self.chat.store.messages_from(
-                self.chat.id, conversation.newest_id + 1, limit=OLDER_PAGE
-            )
-            conversation.has_newer = len(newer) == OLDER_PAGE
-            if newer:
-                conversation.newest_id = newer[-1].id
-            keep = _first_in_view(conversation)
-            undone = {e.id for e in await self.chat.store.edits(self.chat.id) if e.undone}
-            await conversation.show_messages(newer, undone=undone)
-            await conversation.release(newest=False)
-            _hold_in_view(conversation, keep)
-            if not conversation.has_newer:
-                conversation.newest_id = None
-        finally:
-            self._loading_older = False
+            self._loading_page = False
 
     async def _show_latest(self) -> None:
         """The latest page again, as when the session opened (before a new turn)."""

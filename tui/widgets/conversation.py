@@ -14,12 +14,13 @@ from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.geometry import Size
-from textual.message import Message as TextualMessage
 from textual.selection import Selection
 from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Collapsible, Static
+
+from tui.widgets import WidgetMessage
 
 if TYPE_CHECKING:
     from engine.events import ToolCallStarted, ToolResult
@@ -534,24 +535,11 @@ class Conversation(VerticalScroll):
     """The messages of one session, newest at the bottom."""
 
     @dataclass
-    class LoadOlder(TextualMessage):
-        """The user scrolled to the top while older messages are not shown yet."""
+    class LoadPage(WidgetMessage):
+        """The user reached the top while older messages are not shown yet (``older``),
+        or the bottom while newer ones were released."""
 
-        conversation: Conversation
-
-        @property
-        def control(self) -> Conversation:
-            return self.conversation
-
-    @dataclass
-    class LoadNewer(TextualMessage):
-        """The user scrolled to the bottom while newer messages were released."""
-
-        conversation: Conversation
-
-        @property
-        def control(self) -> Conversation:
-            return self.conversation
+        older: bool
 
     MOUNTED_MESSAGES = 120
     """Stored messages kept mounted; past this, the end far from what is read is released
@@ -585,25 +573,25 @@ class Conversation(VerticalScroll):
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         if new_value <= 0 < old_value and self.has_older:
-            self.post_message(self.LoadOlder(self))
+            self.post_message(self.LoadPage(self, True))
         elif new_value >= self.max_scroll_y > old_value and self.has_newer:
-            self.post_message(self.LoadNewer(self))
+            self.post_message(self.LoadPage(self, False))
 
     def on_mouse_scroll_up(self) -> None:
         # Already at the top: scrolling up again asks for the next older page.
         if self.scroll_y <= 0 and self.has_older:
-            self.post_message(self.LoadOlder(self))
+            self.post_message(self.LoadPage(self, True))
 
     def on_mouse_scroll_down(self) -> None:
         if self.scroll_y >= self.max_scroll_y and self.has_newer:
-            self.post_message(self.LoadNewer(self))
+            self.post_message(self.LoadPage(self, False))
 
     def at_edge(self, direction: int) -> None:
         """A page key pressed at the top (``-1``) or bottom (``1``): load the next page."""
         if direction < 0 and self.scroll_y <= 0 and self.has_older:
-            self.post_message(self.LoadOlder(self))
+            self.post_message(self.LoadPage(self, True))
         elif direction > 0 and self.scroll_y >= self.max_scroll_y and self.has_newer:
-            self.post_message(self.LoadNewer(self))
+            self.post_message(self.LoadPage(self, False))
 
     async def clear(self) -> None:
         self._assistant.clear()

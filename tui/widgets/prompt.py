@@ -11,8 +11,9 @@ import time
 from dataclasses import dataclass
 
 from textual import events
-from textual.message import Message
 from textual.widgets import TextArea
+
+from tui.widgets import WidgetMessage
 
 
 class PromptInput(TextArea):
@@ -27,26 +28,16 @@ class PromptInput(TextArea):
     """
 
     @dataclass
-    class Submitted(Message):
+    class Submitted(WidgetMessage):
         """The user pressed Enter with text in the prompt."""
 
-        prompt: PromptInput
         text: str
 
-        @property
-        def control(self) -> PromptInput:
-            return self.prompt
-
     @dataclass
-    class Page(Message):
+    class Page(WidgetMessage):
         """PageUp/PageDown in the prompt: scroll the conversation (-1 up, 1 down)."""
 
-        prompt: PromptInput
         direction: int
-
-        @property
-        def control(self) -> PromptInput:
-            return self.prompt
 
     SLASH_COMMANDS: dict[str, str] = {}
     """Slash commands the prompt completes with Tab (name -> what it does); set by the screen."""

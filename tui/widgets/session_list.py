@@ -17,12 +17,12 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
-from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.timefmt import count_label, relative_time
+from tui.widgets import WidgetMessage
 
 if TYPE_CHECKING:
     from engine.store import SessionRecord
@@ -63,15 +63,10 @@ class SessionList(ScrollView, can_focus=True):
     """
 
     @dataclass
-    class Resume(Message):
+    class Resume(WidgetMessage):
         """The user chose a session to resume."""
 
-        session_list: SessionList
         session_id: str
-
-        @property
-        def control(self) -> SessionList:
-            return self.session_list
 
     index: reactive[int | None] = reactive(None, init=False)
     """The highlighted row."""
