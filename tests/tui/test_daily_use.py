@@ -10,13 +10,12 @@ import pytest
 from engine.settings import Settings
 from engine.store import Store
 from tests.fakes.ollama_server import OllamaFake
+from tests.tui import helpers
 from tests.tui.helpers import (
     GREETING,
     browse,
     edit,
     make_app,
-    opened,
-    press_for,
     ready,
     text,
     type_and_send,
@@ -138,8 +137,8 @@ async def test_editing_keys_keep_their_meaning_in_the_prompt(
 
 
 async def test_help_lists_every_binding_and_the_slash_commands(settings: Settings) -> None:
-    async with opened(settings, size=(80, 24)) as (_, pilot):
-        help_screen = await press_for(pilot, "f1", HelpScreen)
+    async with helpers.opened(settings, size=(80, 24)) as (_, pilot):
+        help_screen = await helpers.press_for(pilot, "f1", HelpScreen)
         shown = " ".join(str(row) for row in help_screen.rows)
         for binding in ChatScreen.BINDINGS:
             assert binding.description in shown
@@ -343,8 +342,8 @@ async def test_twin_scores_are_told_apart_in_the_picker(settings: Settings) -> N
 
 
 async def test_cancelled_dialogs_say_so(settings: Settings) -> None:
-    async with opened(settings) as (app, pilot):
-        dialog = await press_for(pilot, "f8", ConfirmModal)
+    async with helpers.opened(settings) as (app, pilot):
+        dialog = await helpers.press_for(pilot, "f8", ConfirmModal)
         question = dialog.query_one(".dialog-question")
         assert question.size.height >= 2  # the whole question wraps; nothing is cut
         await pilot.press("escape")
