@@ -19,8 +19,8 @@ def cli(
     *args: str, env: dict[str, str] | None = None, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``scorechat ARGS`` in this process: stdin, stdout, stderr and the environment are
-    swapped for the call, and the exit code is the one ``main()`` exits with."""
-    from tui.cli import main
+    swapped for the call, and the exit code is the one the entry point exits with."""
+    from tui.launch import main
 
     code: int = 0
     with CliRunner().isolation(input=input, env=env) as (out, err, _):

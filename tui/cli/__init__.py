@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.errors import ScoreChatError, UsageError
+from engine.errors import ScoreChatError
 from engine.redact import redact
 from engine.settings import setting_help
 from tui.cli import scores, service, sessions, turn, versions
@@ -29,9 +29,8 @@ from tui.cli.common import (
     ScriptOption,
     fail,
     handle_errors,
-    open_store,
-    run,
 )
+from tui.launch import open_app
 
 app = typer.Typer(
     name="scorechat",
@@ -97,12 +96,13 @@ def main_callback(
     ] = None,
 ) -> None:
     """Open the app, or run a subcommand (see COMMANDS below)."""
-    if workspace is not None and not workspace.strip():
-        raise fail("--workspace is empty: name the folder of <Scorecard>/<Score>.yaml files.", 2)
-    ctx.obj = Context(
-        workspace=workspace, home=home, db=db, provider=provider, model=model,
-        script=script, approval=approval,
-    )  # fmt: skip
+    try:
+        ctx.obj = Context(
+            workspace=workspace, home=home, db=db, provider=provider, model=model,
+            script=script, approval=approval,
+        )  # fmt: skip
+    except ScoreChatError as exc:
+        raise fail(str(exc), exc.exit_code) from None
     CONTEXT.set(ctx.obj)
     if ctx.invoked_subcommand is None:
         _open_app(
@@ -111,50 +111,10 @@ def main_callback(
 
 
 @handle_errors
-def _open_app(
-    context: Context,
-    *,
-    scorecard: str | None,
-    score: str | None,
-    session: str | None,
-    resume_latest: bool = False,
-) -> None:
-    settings = context.settings()
-    from engine.workspace import Workspace
-
-    workspace = Workspace(settings.workspace)
-    ref = None
-    if score:
-        ref = workspace.resolve_score(score, scorecard)
-    elif scorecard:
-        workspace.resolve_scorecard(scorecard)  # a bad name fails here, before the screen
-    if resume_latest and not session:
-        session = run(_latest_session(settings, workspace, ref))
-    if session:
-        run(_check_session(settings, session))
-    if settings.provider == "scripted" and settings.script is None:
-        raise UsageError("The scripted provider needs a script: pass --script FILE.")
-    from tui.app import run_app
-
-    code = run_app(settings, score=ref, scorecard=scorecard, session_id=session)
+def _open_app(context: Context, **launch: Any) -> None:
+    code = open_app(context, **launch)
     if code:
         raise typer.Exit(code)
-
-
-async def _latest_session(settings: Any, workspace: Any, ref: Any) -> str:
-    async with open_store(settings) as store:
-        latest = await store.list_sessions(
-            limit=1, workspace=str(workspace.root), path=ref.rel_path if ref else None
-        )
-    if not latest:
-        where = f"{ref.scorecard} / {ref.score}" if ref else str(workspace.root)
-        raise UsageError(f"There is no session to continue for {where}; start one with scorechat.")
-    return latest[0].id
-
-
-async def _check_session(settings: Any, session_id: str) -> None:
-    async with open_store(settings) as store:
-        await store.find_session(session_id)
 
 
 def main(argv: list[str] | None = None) -> None:

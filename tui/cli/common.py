@@ -18,7 +18,8 @@ import typer
 
 from engine.errors import ScoreChatError
 from engine.redact import redact
-from engine.settings import Settings, load_settings, prepare_workspace, setting_help
+from engine.settings import Settings, setting_help
+from tui.launch import Context, describe_error
 
 if TYPE_CHECKING:
     from engine.store import Store
@@ -33,31 +34,6 @@ ClickUsageError: type[Exception] = next(
 ClickException: type[Exception] = next(
     cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException"
 )
-
-
-class Context:
-    """What the global options set, shared by every command."""
-
-    def __init__(self, **options: Any):
-        self.options = options
-        self._settings: Settings | None = None
-
-    def settings(self, **overrides: Any) -> Settings:
-        """The settings (loaded once); on the first run the samples are copied here."""
-        if self._settings is None:
-            explicit = {
-                name: overrides.get(name) or self.options.get(name)
-                for name in ("provider", "model", "script", "approval", "broker_url")
-            }
-            self._settings = prepare_workspace(
-                load_settings(
-                    home=self.options.get("home"),
-                    workspace=self.options.get("workspace"),
-                    db_path=self.options.get("db"),
-                    **{k: v for k, v in explicit.items() if v is not None},
-                )
-            )
-        return self._settings
 
 
 CONTEXT: ContextVar[Context] = ContextVar("scorechat_cli_context")
@@ -80,24 +56,16 @@ def handle_errors(func: Callable[..., T]) -> Callable[..., T]:
     def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
             return func(*args, **kwargs)
-        except ScoreChatError as exc:
-            raise fail(str(exc), exc.exit_code) from None
-        except (typer.Exit, typer.Abort, ClickException):
+        except (typer.Exit, typer.Abort, ClickException, BrokenPipeError):
             raise
-        except KeyboardInterrupt:
-            raise fail("Interrupted.", 130) from None
-        except BrokenPipeError:
-            raise
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise fail(
-                    "The database is busy: another scorechat holds it; try again in a moment.", 1
-                ) from None
-            raise fail(f"The database failed: {exc}.", 1) from None
-        except Exception as exc:
-            if os.environ.get("SCORECHAT_DEBUG"):
+        except (Exception, KeyboardInterrupt) as exc:
+            expected = isinstance(
+                exc, ScoreChatError | KeyboardInterrupt | sqlite3.OperationalError
+            )
+            if os.environ.get("SCORECHAT_DEBUG") and not expected:
                 raise
-            raise fail(f"Unexpected error: {type(exc).__name__}: {exc}.", 1) from None
+            message, code = describe_error(exc)
+            raise fail(message, code) from None
 
     return wrapper
 

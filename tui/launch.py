@@ -1,0 +1,199 @@
+"""The ``scorechat`` entry point: opening the app without loading the command line.
+
+Plain ``scorechat [--score S] [--workspace W] ...`` is what people type most, and the
+full command line (typer, which builds a pydantic validator per option) costs a
+quarter of a second before the first frame. So when the arguments only open the app,
+this reads them directly and opens it; anything else (a subcommand, ``--help``, an
+unknown or odd option) goes to the full command line, which also gives every error
+its usual sentence. The options read here are the main command's own
+(``tui.cli.main_callback``), and a test checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ScoreChatError, UsageError
+from engine.redact import redact
+from engine.settings import Settings, load_settings, prepare_workspace
+
+#: The main command's options that take a value: flag -> name.
+VALUE_OPTIONS = {
+    "--workspace": "workspace", "-w": "workspace",
+    "--home": "home",
+    "--db": "db",
+    "--scorecard": "scorecard", "-c": "scorecard",
+    "--score": "score", "-s": "score",
+    "--session": "session",
+    "--provider": "provider", "-p": "provider",
+    "--model": "model", "-m": "model",
+    "--script": "script",
+    "--approval": "approval",
+}  # fmt: skip
+#: Its switches.
+FLAG_OPTIONS = {"--continue": "resume_latest"}
+#: Options also read from the environment when not given (as the command line reads them).
+ENVIRONMENT = {"workspace": "SCORECHAT_WORKSPACE", "home": "SCORECHAT_HOME", "db": "SCORECHAT_DB"}
+#: Options that name files.
+PATHS = {"home", "db", "script"}
+
+
+class Context:
+    """What the global options set, shared by every command."""
+
+    def __init__(self, **options: Any):
+        workspace = options.get("workspace")
+        if workspace is not None and not workspace.strip():
+            raise UsageError(
+                "--workspace is empty: name the folder of <Scorecard>/<Score>.yaml files."
+            )
+        self.options = options
+        self._settings: Settings | None = None
+
+    def settings(self, **overrides: Any) -> Settings:
+        """The settings (loaded once); on the first run the samples are copied here."""
+        if self._settings is None:
+            explicit = {
+                name: overrides.get(name) or self.options.get(name)
+                for name in ("provider", "model", "script", "approval", "broker_url")
+            }
+            self._settings = prepare_workspace(
+                load_settings(
+                    home=self.options.get("home"),
+                    workspace=self.options.get("workspace"),
+                    db_path=self.options.get("db"),
+                    **{k: v for k, v in explicit.items() if v is not None},
+                )
+            )
+        return self._settings
+
+
+def app_options(args: list[str]) -> dict[str, Any] | None:
+    """The options of ``args`` when they only open the app, else ``None``."""
+    options: dict[str, Any] = {}
+    index = 0
+    while index < len(args):
+        token = args[index]
+        name, _, value = token.partition("=") if token.startswith("--") else (token, "", "")
+        if token in FLAG_OPTIONS:
+            options[FLAG_OPTIONS[token]] = True
+        elif name in VALUE_OPTIONS:
+            if not value:
+                index += 1
+                if index >= len(args) or args[index].startswith("-"):
+                    return None  # a value the full command line should judge
+                value = args[index]
+            if VALUE_OPTIONS[name] in options:
+                return None  # given twice
+            options[VALUE_OPTIONS[name]] = value
+        else:
+            return None  # a subcommand, --help, or an option only the command line knows
+        index += 1
+    for name, variable in ENVIRONMENT.items():
+        if name not in options and os.environ.get(variable):
+            options[name] = os.environ[variable]
+    for name in PATHS & options.keys():
+        options[name] = Path(options[name])
+    return options
+
+
+def open_app(
+    context: Context,
+    *,
+    scorecard: str | None = None,
+    score: str | None = None,
+    session: str | None = None,
+    resume_latest: bool = False,
+) -> int:
+    """Check what was asked for (a bad score fails here, before the screen), then run
+    the app; its exit code."""
+    import asyncio
+
+    settings = context.settings()
+    from engine.workspace import Workspace
+
+    workspace = Workspace(settings.workspace)
+    ref = None
+    if score:
+        ref = workspace.resolve_score(score, scorecard)
+    elif scorecard:
+        workspace.resolve_scorecard(scorecard)
+    if resume_latest and not session:
+        session = asyncio.run(_latest_session(settings, workspace, ref))
+    if session:
+        asyncio.run(_check_session(settings, session))
+    if settings.provider == "scripted" and settings.script is None:
+        raise UsageError("The scripted provider needs a script: pass --script FILE.")
+    from tui.app import run_app
+
+    return run_app(settings, score=ref, scorecard=scorecard, session_id=session)
+
+
+async def _latest_session(settings: Settings, workspace: Any, ref: Any) -> str:
+    from engine.store import Store
+
+    store = await Store.open(settings.db_path)
+    try:
+        latest = await store.list_sessions(
+            limit=1, workspace=str(workspace.root), path=ref.rel_path if ref else None
+        )
+    finally:
+        await store.close()
+    if not latest:
+        where = f"{ref.scorecard} / {ref.score}" if ref else str(workspace.root)
+        raise UsageError(f"There is no session to continue for {where}; start one with scorechat.")
+    return latest[0].id
+
+
+async def _check_session(settings: Settings, session_id: str) -> None:
+    from engine.store import Store
+
+    store = await Store.open(settings.db_path)
+    try:
+        await store.find_session(session_id)
+    finally:
+        await store.close()
+
+
+def describe_error(exc: BaseException) -> tuple[str, int]:
+    """The one sentence and exit code for an error a command did not expect to handle."""
+    if isinstance(exc, ScoreChatError):
+        return str(exc), exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return "Interrupted.", 130
+    if isinstance(exc, sqlite3.OperationalError):
+        if "locked" in str(exc) or "busy" in str(exc):
+            return "The database is busy: another scorechat holds it; try again in a moment.", 1
+        return f"The database failed: {exc}.", 1
+    return f"Unexpected error: {type(exc).__name__}: {exc}.", 1
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``scorechat``: the app at once when only its options are given, else the full
+    command line."""
+    args = sys.argv[1:] if argv is None else argv
+    options = app_options(args)
+    if options is None:
+        from tui.cli import main as command_line
+
+        command_line(args)
+        return
+    launch = {
+        k: options.pop(k)
+        for k in ("scorecard", "score", "session", "resume_latest")
+        if k in options
+    }
+    try:
+        code = open_app(Context(**options), **launch)
+    except Exception as exc:
+        if os.environ.get("SCORECHAT_DEBUG") and not isinstance(exc, ScoreChatError):
+            raise
+        message, code = describe_error(exc)
+        print(f"scorechat: {redact(message)}", file=sys.stderr)
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
