@@ -34,14 +34,14 @@ ROW_HEIGHT = 2
 class SessionList(ScrollView, can_focus=True):
     """Enter (or a click) resumes the highlighted session."""
 
+    #: Its keys (none in the footer: the prompt's keys are shown there).
+    KEYS = {
+        "enter": "select", "up": "cursor(-1)", "down": "cursor(1)", "home": "jump(0)",
+        "end": "jump(-1)", "pageup": "page(-1)", "pagedown": "page(1)",
+    }  # fmt: skip
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select", "Resume", show=False),
-        Binding("up", "cursor(-1)", "Up", show=False),
-        Binding("down", "cursor(1)", "Down", show=False),
-        Binding("home", "jump(0)", "First", show=False),
-        Binding("end", "jump(-1)", "Last", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding(key, action, action.split("(")[0].capitalize(), show=False)
+        for key, action in KEYS.items()
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "session-list--cursor",
