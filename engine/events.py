@@ -101,6 +101,8 @@ class Usage(Event):
 
 @dataclass(frozen=True)
 class Retrying(Event):
+    """The provider failed in a way worth another try; the turn waits, then retries."""
+
     attempt: int
     """The attempt about to start (2 for the first retry)."""
     wait: float
@@ -116,17 +118,23 @@ class Notice(Event):
 
 @dataclass(frozen=True)
 class TurnFailed(Event):
+    """The turn ended on an error; what the reply had so far is kept."""
+
     message: str
     """One plain sentence."""
 
 
 @dataclass(frozen=True)
 class TurnCancelled(Event):
+    """The person stopped the turn (Esc, Ctrl+C, a quit); the partial reply is kept."""
+
     partial_text: str
 
 
 @dataclass(frozen=True)
 class TurnDone(Event):
+    """The turn ended normally (or cut by a limit, as ``status`` says)."""
+
     text: str
     """All assistant text of the turn."""
     assistant_message_ids: list[int] = field(default_factory=list)
