@@ -419,3 +419,17 @@ async def test_paging_a_long_session_to_its_start_and_back_keeps_what_is_mounted
         )
         users = shown()
         assert users[-1] == "one more question" and users[-2] == "question 69"
+        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        # What that turn drew is released too on the way up, and comes back from the record.
+        for _ in range(400):
+            if "question 0" in shown():
+                break
+            await pilot.press("pageup")
+            await pilot.pause()
+        assert "one more question" not in shown() and len(shown()) <= 21
+        for _ in range(400):
+            if not conversation.has_newer:
+                break
+            await pilot.press("pagedown")
+            await pilot.pause()
+        assert shown()[-1] == "one more question"

@@ -375,6 +375,10 @@ class ChatScreen(Screen[None]):
         finally:
             working.end()
             await conversation.finish_assistant()
+            # What the turn drew is on record now: it can be let go and loaded again.
+            latest = await self.chat.store.last_messages(self.chat.id, 1)
+            if latest:
+                conversation.adopt_live(latest[-1].id)
             self._update_status()
             await self.refresh_sessions()
             if self._queued:

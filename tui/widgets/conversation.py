@@ -630,6 +630,13 @@ class Conversation(VerticalScroll):
         await self.remove_children(gone)
         return True
 
+    def adopt_live(self, message_id: int) -> None:
+        """Count what a finished turn drew as stored message ``message_id`` (its last):
+        from then on it is released and loaded again like any stored message."""
+        for widget in self.children:
+            if getattr(widget, "source_id", None) is None and not widget.has_class("-hint"):
+                widget.source_id = message_id  # type: ignore[attr-defined]
+
     def _after(self, cut: int) -> list[Widget]:
         """Every child from the first stored message with id ``cut`` on."""
         children = list(self.children)
