@@ -238,12 +238,24 @@ async def test_page_keys_scroll_the_conversation_from_the_prompt(settings: Setti
         assert isinstance(app.focused, PromptInput)
 
 
-async def test_a_model_that_appears_later_is_found(settings: Settings) -> None:
+def unused_port_below_the_ephemeral_range() -> int:
+    """A free port that no other test's server (they bind port 0, so the kernel picks from
+    32768 up) can take between this test's look and its own server starting."""
+    import random
     import socket
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    for port in random.sample(range(20_000, 32_000), 200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port below 32000")
+
+
+async def test_a_model_that_appears_later_is_found(settings: Settings) -> None:
+    port = unused_port_below_the_ephemeral_range()
     settings = settings.with_overrides(ollama_host=f"http://127.0.0.1:{port}")
     from tui import app as app_module
 
