@@ -4,13 +4,15 @@ is drawn from lines laid out once, and its text can still be selected."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import pytest
 from textual.geometry import Offset
 from textual.selection import Selection
 
 from engine.settings import Settings
 from tests.tui.helpers import make_app, opened, ready, wait_for
-from tui.widgets.conversation import AssistantMessage, Conversation, ReplyLines
+from tui.widgets.conversation import AssistantMessage, Conversation, MarkdownBlock, ReplyLines
 from tui.widgets.prompt import PromptInput
 
 
@@ -43,6 +45,48 @@ async def test_finishing_draws_at_once_even_while_typing(settings: Settings) -> 
         await reply.write("All of it.")
         await reply.finish()
         assert reply.query_one(ReplyLines).blocks == ["All of it."]
+
+
+async def test_a_long_reply_that_ends_while_typing_is_laid_out_off_the_event_loop(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What was held back while the person typed is laid out in a thread: their keys
+    go on being drawn, and the reply keeps its live tail (never shrinks) meanwhile."""
+    import threading
+
+    threads: set[str] = set()
+    render = ReplyLines._render_blocks
+
+    def recorded(self: ReplyLines, *args: Any, **kwargs: Any) -> Any:
+        threads.add(threading.current_thread().name)
+        return render(self, *args, **kwargs)
+
+    monkeypatch.setattr(ReplyLines, "_render_blocks", recorded)
+    async with opened(settings) as (app, pilot):
+        conversation = app.chat_screen.query_one(Conversation)
+        reply = await conversation.assistant(3)
+        lines = reply.query_one(ReplyLines)
+        await pilot.press("h")  # typing: the reply is held back from here
+        body = "\n\n".join(f"Block {i} with some words in it." for i in range(300))
+        await reply.write(body + "\n\nThe tail")
+        await reply.finish()
+        assert len(lines.blocks) == 301 and lines.blocks[-1] == "The tail"
+        heights = []
+        await pilot.press("i")  # a key while the lines are laid out in the thread
+        prompt = app.chat_screen.query_one(PromptInput)
+        drawn_while_laying_out = lines.pending and prompt.text == "hi"
+        while lines.pending:
+            heights.append(reply.size.height)
+            await pilot.pause(0.01)
+        assert drawn_while_laying_out, "the key waited for the reply's lay-out"
+        assert threads - {threading.main_thread().name}, "laid out on the event loop"
+        await pilot.pause()
+        heights.append(reply.size.height)
+        assert heights == sorted(heights), "the reply shrank while it was laid out"
+        assert app.chat_screen.query_one(PromptInput).text == "hi"
+        assert not reply.query(MarkdownBlock) or not reply.query_one(MarkdownBlock).display
+        drawn = [lines.render_line(y).text.strip() for y in range(len(lines._strips))]
+        assert "Block 299 with some words in it." in drawn and drawn[-1] == "The tail"
 
 
 async def test_reply_lines_are_laid_out_once_and_can_be_selected(settings: Settings) -> None:

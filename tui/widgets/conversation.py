@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 from collections.abc import Callable
@@ -178,8 +179,12 @@ class ReplyLines(Widget):
         """How many of ``blocks`` are in ``_strips`` at ``_width``."""
         self.hold: Callable[[], float] = lambda: 0.0
         """Seconds to wait before laying out more (the person is typing)."""
+        self.laid_out: Callable[[], None] = lambda: None
+        """Called once every block is laid out (the reply's live tail can go then)."""
         self._retry: Timer | None = None
         self._at_once = False
+        self._in_thread = False
+        """Blocks are being laid out in a thread (a reply that ended while keys came)."""
 
     def _lay_out_more(self) -> None:
         self._retry = None
@@ -205,20 +210,46 @@ class ReplyLines(Widget):
         self.refresh(layout=True)
 
     def _lay_out(self, width: int) -> None:
-        if width <= 0:
+        if width <= 0 or self._in_thread:
             return
         if width != self._width:
             self._width, self._strips, self._plain, self._drawn = width, [], [], 0
         if self._drawn == len(self.blocks):
             return
+        if self._at_once and self._budget and self.hold() > 0:
+            # The reply ended while the person types: what was held back is laid out in
+            # a thread, so their keys are drawn meanwhile; the reply keeps its live tail
+            # (and so its height) until the lines are ready.
+            self._in_thread = True
+            self.run_worker(self._lay_out_in_thread(width), group="reply-lines")
+            return
+        self._append(*self._render_blocks(self.blocks[self._drawn :], width, budgeted=True))
+
+    async def _lay_out_in_thread(self, width: int) -> None:
+        blocks = self.blocks[self._drawn :]
+        try:
+            rendered = await asyncio.to_thread(self._render_blocks, blocks, width, budgeted=False)
+        finally:
+            self._in_thread = False
+        if width == self._width:
+            self._append(*rendered)
+        self.refresh(layout=True)
+
+    def _render_blocks(
+        self, blocks: list[str], width: int, *, budgeted: bool
+    ) -> tuple[list[list[Segment]], int]:
+        """The blocks' lines (a blank line before all but the first of the reply), and
+        how many blocks they are: as many as the frame's budget allows when ``budgeted``."""
         console = self.app.console
         options = console.options.update(width=width, max_width=width, height=None)
-        strips, plain = self._strips, self._plain
-        base = self.rich_style  # the colours under the text, as a Static draws them
         started = time.perf_counter()
-        for block in self.blocks[self._drawn :]:
+        out: list[list[Segment]] = []
+        first = not self._strips
+        count = 0
+        for block in blocks:
             if (
-                self._budget
+                budgeted
+                and self._budget
                 and not self._at_once
                 and (time.perf_counter() - started > self.FRAME_BUDGET or self.hold() > 0)
             ):
@@ -228,17 +259,26 @@ class ReplyLines(Widget):
                     self._retry = self.set_timer(
                         max(self.hold(), 1 / 60), self._lay_out_more, name="reply-lines"
                     )
-                return
+                break
             lines = console.render_lines(render_markdown(block), options, pad=True)
-            if strips:
-                lines.insert(0, [Segment(" " * width)])  # the blank line between blocks
-            for line in lines:
-                # Offsets are applied once: they map the mouse to text for selection.
-                styled = list(Segment.apply_style(line, base))
-                strips.append(Strip(styled, width).apply_offsets(0, len(strips)))
-                plain.append("".join(segment.text for segment in line).rstrip())
-            self._drawn += 1
-        self._at_once = False
+            if not first or out:
+                out.append([Segment(" " * width)])  # the blank line between blocks
+            out.extend(lines)
+            count += 1
+        return out, count
+
+    def _append(self, lines: list[list[Segment]], count: int) -> None:
+        strips, plain = self._strips, self._plain
+        base = self.rich_style  # the colours under the text, as a Static draws them
+        for line in lines:
+            # Offsets are applied once: they map the mouse to text for selection.
+            styled = list(Segment.apply_style(line, base))
+            strips.append(Strip(styled, self._width).apply_offsets(0, len(strips)))
+            plain.append("".join(segment.text for segment in line).rstrip())
+        self._drawn += count
+        if self._drawn == len(self.blocks):
+            self._at_once = False
+            self.laid_out()
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         self._lay_out(width)
@@ -375,9 +415,22 @@ class AssistantMessage(Vertical):
             self._lines._at_once = True
             self._lines.refresh(layout=True)
         self._tail = ""
-        await self._drop_live()
+        if self._lines.pending and self._lines.hold() > 0 and self._live is not None:
+            # Laid out in a thread while the person types: the live tail stays (and the
+            # reply keeps its height) until the lines that replace it are ready.
+            self._lines.laid_out = self._hide_live
+        else:
+            await self._drop_live()
         if status and status != "complete":
             self.border_title = f"Assistant · {status}"
+
+    def _hide_live(self) -> None:
+        """Hide the live tail in the frame that draws the lines replacing it."""
+        self._lines.laid_out = lambda: None
+        if self._live is not None:
+            live, self._live = self._live, None
+            live.display = False
+            live.remove()
 
     async def reset(self) -> None:
         """Forget streamed text (a retry starts the reply afresh)."""
