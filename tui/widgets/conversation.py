@@ -212,39 +212,50 @@ class ReplyLines(Widget):
     def _lay_out(self, width: int) -> None:
         if width <= 0 or self._in_thread:
             return
-        if width != self._width:
+        typing = self._budget and self.hold() > 0
+        resized = width != self._width and self._drawn > 0
+        if width != self._width and not (resized and typing):
             self._width, self._strips, self._plain, self._drawn = width, [], [], 0
-        if self._drawn == len(self.blocks):
+        if self._drawn == len(self.blocks) and width == self._width:
             return
-        if self._at_once and self._budget and self.hold() > 0:
-            # The reply ended while the person types: what was held back is laid out in
-            # a thread, so their keys are drawn meanwhile; the reply keeps its live tail
-            # (and so its height) until the lines are ready.
+        if typing and (self._at_once or resized):
+            # The reply ended (or the pane's width changed) while the person types: the
+            # lines are laid out in a thread, so their keys are drawn meanwhile, and what
+            # is shown stays (the live tail, or the lines at the old width) until then.
             self._in_thread = True
-            self.run_worker(self._lay_out_in_thread(width), group="reply-lines")
+            self.run_worker(self._lay_out_in_thread(width, afresh=resized), group="reply-lines")
             return
         self._append(*self._render_blocks(self.blocks[self._drawn :], width, budgeted=True))
 
-    async def _lay_out_in_thread(self, width: int) -> None:
-        blocks = self.blocks[self._drawn :]
+    async def _lay_out_in_thread(self, width: int, *, afresh: bool) -> None:
+        blocks = self.blocks if afresh else self.blocks[self._drawn :]
+        start = 0 if afresh else len(self._strips)
         try:
-            rendered = await asyncio.to_thread(self._render_blocks, blocks, width, budgeted=False)
+            rendered = await asyncio.to_thread(
+                self._render_blocks, blocks, width, budgeted=False, start=start
+            )
         finally:
             self._in_thread = False
-        if width == self._width:
+        if afresh:
+            self._width, self._strips, self._plain, self._drawn = width, [], [], 0
+        if width == self._width and len(self._strips) == start:
             self._append(*rendered)
         self.refresh(layout=True)
 
     def _render_blocks(
-        self, blocks: list[str], width: int, *, budgeted: bool
-    ) -> tuple[list[list[Segment]], int]:
-        """The blocks' lines (a blank line before all but the first of the reply), and
-        how many blocks they are: as many as the frame's budget allows when ``budgeted``."""
+        self, blocks: list[str], width: int, *, budgeted: bool, start: int | None = None
+    ) -> tuple[list[Strip], list[str], int]:
+        """The lines of ``blocks`` from line ``start`` of the reply (a blank line before
+        all but its first block), their text, and how many blocks they are: as many as
+        the frame's budget allows when ``budgeted``. Runs in a thread too: it reads the
+        widget, never changes it."""
         console = self.app.console
         options = console.options.update(width=width, max_width=width, height=None)
+        base = self.rich_style  # the colours under the text, as a Static draws them
         started = time.perf_counter()
-        out: list[list[Segment]] = []
-        first = not self._strips
+        y = len(self._strips) if start is None else start
+        strips: list[Strip] = []
+        plain: list[str] = []
         count = 0
         for block in blocks:
             if (
@@ -261,20 +272,19 @@ class ReplyLines(Widget):
                     )
                 break
             lines = console.render_lines(render_markdown(block), options, pad=True)
-            if not first or out:
-                out.append([Segment(" " * width)])  # the blank line between blocks
-            out.extend(lines)
+            if y + len(strips):
+                lines.insert(0, [Segment(" " * width)])  # the blank line between blocks
+            for line in lines:
+                # Offsets are applied once: they map the mouse to text for selection.
+                styled = list(Segment.apply_style(line, base))
+                strips.append(Strip(styled, width).apply_offsets(0, y + len(strips)))
+                plain.append("".join(segment.text for segment in line).rstrip())
             count += 1
-        return out, count
+        return strips, plain, count
 
-    def _append(self, lines: list[list[Segment]], count: int) -> None:
-        strips, plain = self._strips, self._plain
-        base = self.rich_style  # the colours under the text, as a Static draws them
-        for line in lines:
-            # Offsets are applied once: they map the mouse to text for selection.
-            styled = list(Segment.apply_style(line, base))
-            strips.append(Strip(styled, self._width).apply_offsets(0, len(strips)))
-            plain.append("".join(segment.text for segment in line).rstrip())
+    def _append(self, strips: list[Strip], plain: list[str], count: int) -> None:
+        self._strips.extend(strips)
+        self._plain.extend(plain)
         self._drawn += count
         if self._drawn == len(self.blocks):
             self._at_once = False
