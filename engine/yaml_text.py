@@ -341,7 +341,7 @@ def _spliced(
     data = _replaced(base.data, path, index, replaced, part.data)
     shift = len(part.data) - replaced
     depth = len(path)
-    items = list(_before(base.items, start))
+    items = base.items[: _first_at(base.items, start)]
     where: tuple[Any, ...]
     at: int
     for number, col, where, at in part.items:
@@ -362,10 +362,6 @@ def _spliced(
 
 def _first_at(items: list[Item], line: int) -> int:
     return bisect.bisect_left(items, line, key=lambda item: item[0])
-
-
-def _before(items: list[Item], line: int) -> list[Item]:
-    return items[: _first_at(items, line)]
 
 
 def _replaced(root: Any, path: tuple[Any, ...], index: int, count: int, values: list[Any]) -> Any:

@@ -14,12 +14,17 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import ScoreChatError, UsageError
 from engine.redact import redact
 from engine.settings import Settings, load_settings, prepare_workspace
+
+if TYPE_CHECKING:
+    from engine.store import Store
 
 #: The main command's options that take a value: flag -> name.
 VALUE_OPTIONS = {
@@ -133,16 +138,24 @@ def open_app(
     return run_app(settings, score=ref, scorecard=scorecard, session_id=session)
 
 
-async def _latest_session(settings: Settings, workspace: Any, ref: Any) -> str:
+@asynccontextmanager
+async def open_store(settings: Settings, *, read_only: bool = False) -> AsyncIterator[Store]:
+    """The store, closed when the block ends. ``read_only`` for commands that only read:
+    they work on a read-only data folder."""
     from engine.store import Store
 
-    store = await Store.open(settings.db_path)
+    store = await (Store.open_read_only if read_only else Store.open)(settings.db_path)
     try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def _latest_session(settings: Settings, workspace: Any, ref: Any) -> str:
+    async with open_store(settings) as store:
         latest = await store.list_sessions(
             limit=1, workspace=str(workspace.root), path=ref.rel_path if ref else None
         )
-    finally:
-        await store.close()
     if not latest:
         where = f"{ref.scorecard} / {ref.score}" if ref else str(workspace.root)
         raise UsageError(f"There is no session to continue for {where}; start one with scorechat.")
@@ -150,13 +163,8 @@ async def _latest_session(settings: Settings, workspace: Any, ref: Any) -> str:
 
 
 async def _check_session(settings: Settings, session_id: str) -> None:
-    from engine.store import Store
-
-    store = await Store.open(settings.db_path)
-    try:
+    async with open_store(settings) as store:
         await store.find_session(session_id)
-    finally:
-        await store.close()
 
 
 def describe_error(exc: BaseException) -> tuple[str, int]:

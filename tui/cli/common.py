@@ -8,11 +8,10 @@ import functools
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine, Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -20,9 +19,7 @@ from engine.errors import ScoreChatError
 from engine.redact import redact
 from engine.settings import Settings, setting_help
 from tui.launch import Context, describe_error
-
-if TYPE_CHECKING:
-    from engine.store import Store
+from tui.launch import open_store as open_store  # the commands open the store with it
 
 T = TypeVar("T")
 
@@ -72,19 +69,6 @@ def handle_errors(func: Callable[..., T]) -> Callable[..., T]:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
-
-
-@asynccontextmanager
-async def open_store(settings: Settings, *, read_only: bool = False) -> AsyncIterator[Store]:
-    """The store, closed when the block ends. ``read_only`` for commands that only read:
-    they work on a read-only data folder."""
-    from engine.store import Store
-
-    store = await (Store.open_read_only if read_only else Store.open)(settings.db_path)
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 def print_json(data: Any) -> None:

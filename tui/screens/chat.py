@@ -155,6 +155,21 @@ class ChatScreen(Screen[None]):
             return
         self.chat = chat
         self.query_one(StatusBar).context = None  # known again after this session's next turn
+        await self._show_first_page(chat, focus_message)
+        conversation = self.query_one(Conversation)
+        self.sub_title = f"{chat.record.scorecard} / {chat.record.score}"
+        # The open score stays in view at any size (the header and side panes may not be).
+        conversation.border_title = Content(f"{chat.record.score} · {chat.record.scorecard}")
+        self._update_status()
+        await self.refresh_diff()
+        await self.refresh_sessions()
+        self.watch_score()
+        self.query_one(PromptInput).focus()
+        self.opened_id = chat.id
+
+    async def _show_first_page(self, chat: ChatSession, focus_message: int | None) -> None:
+        """The latest messages of ``chat`` (or from ``focus_message`` on, highlighted),
+        scrolled to the end (or to that message)."""
         conversation = self.query_one(Conversation)
         await conversation.clear()
         messages = await chat.store.last_messages(chat.id, FIRST_PAGE)
@@ -180,15 +195,6 @@ class ChatScreen(Screen[None]):
         else:
             conversation.scroll_end(animate=False)
             conversation.anchor()
-        self.sub_title = f"{chat.record.scorecard} / {chat.record.score}"
-        # The open score stays in view at any size (the header and side panes may not be).
-        conversation.border_title = Content(f"{chat.record.score} · {chat.record.scorecard}")
-        self._update_status()
-        await self.refresh_diff()
-        await self.refresh_sessions()
-        self.watch_score()
-        self.query_one(PromptInput).focus()
-        self.opened_id = chat.id
 
     def set_prompt_history(self, history: list[str]) -> None:
         """Earlier prompts (kept across runs) for Up/Down in the prompt."""
@@ -787,16 +793,8 @@ class ChatScreen(Screen[None]):
 
     async def _show_latest(self) -> None:
         """The latest page again, as when the session opened (before a new turn)."""
-        if self.chat is None:
-            return
-        conversation = self.query_one(Conversation)
-        await conversation.clear()
-        messages = await self.chat.store.last_messages(self.chat.id, FIRST_PAGE)
-        conversation.has_older = await self.chat.store.count_messages(self.chat.id) > len(messages)
-        undone = {e.id for e in await self.chat.store.edits(self.chat.id) if e.undone}
-        await conversation.show_messages(messages, undone=undone)
-        conversation.scroll_end(animate=False)
-        conversation.anchor()
+        if self.chat is not None:
+            await self._show_first_page(self.chat, None)
 
 
 def _first_in_view(conversation: Conversation) -> tuple[Widget, int] | None:

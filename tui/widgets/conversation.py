@@ -641,16 +641,13 @@ class Conversation(VerticalScroll):
             self.post_message(self.LoadPage(self, False))
 
     def on_mouse_scroll_up(self) -> None:
-        # Already at the top: scrolling up again asks for the next older page.
-        if self.scroll_y <= 0 and self.has_older:
-            self.post_message(self.LoadPage(self, True))
+        self.at_edge(-1)  # already at the top: scrolling up again asks for older messages
 
     def on_mouse_scroll_down(self) -> None:
-        if self.scroll_y >= self.max_scroll_y and self.has_newer:
-            self.post_message(self.LoadPage(self, False))
+        self.at_edge(1)
 
     def at_edge(self, direction: int) -> None:
-        """A page key pressed at the top (``-1``) or bottom (``1``): load the next page."""
+        """A wheel turn or page key at the top (``-1``) or bottom (``1``): the next page."""
         if direction < 0 and self.scroll_y <= 0 and self.has_older:
             self.post_message(self.LoadPage(self, True))
         elif direction > 0 and self.scroll_y >= self.max_scroll_y and self.has_newer:
@@ -666,19 +663,19 @@ class Conversation(VerticalScroll):
         self.has_newer = False
         await self.remove_children()
 
-    async def release(self, newest: bool) -> bool:
+    async def release(self, newest: bool) -> None:
         """Unmount stored messages past ``MOUNTED_MESSAGES`` at the far end: the newest
         (after loading older ones) or the oldest. Live widgets of a turn are never
-        released. True when something was."""
+        released."""
         stored = [w for w in self.children if getattr(w, "source_id", None) is not None]
         ids = sorted({w.source_id for w in stored})  # type: ignore[attr-defined]
         excess = len(ids) - self.MOUNTED_MESSAGES
         if excess <= 0:
-            return False
+            return
         if newest:
             cut = ids[-excess]
             if any(getattr(w, "source_id", None) is None for w in self._after(cut)):
-                return False  # a turn's live widgets are at the end: keep everything
+                return  # a turn's live widgets are at the end: keep everything
             gone = [w for w in stored if w.source_id >= cut]  # type: ignore[attr-defined]
             self.has_newer = True
             self.newest_id = ids[-excess - 1]
@@ -691,7 +688,6 @@ class Conversation(VerticalScroll):
         for widget in gone:
             self._forget(widget)
         await self.remove_children(gone)
-        return True
 
     def adopt_live(self, message_id: int) -> None:
         """Count what a finished turn drew as stored message ``message_id`` (its last):
