@@ -17,7 +17,7 @@ import bisect
 import contextlib
 import difflib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -501,7 +501,7 @@ class EditorTool:
         still be what they saw when the lock is taken.
         """
         if self.approver is None:
-            async with self.workspace.write_lock():
+            async with self._write_lock(rel):
                 before = await self._current(command, path, rel)
                 after, first, last = await asyncio.to_thread(plan, before)
                 warnings = await asyncio.to_thread(_validate, after, before)
@@ -514,7 +514,7 @@ class EditorTool:
         rejected = await self._ask(ProposedEdit(command, rel, before, after, tool_input))
         if rejected is not None:
             return rejected
-        async with self.workspace.write_lock():
+        async with self._write_lock(rel):
             if await self._current(command, path, rel) != before:
                 raise EditError(
                     f"{rel} changed while the edit waited for approval; nothing was written. "
@@ -523,6 +523,21 @@ class EditorTool:
             return await self._commit(
                 command, path, rel, before, after, tool_input, first, last, warnings
             )
+
+    @contextlib.asynccontextmanager
+    async def _write_lock(self, rel: str) -> AsyncIterator[None]:
+        """The lock for one check-and-write of ``rel``: the store's lock on the file (held
+        across hosts on a shared store) and then the workspace's own file lock; every
+        writer takes them in this order."""
+        if self.store is None:
+            async with self.workspace.write_lock():
+                yield
+            return
+        async with (
+            self.store.edit_lock(str(self.workspace.root), rel),
+            self.workspace.write_lock(),
+        ):
+            yield
 
     async def _ask(self, proposal: ProposedEdit) -> EditResult | None:
         """``None`` when the approver (if any) applies ``proposal``, else the rejection."""
@@ -778,7 +793,7 @@ class EditorTool:
         rejected = await self._ask(proposal)
         if rejected is not None:
             return rejected
-        async with self.workspace.write_lock():
+        async with self._write_lock(rel):
             if await asyncio.to_thread(_read_if_exists, path) != current:
                 raise EditError(f"{rel} changed while the undo was waiting; nothing was undone.")
             await asyncio.to_thread(_write_or_remove, path, edit.before)
@@ -815,7 +830,7 @@ class EditorTool:
         if not candidates:
             raise EditError(f"There is no undone edit of {rel} to redo.")
         edit = candidates[0]
-        async with self.workspace.write_lock():
+        async with self._write_lock(rel):
             current = await asyncio.to_thread(_read_if_exists, path)
             if current != edit.before:
                 raise EditError(

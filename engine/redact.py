@@ -19,3 +19,18 @@ def redact(text: str) -> str:
             text = text.replace(value, "[redacted]")
     text = _KEY_PATTERN.sub("[redacted]", text)
     return _URL_USERINFO.sub(r"\g<scheme>[redacted]@", text)
+
+
+def hide_password(url: str) -> str:
+    """A URL as it may be shown: the user kept, the password (if any) replaced by ``***``;
+    anything that is not a URL with user information goes through ``redact``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return redact(url)
+    if parts.password is None:
+        return redact(url) if "@" in parts.netloc and not parts.username else url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))

@@ -245,7 +245,7 @@ async def handle_message(
     live.send(force=True)
     try:
         workspace = Workspace(settings.workspace)
-        store = await Store.open(settings.db_path)
+        store = await Store.open(settings.database)
     except ScoreChatError as exc:
         return error_result(chat_id, text, str(exc))
     try:
@@ -375,7 +375,7 @@ async def end_session(settings: Settings, chat_id: Any) -> dict[str, Any]:
         return {"chat_id": chat_id if isinstance(chat_id, str) else None, "status": "error",
                 "message": "chat_id is required: the id the chat's messages were sent with."}  # fmt: skip
     try:
-        async with await Store.open(settings.db_path) as store:
+        async with await Store.open(settings.database) as store:
             record = await store.get_session(chat_id)
             if record is None:
                 return {"chat_id": chat_id, "status": "warning",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import UsageError
-from engine.redact import redact
+from engine.redact import hide_password, redact
 
 APP_NAME = "scorechat"
 
@@ -65,7 +65,9 @@ class Settings:
     log_dir: Path
     """Where log files are written."""
     db_path: Path
-    """The SQLite database file."""
+    """The SQLite database file (used when ``db_url`` is not set)."""
+    db_url: str | None = None
+    """A ``postgresql://`` URL: the PostgreSQL store instead of the SQLite file."""
     workspace: Path
     """The folder holding ``<Scorecard>/<Score>.yaml`` files."""
     # The settings of the table ``SETTINGS`` below (defaults and help live there).
@@ -96,6 +98,16 @@ class Settings:
     def anthropic_api_key(self) -> str | None:
         """Read from the environment on demand so that it is never stored anywhere."""
         return _env("ANTHROPIC_API_KEY", dict(os.environ))
+
+    @property
+    def database(self) -> str | Path:
+        """What ``Store.open`` takes: the PostgreSQL URL, else the SQLite file."""
+        return self.db_url or self.db_path
+
+    @property
+    def database_label(self) -> str:
+        """The database as it may be shown (a URL without its password)."""
+        return hide_password(self.db_url) if self.db_url else str(self.db_path)
 
     @property
     def config_file(self) -> Path:
@@ -326,7 +338,8 @@ def load_settings(
             values[setting.field] = setting.parse(source, raw)
 
     db_value, _ = pick(db_path, ("SCORECHAT_DB",), "database")
-    db = Path(db_value).expanduser() if db_value else data_dir / "scorechat.db"
+    db_url = _database_url(str(db_value)) if _names_url(db_value) else None
+    db = Path(db_value).expanduser() if db_value and db_url is None else data_dir / "scorechat.db"
     workspace_value, _ = pick(workspace, ("SCORECHAT_WORKSPACE",), "workspace")
 
     known = {"database", "workspace", *SETTING}
@@ -336,10 +349,31 @@ def load_settings(
         config_dir=config_dir,
         log_dir=log_dir,
         db_path=db,
+        db_url=db_url,
         workspace=_resolve_workspace(workspace_value, cwd, data_dir),
         extra={k: v for k, v in config.items() if k not in known},
         **values,
     )
+
+
+def _names_url(value: Any) -> bool:
+    return isinstance(value, str) and "://" in value
+
+
+def _database_url(value: str) -> str:
+    """A PostgreSQL URL, checked for its form (whether it answers is the store's to say)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise UsageError(f"The database URL {redact(value)} is not a valid URL.") from None
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise UsageError(f"The database {redact(value)} is neither a file nor a postgresql:// URL.")
+    if not parts.path.strip("/") and not parts.hostname:
+        raise UsageError(f"The database URL {redact(value)} names no host or database.")
+    return value
 
 
 def _resolve_workspace(value: Any, cwd: Path, data_dir: Path) -> Path:

@@ -1,31 +1,35 @@
-"""The SQLite store (aiosqlite): sessions, messages, edits, versions and full-text search.
+"""The store: sessions, messages, edits, versions, prompt history, full-text search and
+the service's turn queue, behind one interface with two back ends.
 
-One database file; WAL so that several processes can read while one writes,
-``busy_timeout`` so that a writer waits instead of failing with "database is locked",
-foreign keys with cascades, and ordered migrations tracked by ``PRAGMA user_version``.
+``Store`` is that interface, written once: every public method is here, and those that
+plain SQL can say are implemented here too, over four primitives a back end provides
+(``_run`` for writes in one transaction, ``_all``/``_one`` for reads, and its own
+opening, migrations, search and cross-process edit lock). Shared SQL is written with
+``?`` placeholders and portable statements (``INSERT ... ON CONFLICT``, ``RETURNING``).
+
+- ``engine.sqlite_store.SQLiteStore``: one file (aiosqlite), the default, for one person
+  on one machine.
+- ``engine.postgres_store.PostgresStore``: a ``postgresql://`` URL (psycopg 3 and its
+  pool), for a team whose workers and apps on several hosts share one history.
+
+``await Store.open(location)`` opens whichever the location names.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
-import os
 import re
-import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
-from engine.errors import AmbiguousError, NotFoundError, StoreError
-from engine.migrations import MIGRATIONS, SCHEMA_VERSION, split_sql
+from engine.errors import AmbiguousError, NotFoundError
 from engine.redact import redact
-
-BUSY_TIMEOUT_MS = 15_000
 
 
 @dataclass(frozen=True)
@@ -136,191 +140,103 @@ def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _file_identity(path: Path) -> tuple[int, int] | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return info.st_dev, info.st_ino
-
-
 def new_session_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def fts_query(text: str) -> str:
-    """User words as an FTS5 query: every word must appear (as a prefix); no syntax errors."""
+def is_database_url(location: str | Path | None) -> bool:
+    """True when ``location`` names a PostgreSQL database rather than a SQLite file."""
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+def search_words(text: str) -> list[list[str]]:
+    """The words of a search, each as its parts: ``model_name`` is ``["model", "name"]``.
+
+    Both stores split text the same way (letters and digits; anything else separates),
+    and a search matches messages holding every word, its last part as a prefix.
+    """
     words = re.findall(r"\w+", text, flags=re.UNICODE)
-    return " ".join(f'"{w}"*' for w in words)
+    return [parts for word in words if (parts := re.findall(r"[^\W_]+", word.lower()))]
 
 
-class Store:
-    """Async access to the database. Open with ``await Store.open(path)``; close when done."""
+@dataclass
+class Done:
+    """What one statement of a write did: rows changed, and rows returned."""
 
-    def __init__(self, db: aiosqlite.Connection, path: Path):
-        self._db = db
-        self.path = path
-        self._identity: tuple[int, int] | None = None
-        self._read_only = False
+    rowcount: int
+    rows: list[Mapping[str, Any]] = field(default_factory=list)
 
-    def _check_file(self) -> None:
-        """Refuse to write when the database file was deleted or replaced under us.
 
-        SQLite keeps writing into an unlinked file without a word; everything written
-        after that would be lost when the process ends.
-        """
-        if self._read_only:
-            raise StoreError(f"The database {self.path} is open read-only; nothing was changed.")
-        if self._identity is not None and _file_identity(self.path) != self._identity:
-            raise StoreError(
-                f"The database {self.path} was deleted or replaced while scorechat was "
-                "running; nothing more can be saved. Restart scorechat."
-            )
+@dataclass(frozen=True)
+class Backend:
+    """What ``doctor`` says about a store."""
+
+    name: str
+    """``SQLite`` or ``PostgreSQL``."""
+    version: str
+    location: str
+    """The file, or the URL without its password."""
+    schema: int
+    latest_schema: int
+
+
+class Store(ABC):
+    """The store's public interface, written once, for both back ends.
+
+    Open with ``await Store.open(location)`` (a file path, or a ``postgresql://`` URL);
+    close when done, or use it as an async context manager.
+    """
+
+    author: str = ""
+    """Whose prompt history this store reads and adds to (the person, on a shared store)."""
 
     # ---- opening ---------------------------------------------------------------------
 
     @classmethod
-    async def open_read_only(cls, path: Path | str) -> Store:
-        """Open for reading only: works on a read-only data folder or file.
+    async def open(cls, location: str | Path) -> Store:
+        """Open (creating and migrating when needed) the store ``location`` names."""
+        if is_database_url(location):
+            from engine.postgres_store import PostgresStore
 
-        A database that does not exist yet, or needs a migration, is opened the usual
-        way (which creates or upgrades it) when that is possible.
-        """
-        path = Path(path)
-        writable = os.access(path.parent, os.W_OK) and (
-            not path.exists() or os.access(path, os.W_OK)
-        )
-        if writable or not path.is_file():
-            return await cls.open(path)
-        db = None
-        for query in ("mode=ro", "immutable=1"):  # immutable: no -shm can be made beside it
-            try:
-                db = await aiosqlite.connect(f"file:{path}?{query}", uri=True)
-                db.row_factory = sqlite3.Row
-                store = cls(db, path)
-                version = await store.schema_version()
-                break
-            except sqlite3.Error:
-                if db is not None:
-                    await db.close()
-                db = None
-        if db is None:
-            raise StoreError(f"The database {path} cannot be read.")
-        if version != SCHEMA_VERSION:
-            await db.close()
-            raise StoreError(
-                f"The database {path} is read-only and needs an upgrade (schema {version}); "
-                "run scorechat once where it can write."
-            )
-        store._read_only = True
-        return store
+            return await PostgresStore.open(str(location))
+        from engine.sqlite_store import SQLiteStore
+
+        return await SQLiteStore.open(location)
 
     @classmethod
-    async def open(cls, path: Path | str) -> Store:
-        path = Path(path)
-        if path.is_dir():
-            raise StoreError(f"The database path {path} is a folder; name a file.")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if not path.exists():
-                # Created readable by the user only: conversations may hold private data.
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        except OSError as exc:
-            raise StoreError(
-                f"The database {path} cannot be created: {exc.strerror or exc}."
-            ) from None
-        try:
-            db = await aiosqlite.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
-        except sqlite3.Error as exc:
-            raise StoreError(f"The database {path} cannot be opened: {exc}.") from None
-        db.row_factory = sqlite3.Row
-        store = cls(db, path)
-        try:
-            await store._configure_waiting()
-            await store.migrate()
-            store._identity = _file_identity(path)
-        except BaseException as exc:
-            # Whatever went wrong, the connection's thread must end, or the process hangs.
-            await asyncio.shield(db.close())
-            if isinstance(exc, sqlite3.DatabaseError):
-                message = str(exc)
-                if "not a database" in message or "malformed" in message:
-                    raise StoreError(
-                        f"The database {path} is damaged ({message}); move it aside to start "
-                        "a new one."
-                    ) from None
-                raise StoreError(f"The database {path} cannot be used: {message}.") from None
-            raise
-        return store
+    async def open_read_only(cls, location: str | Path) -> Store:
+        """Open for reading only where the back end can (a read-only SQLite folder)."""
+        if is_database_url(location):
+            return await cls.open(location)
+        from engine.sqlite_store import SQLiteStore
 
-    async def _configure_waiting(self) -> None:
-        """``_configure``, waiting out another process that holds the database.
+        return await SQLiteStore.open_read_only(location)
 
-        Switching a new database to WAL takes a lock that SQLite's busy handler does
-        not wait for: two processes opening a new database at once would otherwise
-        fail with "database is locked".
-        """
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-        delay = 0.005
-        while True:
-            try:
-                await self._configure()
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() >= deadline:
-                    raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.2)
+    @abstractmethod
+    async def close(self) -> None: ...
 
-    async def _configure(self) -> None:
-        await self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await self._db.execute("PRAGMA journal_mode = WAL")
-        await self._db.execute("PRAGMA synchronous = NORMAL")
-        await self._db.execute("PRAGMA foreign_keys = ON")
-
-    async def migrate(self, target: int = SCHEMA_VERSION) -> int:
-        """Apply the migrations above the database's ``user_version``, each in a transaction.
-
-        The version is read again inside each write transaction, so two processes that
-        open a new database at once apply every migration exactly once.
-        """
-        if await self.schema_version() > SCHEMA_VERSION:
-            raise StoreError(
-                f"The database {self.path} was written by a newer scorechat "
-                f"(schema {await self.schema_version()}); upgrade scorechat to use it."
-            )
-        while True:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                version = await self.schema_version()
-                if version >= target:
-                    await self._db.rollback()
-                    break
-                _name, sql = MIGRATIONS[version]
-                for statement in split_sql(sql):
-                    if statement.strip():
-                        await self._db.execute(statement)
-                await self._db.execute(f"PRAGMA user_version = {version + 1}")
-                await self._db.commit()
-            except BaseException:
-                await self._db.rollback()
-                raise
-        return await self.schema_version()
-
+    @abstractmethod
     async def schema_version(self) -> int:
-        async with self._db.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        """The number of migrations applied to the database."""
 
-    async def close(self) -> None:
-        await self._db.close()
+    @abstractmethod
+    async def migrate(self) -> int:
+        """Apply the migrations the database lacks (each once, even when several processes
+        open a new database at once); the schema version after."""
 
+    @abstractmethod
+    async def backend(self) -> Backend:
+        """Which database this is, its version, where, and its schema."""
+
+    @abstractmethod
     async def check_writable(self) -> None:
-        """Take the write lock and let it go: raises if another process holds it too long
-        or the file cannot be written."""
-        self._check_file()
-        await self._db.execute("BEGIN IMMEDIATE")
-        await self._db.rollback()
+        """Raise ``StoreError`` (one sentence) when nothing could be written now."""
+
+    @abstractmethod
+    def edit_lock(self, workspace: str, path: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Hold the lock on one score file of one workspace for a check-and-write, across
+        every process that shares this store (on SQLite, one host: the workspace's own
+        file lock serialises writes, and this lock holds nothing more)."""
 
     async def __aenter__(self) -> Store:
         return self
@@ -328,19 +244,21 @@ class Store:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        self._check_file()
-        cursor = await self._db.execute(sql, params)
-        await self._db.commit()
-        return cursor  # type: ignore[return-value]
+    # ---- primitives the back ends provide --------------------------------------------
 
-    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self._db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+    @abstractmethod
+    async def _run(self, steps: Sequence[tuple[str, Sequence[Any]]]) -> list[Done]:
+        """Run statements (``?`` placeholders) in one transaction: all or none."""
 
-    async def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self._db.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+    @abstractmethod
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Mapping[str, Any]]: ...
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Mapping[str, Any] | None:
+        rows = await self._all(sql, params)
+        return rows[0] if rows else None
+
+    async def _write(self, sql: str, params: Sequence[Any] = ()) -> Done:
+        return (await self._run([(sql, params)]))[0]
 
     # ---- sessions --------------------------------------------------------------------
 
@@ -430,8 +348,8 @@ class Store:
         path: str | None = None,
     ) -> int:
         where, params = self._session_filter(scorecard, score, status, path)
-        row = await self._one(f"SELECT count(*) FROM sessions {where}", params)
-        return int(row[0]) if row else 0
+        row = await self._one(f"SELECT count(*) AS n FROM sessions {where}", params)
+        return int(row["n"]) if row else 0
 
     @staticmethod
     def _session_filter(
@@ -458,11 +376,11 @@ class Store:
         title = " ".join(title.split())
         if not title:
             raise NotFoundError("A session title cannot be empty.")
-        cursor = await self._write(
+        done = await self._write(
             "UPDATE sessions SET title = ?, updated_at = ? WHERE id = ?",
             (title[:200], time.time(), session_id),
         )
-        if cursor.rowcount == 0:
+        if done.rowcount == 0:
             raise NotFoundError(f"No session has the id {session_id!r}.")
 
     async def set_session_status(self, session_id: str, status: str) -> None:
@@ -492,8 +410,8 @@ class Store:
         )
 
     async def delete_session(self, session_id: str) -> None:
-        cursor = await self._write("DELETE FROM sessions WHERE id = ?", (session_id,))
-        if cursor.rowcount == 0:
+        done = await self._write("DELETE FROM sessions WHERE id = ?", (session_id,))
+        if done.rowcount == 0:
             raise NotFoundError(f"No session has the id {session_id!r}.")
 
     # ---- messages --------------------------------------------------------------------
@@ -513,12 +431,11 @@ class Store:
         """Store a message; ``turn_key`` (a user message's task key) is unique per session,
         so a redelivered task never stores its message twice."""
         now = time.time()
-        self._check_file()
         text = redact(text)
-        cursor = await self._db.execute(
+        insert = (
             "INSERT INTO messages (session_id, role, text, parts, status, input_tokens,"
             " output_tokens, created_at, updated_at, turn_key)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 session_id,
                 role,
@@ -532,17 +449,16 @@ class Store:
                 turn_key,
             ),
         )
-        await self._db.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
-        await self._db.commit()
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        touch = ("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
+        added, _ = await self._run([insert, touch])
+        return int(added.rows[0]["id"])
 
     async def message_for_turn(self, session_id: str, turn_key: str) -> int | None:
         """The id of the user message a task stored under ``turn_key``, if it did."""
         row = await self._one(
             "SELECT id FROM messages WHERE session_id = ? AND turn_key = ?", (session_id, turn_key)
         )
-        return int(row[0]) if row else None
+        return int(row["id"]) if row else None
 
     async def update_message(
         self,
@@ -571,7 +487,7 @@ class Store:
         )
 
     @staticmethod
-    def _message(row: sqlite3.Row) -> StoredMessage:
+    def _message(row: Mapping[str, Any]) -> StoredMessage:
         data = dict(row)
         data["parts"] = json.loads(data["parts"]) if data["parts"] else []
         return StoredMessage(**data)
@@ -634,39 +550,25 @@ class Store:
         return [self._message(r) for r in rows]
 
     async def count_messages(self, session_id: str) -> int:
-        row = await self._one("SELECT count(*) FROM messages WHERE session_id = ?", (session_id,))
-        return int(row[0]) if row else 0
+        row = await self._one(
+            "SELECT count(*) AS n FROM messages WHERE session_id = ?", (session_id,)
+        )
+        return int(row["n"]) if row else 0
 
     async def mark_partial_messages(self, session_id: str, status: str = "interrupted") -> int:
         """Messages left ``partial`` by a crash or a kill become ``interrupted``."""
-        cursor = await self._write(
+        done = await self._write(
             "UPDATE messages SET status = ? WHERE session_id = ? AND status = 'partial'",
             (status, session_id),
         )
-        return cursor.rowcount
+        return done.rowcount
 
+    @abstractmethod
     async def search(
         self, query: str, *, limit: int = 50, mark: tuple[str, str] = ("[", "]")
     ) -> list[SearchHit]:
-        """Messages whose text has every word of ``query``, newest first, with a snippet.
-
-        Newest first rather than by rank: FTS5 walks its index in rowid order and stops
-        at ``limit``, so a common word over 100,000 messages costs a few milliseconds
-        instead of scoring every match.
-        """
-        match = fts_query(query)
-        if not match:
-            return []
-        rows = await self._all(
-            "SELECT m.session_id, m.id AS message_id, m.role,"
-            " snippet(messages_fts, 0, ?, ?, '…', 12) AS snippet,"
-            " s.title, s.scorecard, s.score, m.created_at"
-            " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
-            " JOIN sessions s ON s.id = m.session_id"
-            " WHERE messages_fts MATCH ? ORDER BY messages_fts.rowid DESC LIMIT ?",
-            (mark[0], mark[1], match, limit),
-        )
-        return [SearchHit(**dict(r)) for r in rows]
+        """Messages holding every word of ``query`` (the last part of each word as a
+        prefix), newest first, with a snippet whose matches are wrapped in ``mark``."""
 
     # ---- edits -----------------------------------------------------------------------
 
@@ -681,9 +583,9 @@ class Store:
         session_id: str | None = None,
         message_id: int | None = None,
     ) -> int:
-        cursor = await self._write(
+        done = await self._write(
             "INSERT INTO edits (session_id, message_id, path, command, tool_input, before, after,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 session_id,
                 message_id,
@@ -695,11 +597,10 @@ class Store:
                 time.time(),
             ),
         )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return int(done.rows[0]["id"])
 
     @staticmethod
-    def _edit(row: sqlite3.Row) -> Edit:
+    def _edit(row: Mapping[str, Any]) -> Edit:
         data = dict(row)
         data["tool_input"] = json.loads(data["tool_input"]) if data["tool_input"] else None
         data["undone"] = bool(data["undone"])
@@ -748,9 +649,9 @@ class Store:
         parent = await self._one(
             "SELECT id FROM versions WHERE path = ? ORDER BY id DESC LIMIT 1", (path,)
         )
-        cursor = await self._write(
+        done = await self._write(
             "INSERT INTO versions (path, scorecard, score, content, parent_id, note, session_id,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 path,
                 scorecard,
@@ -762,7 +663,7 @@ class Store:
                 time.time(),
             ),
         )
-        version = await self.get_version(int(cursor.lastrowid or 0))
+        version = await self.get_version(int(done.rows[0]["id"]))
         assert version is not None
         return version
 
@@ -772,7 +673,7 @@ class Store:
         return [Version(**dict(r)) for r in rows]
 
     async def get_version(self, version_id: int) -> Version | None:
-        if not 0 < version_id < 2**63:  # SQLite integers are 64-bit
+        if not 0 < version_id < 2**63:  # both stores' integers are 64-bit
             return None
         row = await self._one("SELECT * FROM versions WHERE id = ?", (version_id,))
         return Version(**dict(row)) if row else None
@@ -780,22 +681,30 @@ class Store:
     # ---- prompt history --------------------------------------------------------------
 
     async def add_prompt(self, text: str, keep: int = 500) -> None:
+        """Remember a prompt of this store's person (``author``), keeping their latest."""
         if not text.strip():
             return
-        self._check_file()
         text = redact(text)
-        await self._db.execute(
-            "INSERT INTO prompt_history (text, created_at) VALUES (?, ?)", (text, time.time())
+        await self._run(
+            [
+                (
+                    "INSERT INTO prompt_history (text, created_at, author) VALUES (?, ?, ?)",
+                    (text, time.time(), self.author),
+                ),
+                (
+                    "DELETE FROM prompt_history WHERE author = ? AND id NOT IN (SELECT id FROM"
+                    " prompt_history WHERE author = ? ORDER BY id DESC LIMIT ?)",
+                    (self.author, self.author, keep),
+                ),
+            ]
         )
-        await self._db.execute(
-            "DELETE FROM prompt_history WHERE id <= (SELECT max(id) FROM prompt_history) - ?",
-            (keep,),
-        )
-        await self._db.commit()
 
     async def prompt_history(self, limit: int = 500) -> list[str]:
-        """Earlier prompts, oldest first."""
-        rows = await self._all("SELECT text FROM prompt_history ORDER BY id DESC LIMIT ?", (limit,))
+        """Earlier prompts of this store's person, oldest first."""
+        rows = await self._all(
+            "SELECT text FROM prompt_history WHERE author = ? ORDER BY id DESC LIMIT ?",
+            (self.author, limit),
+        )
         return [r["text"] for r in reversed(rows)]
 
     # ---- service mode: one turn at a time per chat, results by key -------------------
@@ -820,23 +729,18 @@ class Store:
         or no heartbeat for too long): such tickets are passed over, and dropped after a
         day, so that a message redelivered later keeps its place.
         """
-        self._check_file()
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            await self._db.execute(
-                "DELETE FROM chat_queue WHERE heartbeat < ?", (time.time() - 86_400,)
-            )
-            async with self._db.execute(
-                "SELECT turn_key, owner, heartbeat FROM chat_queue WHERE chat_id = ?"
-                " ORDER BY arrived_at, turn_key",
-                (chat_id,),
-            ) as cursor:
-                rows = list(await cursor.fetchall())
-            await self._db.commit()
-        except BaseException:
-            await self._db.rollback()
-            raise
-        for key, owner, heartbeat in rows:
+        _, tickets = await self._run(
+            [
+                ("DELETE FROM chat_queue WHERE heartbeat < ?", (time.time() - 86_400,)),
+                (
+                    "SELECT turn_key, owner, heartbeat FROM chat_queue WHERE chat_id = ?"
+                    " ORDER BY arrived_at, turn_key",
+                    (chat_id,),
+                ),
+            ]
+        )
+        for row in tickets.rows:
+            key, owner, heartbeat = row["turn_key"], row["owner"], row["heartbeat"]
             if key == turn_key:
                 return True
             if not stale(owner, heartbeat):
@@ -850,12 +754,14 @@ class Store:
         self, turn_key: str, chat_id: str, result: dict[str, Any], caller_task_id: str | None
     ) -> None:
         await self._write(
-            "INSERT OR REPLACE INTO turn_results (turn_key, chat_id, caller_task_id, result,"
-            " created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO turn_results (turn_key, chat_id, caller_task_id, result, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (turn_key) DO UPDATE SET"
+            " chat_id = excluded.chat_id, caller_task_id = excluded.caller_task_id,"
+            " result = excluded.result, created_at = excluded.created_at",
             (turn_key, chat_id, caller_task_id, redact(json.dumps(result)), time.time()),
         )
 
     async def turn_result(self, turn_key: str) -> dict[str, Any] | None:
         """The stored result of a finished turn, by its key."""
         row = await self._one("SELECT result FROM turn_results WHERE turn_key = ?", (turn_key,))
-        return json.loads(row[0]) if row else None
+        return json.loads(row["result"]) if row else None

@@ -11,6 +11,8 @@ import pytest
 from engine.settings import Settings, load_settings
 from engine.store import Store
 
+pytest_plugins = ["tests.postgres"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "scorecards"
 CORPUS = ROOT / "tests" / "corpus_plexus"

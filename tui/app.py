@@ -131,7 +131,7 @@ class ScoreChatApp(App[int]):
 
         try:
             if self.store is None:
-                self.store = await Store.open(self.settings.db_path)
+                self.store = await Store.open(self.settings.database)
         except ScoreChatError as exc:
             self.notify(str(exc), severity="error", timeout=30)
             return
@@ -360,7 +360,7 @@ class ScoreChatApp(App[int]):
         for name, (_, what) in ChatScreen.SLASH.items():
             rows.append((name, what[0].upper() + what[1:]))
         rows.append(("workspace", str(self.workspace.root)))
-        rows.append(("database", str(self.settings.db_path)))
+        rows.append(("database", self.settings.database_label))
         rows.append(("log", str(self.settings.log_dir / "scorechat.log")))
         self.push_screen(HelpScreen(rows))
 

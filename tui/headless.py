@@ -51,7 +51,7 @@ async def run_message(
     approver = terminal_approver() if settings.approval == "ask" else None
     workspace = Workspace(settings.workspace)
     ref = workspace.resolve_score(score, scorecard) if score else None
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.database)
     try:
         if session_id:
             await store.find_session(session_id)  # an unknown id fails before any model call
@@ -173,14 +173,22 @@ async def run_doctor(settings: Settings) -> tuple[list[dict[str, Any]], bool]:
     except Exception as exc:
         checks.append({"name": "workspace", "ok": False, "detail": str(exc)})
     try:
-        store = await Store.open(settings.db_path)
+        store = await Store.open(settings.database)
         try:
             await store.check_writable()
+            info = await store.backend()
         finally:
             await store.close()
-        checks.append({"name": "database", "ok": True, "detail": f"{settings.db_path} is writable"})
+        checks.append(
+            {
+                "name": "database",
+                "ok": info.schema == info.latest_schema,
+                "detail": f"{info.name} {info.version} at {info.location}: reachable, "
+                f"writable, schema {info.schema} of {info.latest_schema}",
+            }
+        )
     except Exception as exc:
-        checks.append({"name": "database", "ok": False, "detail": str(exc)})
+        checks.append({"name": "database", "ok": False, "detail": redact(str(exc))})
     models = await ollama_models(settings.ollama_host)
     wanted = settings.model or settings.ollama_model or DEFAULT_OLLAMA_MODEL
     if models is None:

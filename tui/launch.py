@@ -44,7 +44,7 @@ FLAG_OPTIONS = {"--continue": "resume_latest"}
 #: Options also read from the environment when not given (as the command line reads them).
 ENVIRONMENT = {"workspace": "SCORECHAT_WORKSPACE", "home": "SCORECHAT_HOME", "db": "SCORECHAT_DB"}
 #: Options that name files.
-PATHS = {"home", "db", "script"}
+PATHS = {"home", "script"}
 
 
 class Context:
@@ -144,7 +144,7 @@ async def open_store(settings: Settings, *, read_only: bool = False) -> AsyncIte
     they work on a read-only data folder."""
     from engine.store import Store
 
-    store = await (Store.open_read_only if read_only else Store.open)(settings.db_path)
+    store = await (Store.open_read_only if read_only else Store.open)(settings.database)
     try:
         yield store
     finally:

@@ -27,7 +27,7 @@ def preflight(app, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     check_broker(app, settings)
 
     async def open_store() -> None:
-        store = await Store.open(settings.db_path)
+        store = await Store.open(settings.database)
         await store.close()
 
     asyncio.run(open_store())
@@ -64,7 +64,7 @@ def run_worker(
         argv += ["--hostname", hostname]
     print(
         f"scorechat worker: broker {redact(settings.broker_url)}, workspace {settings.workspace}, "
-        f"database {settings.db_path}" + (f", log {log_path}" if log_path else ""),
+        f"database {settings.database_label}" + (f", log {log_path}" if log_path else ""),
         flush=True,
     )
     app.worker_main(argv)

@@ -4,6 +4,7 @@ matters, as one (``cli_process``)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -308,3 +309,36 @@ def test_api_key_never_written(workspace: Path, tmp_path: Path, anthropic_server
     for file in (tmp_path / "home").rglob("*"):
         if file.is_file():
             assert key.encode() not in file.read_bytes(), file
+
+
+def test_doctor_names_the_store(workspace: Path, pg_url: str) -> None:
+    sqlite = json.loads(cli("-w", str(workspace), "doctor", "--json").stdout)
+    database = next(c for c in sqlite["checks"] if c["name"] == "database")
+    assert database["ok"] and database["detail"].startswith("SQLite 3.")
+    assert "schema" in database["detail"]
+    secret = pg_url.replace("postgresql://postgres@", "postgresql://postgres:s3cretpw@")
+    shared = cli("-w", str(workspace), "--db", secret, "doctor")
+    assert "[ok  ] database: PostgreSQL 1" in shared.stdout, shared.stdout
+    assert "postgres:***@" in shared.stdout and "s3cretpw" not in shared.stdout + shared.stderr
+    refused = cli("-w", str(workspace), "--db", "postgresql://ann:s3cretpw@127.0.0.1:1/x", "doctor")
+    assert refused.returncode == 1 and "[FAIL] database: The database" in refused.stdout
+    assert "s3cretpw" not in refused.stdout + refused.stderr
+
+
+def test_the_command_line_on_a_postgres_store(workspace: Path, pg_url: str, tmp_path: Path) -> None:
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps([[{"type": "text", "text": "about the refund threshold"}]]))
+    env = {"SCORECHAT_DB": pg_url}
+    sent = cli("-w", str(workspace), "message", "what is the refund rule?", "--score", "greeting",
+               "--provider", "scripted", "--script", str(script), "--json", env=env)  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    chat_id = json.loads(sent.stdout)["chat_id"]
+    listed = json.loads(cli("sessions", "list", "--json", env=env).stdout)
+    assert [s["id"] for s in listed] == [chat_id]
+    found = cli("sessions", "search", "refund thresh", env=env)
+    assert chat_id in found.stdout and "assistant: about the refund threshold" in found.stdout
+    assert "user:" not in found.stdout  # every word must match ("thresh" only in the reply)
+    # The person's own SQLite file was never made.
+    assert not (Path(os.environ["SCORECHAT_HOME"]) / "data" / "scorechat.db").exists()
+    bad = cli("sessions", "list", env={"SCORECHAT_DB": "postgresql://h:notaport/db"})
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr

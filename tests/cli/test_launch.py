@@ -32,7 +32,7 @@ def test_every_option_of_the_main_command_is_read_by_the_launch() -> None:
         (["--score", "greeting"], {"score": "greeting"}),
         (["-s", "greeting", "-c", "Customer"], {"score": "greeting", "scorecard": "Customer"}),
         (["--score=greet ing", "--continue"], {"score": "greet ing", "resume_latest": True}),
-        (["--home", "h", "--db", "d.db"], {"home": Path("h"), "db": Path("d.db")}),
+        (["--home", "h", "--db", "d.db"], {"home": Path("h"), "db": "d.db"}),
         (["--model", "qwen3:8b", "-p", "ollama"], {"model": "qwen3:8b", "provider": "ollama"}),
         # The full command line judges everything else, with its own sentences.
         (["sessions", "list"], None),
@@ -59,7 +59,7 @@ def test_the_environment_fills_what_the_arguments_leave(monkeypatch: pytest.Monk
     monkeypatch.setenv("SCORECHAT_WORKSPACE", "ws")
     monkeypatch.setenv("SCORECHAT_HOME", "")  # empty: not set, as the command line reads it
     monkeypatch.setenv("SCORECHAT_DB", "x.db")
-    assert app_options(["--db", "y.db"]) == {"workspace": "ws", "db": Path("y.db")}
+    assert app_options(["--db", "y.db"]) == {"workspace": "ws", "db": "y.db"}
 
 
 def launched(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -39,3 +39,14 @@ def test_the_app_and_the_cli_never_import_celery() -> None:
     modules = _modules_after("import tui.cli, tui.app, engine.service")
     assert "tui.app" in modules and "engine.service" in modules
     assert not {m for m in modules if m in ("celery", "kombu") or m.startswith("celery.")}
+
+
+def test_the_sqlite_store_never_loads_the_postgresql_driver(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    modules = _modules_after(
+        "import asyncio\nfrom engine.store import Store\n"
+        "async def main():\n"
+        f"    await (await Store.open({str(tmp_path / 's.db')!r})).close()\n"
+        "asyncio.run(main())"
+    )
+    assert "engine.sqlite_store" in modules
+    assert not {m for m in modules if m.startswith(("psycopg", "engine.postgres"))}

@@ -1,14 +1,35 @@
+"""The store's interface, run against both back ends (one parametrised ``store`` fixture),
+and each back end's own opening, migrations and limits."""
+
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import stat
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from engine import sqlite_migrations
 from engine.errors import AmbiguousError, NotFoundError, StoreError
-from engine.store import MIGRATIONS, SCHEMA_VERSION, Store
+from engine.settings import Settings
+from engine.store import Store
+from tests.postgres import new_schema
+
+MIGRATIONS, SCHEMA_VERSION = sqlite_migrations.MIGRATIONS, sqlite_migrations.SCHEMA_VERSION
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Store]:
+    if request.param == "sqlite":
+        location: str | Path = settings.db_path
+    else:
+        location = new_schema(request.getfixturevalue("pg_database"))
+    opened = await Store.open(location)
+    yield opened
+    await opened.close()
 
 
 async def _session(
@@ -22,9 +43,9 @@ async def _session(
 async def test_pragmas_and_permissions(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "db" / "s.db")
     try:
-        assert (await store._one("PRAGMA journal_mode"))[0] == "wal"
-        assert (await store._one("PRAGMA foreign_keys"))[0] == 1
-        assert (await store._one("PRAGMA busy_timeout"))[0] >= 5000
+        assert (await store._one("PRAGMA journal_mode"))["journal_mode"] == "wal"  # type: ignore[index]
+        assert (await store._one("PRAGMA foreign_keys"))["foreign_keys"] == 1  # type: ignore[index]
+        assert (await store._one("PRAGMA busy_timeout"))["timeout"] >= 5000  # type: ignore[index]
         assert await store.schema_version() == SCHEMA_VERSION
     finally:
         await store.close()
@@ -204,11 +225,14 @@ async def test_prompt_history_is_bounded(store: Store) -> None:
     assert await store.prompt_history() == ["p7", "p8", "p9", "p10", "p11"]
 
 
-async def test_two_connections_write_without_lock_errors(tmp_path: Path) -> None:
-    import asyncio
-
-    path = tmp_path / "shared.db"
-    one, two = await Store.open(path), await Store.open(path)
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_two_connections_write_without_lock_errors(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    location: str | Path = tmp_path / "shared.db"
+    if backend == "postgres":
+        location = new_schema(request.getfixturevalue("pg_database"))
+    one, two = await Store.open(location), await Store.open(location)
     try:
         s1 = await _session(one)
 

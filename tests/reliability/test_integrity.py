@@ -746,7 +746,7 @@ async def test_read_only_data_folder_still_reads(
     await store.close()
     # As the process sees a read-only folder (root ignores permission bits, so the
     # check is what is stubbed; the next test uses real bits when not root).
-    monkeypatch.setattr("engine.store.os.access", lambda *a, **k: False)
+    monkeypatch.setattr("engine.sqlite_store.os.access", lambda *a, **k: False)
     reader = await Store.open_read_only(settings.db_path)
     try:
         assert [s.id for s in await reader.list_sessions()] == [session.id]

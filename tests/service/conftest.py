@@ -120,14 +120,14 @@ class Service:
         return env
 
     def start(self, name: str, concurrency: int = 1, *, home: Path | None = None,
-              **extra: str) -> Worker:  # fmt: skip
+              queues: str | None = None, **extra: str) -> Worker:  # fmt: skip
         log = self.home.parent / f"{name.replace('@', '_')}.log"
         env = self.env(**extra)
         if home is not None:
             env["SCORECHAT_HOME"] = str(home)
         proc = subprocess.Popen(
             [sys.executable, "-m", "tui.cli", "worker", "--concurrency", str(concurrency),
-             "--hostname", name, "--loglevel", "info"],
+             "--hostname", name, "--loglevel", "info", *(["--queues", queues] if queues else [])],
             stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )  # fmt: skip
         worker = Worker(name, proc, log)

@@ -71,7 +71,12 @@ def main_callback(
         ),
     ] = None,
     db: Annotated[
-        Path | None, typer.Option("--db", envvar="SCORECHAT_DB", help="The SQLite database file.")
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="SCORECHAT_DB",
+            help="The SQLite database file, or a postgresql:// URL (a store shared by a team).",
+        ),
     ] = None,
     scorecard: Annotated[
         str | None, typer.Option("--scorecard", "-c", help="Open this scorecard.")

@@ -1,4 +1,4 @@
-"""The database's ordered, named migrations (``PRAGMA user_version`` counts them).
+"""The SQLite database's ordered, named migrations (``PRAGMA user_version`` counts them).
 
 Never edit one that has shipped: append a new one. A test builds a database at every
 earlier version and upgrades it.
@@ -183,6 +183,15 @@ MIGRATIONS: list[tuple[str, str]] = [
             created_at REAL NOT NULL
         );
         CREATE INDEX turn_results_by_chat ON turn_results (chat_id, created_at);
+        """,
+    ),
+    (
+        "0008_prompt_history_author",
+        # Prompt history is a person's own: on a store shared by a team each person
+        # recalls only their prompts (a SQLite file is one person's: author '').
+        """
+        ALTER TABLE prompt_history ADD COLUMN author TEXT NOT NULL DEFAULT '';
+        CREATE INDEX prompt_history_by_author ON prompt_history (author, id);
         """,
     ),
 ]
