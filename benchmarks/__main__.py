@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -75,6 +76,10 @@ TARGETS: dict[str, tuple[float | None, str, str]] = {
     "very_long_pages": (None, "pages", "older pages loaded on the way up (first run only)"),
     "fts_p95_ms": (30, "ms", "full-text search over 100,000 messages, p95 of 40 queries"),
     "sessions_page_ms": (10, "ms", "one page (50) of the session list"),
+    "pg_fts_p95_ms": (
+        30, "ms", "PostgreSQL store: full-text search over 100,000 messages, p95 of 40 queries",
+    ),
+    "pg_sessions_page_ms": (5, "ms", "PostgreSQL store: one page (50) of the session list"),
     "picker_filter_ms": (10, "ms", "fuzzy filter of 500 scores per keystroke (worst key)"),
     "edit_path_ms": (
         25,
@@ -116,6 +121,11 @@ TARGETS: dict[str, tuple[float | None, str, str]] = {
     "service_scaling_2_over_1": (
         1.5, "x", "service: throughput of 2 processes over 1 (the machine has 2 cores)",
     ),
+    "service_pg_msgs_per_s_4": (
+        None, "msg/s", "service on the PostgreSQL store: 40 chats x 3 messages, 4 processes",
+    ),
+    "service_pg_p50_ms_4": (None, "ms", "service on PostgreSQL: send_task to result p50, 4 processes"),
+    "service_pg_p95_ms_4": (None, "ms", "service on PostgreSQL: send_task to result p95, 4 processes"),
 }  # fmt: skip
 #: Each figure measured against a floor of the same run: its ratio is printed beside it.
 FLOOR_OF = {
@@ -155,6 +165,11 @@ class Env:
         from tests.fakes.ollama_server import OllamaFake
 
         self.ollama = OllamaFake().start()
+        from benchmarks import postgres
+
+        self._cleanup = contextlib.ExitStack()
+        # The same sessions and messages in a PostgreSQL database (None: no server).
+        self.pg_url = self._cleanup.enter_context(postgres.database(copy_from=self.db))
 
     def env(self, **extra: str) -> dict[str, str]:
         return {
@@ -167,6 +182,7 @@ class Env:
 
     def close(self) -> None:
         self.ollama.stop()
+        self._cleanup.close()
 
 
 # ---- floors: the same measurements of what scorechat cannot be faster than -----------------------
@@ -348,12 +364,13 @@ def long_session(env: Env, session: str = "") -> dict[str, float]:
 # ---- in-process engine figures ------------------------------------------------------------------
 
 
-async def search_and_lists(env: Env) -> dict[str, float]:
+async def search_and_lists(env: Env, location: str | Path | None = None) -> dict[str, float]:
+    """Search and a session page on the store at ``location`` (the SQLite one by default)."""
     from engine.store import Store
     from engine.workspace import Workspace
     from tui.screens.picker import filter_scores
 
-    store = await Store.open(env.db)
+    store = await Store.open(location or env.db)
     try:
         queries = [
             "refund",
@@ -444,7 +461,7 @@ async def persistence(env: Env) -> dict[str, float]:
     settings = load_settings(
         home=env.root / "home", workspace=env.workspace, db_path=env.root / "persist.db"
     )
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.database)
     ws = Workspace(settings.workspace)
     ref = ws.resolve_score(env.score, env.scorecard)
     timings = {}
@@ -490,7 +507,7 @@ async def prompt_cache(env: Env) -> dict[str, float]:
             root = Path(tmp) / "ws"
             shutil.copytree(ROOT / "data" / "scorecards", root)
             settings = load_settings(home=Path(tmp) / "home", workspace=root)
-            store = await Store.open(settings.db_path)
+            store = await Store.open(settings.database)
             with AnthropicFake() as server:
                 provider = AnthropicProvider(
                     "claude-sonnet-4-6", api_key="test-key", base_url=server.url, cache=cache
@@ -562,6 +579,10 @@ def collect(env: Env, runs: int, log: Callable[[str], None]) -> dict[str, list[f
         figures["fts_p95_ms"].append(sl["fts_p95_ms"])
         figures["sessions_page_ms"].append(sl["page_ms"])
         figures["picker_filter_ms"].append(sl["picker_ms"])
+        if env.pg_url:
+            pg = asyncio.run(search_and_lists(env, env.pg_url))
+            figures["pg_fts_p95_ms"].append(pg["fts_p95_ms"])
+            figures["pg_sessions_page_ms"].append(pg["page_ms"])
         ep = asyncio.run(edit_path(env))
         figures["edit_path_ms"].append(ep["edit_ms"])
         figures["undo_ms"].append(ep["undo_ms"])
@@ -573,6 +594,17 @@ def collect(env: Env, runs: int, log: Callable[[str], None]) -> dict[str, list[f
 
         for name, value in service_figures(env.root / f"service-run{run}", env.ollama.url).items():
             figures[name].append(value)
+        if env.pg_url:
+            from benchmarks import postgres
+            from benchmarks.service import service_postgres_figures
+
+            with postgres.database() as url:
+                assert url is not None
+                measured = service_postgres_figures(
+                    env.root / f"service-pg-{run}", env.ollama.url, url
+                )
+            for name, value in measured.items():
+                figures[name].append(value)
     return {name: values for name, values in figures.items() if values}
 
 

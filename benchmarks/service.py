@@ -38,7 +38,9 @@ def _percentile(values: list[float], pct: float) -> float:
 class _Fleet:
     """Worker processes on one broker, workspace and store."""
 
-    def __init__(self, root: Path, model_url: str, broker: str) -> None:
+    def __init__(
+        self, root: Path, model_url: str, broker: str, database: str | None = None
+    ) -> None:
         self.root, self.broker = root, broker
         self.workspace = root / "workspace"
         shutil.copytree(ROOT / "data" / "scorecards", self.workspace)
@@ -47,6 +49,7 @@ class _Fleet:
             "PYTHONPATH": str(ROOT), "SCORECHAT_HOME": str(root / "home"),
             "SCORECHAT_WORKSPACE": str(self.workspace), "SCORECHAT_PROVIDER": "ollama",
             "OLLAMA_HOST": model_url, "SCORECHAT_BROKER_URL": broker,
+            **({"SCORECHAT_DB": database} if database else {}),
         }  # fmt: skip
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -191,3 +194,26 @@ def service_figures(root: Path, model_url: str, quick: bool = False) -> dict[str
     out["service_scaling_2_over_1"] = out["service_msgs_per_s_2"] / out["service_msgs_per_s_1"]
     flush_db(DB_NUMBER)
     return out
+
+
+def service_postgres_figures(
+    root: Path, model_url: str, database: str, processes: int = 4
+) -> dict[str, float]:
+    """The 40 chats x 3 messages through ``processes`` worker processes whose store is the
+    PostgreSQL ``database`` (an empty one)."""
+    if not redis_answers():
+        return {}
+    broker = f"redis://127.0.0.1:6379/{DB_NUMBER}"
+    flush_db(DB_NUMBER)
+    fleet = _Fleet(root / f"service-pg-{processes}", model_url, broker, database)
+    fleet.start(processes)
+    try:
+        wall, latencies = _run_chats(broker, f"benchpg{processes}")
+    finally:
+        fleet.stop()
+        flush_db(DB_NUMBER)
+    return {
+        f"service_pg_msgs_per_s_{processes}": CHATS * MESSAGES / wall,
+        f"service_pg_p50_ms_{processes}": statistics.median(latencies) * 1000,
+        f"service_pg_p95_ms_{processes}": _percentile(latencies, 95) * 1000,
+    }
