@@ -34,8 +34,9 @@ if TYPE_CHECKING:
 
 #: Seconds to wait for the server when opening, and for a free connection after.
 CONNECT_TIMEOUT = 10.0
-#: Connections one process keeps (a turn, its heartbeat and an edit lock at once).
-POOL_MAX = 4
+#: The most connections one process opens (a turn, its heartbeat, an edit holding its
+#: lock while it records, the app's refreshes); idle ones beyond one close after 10 min.
+POOL_MAX = 8
 #: Seconds a check-and-write waits for another host's edit of the same file.
 EDIT_LOCK_TIMEOUT = 30.0
 #: Search reads this many of the newest messages in order before asking the index.

@@ -173,3 +173,27 @@ def wait_until(check: Callable[[], Any], timeout: float = 30, every: float = 0.0
             return value
         time.sleep(every)
     raise AssertionError("timed out waiting")
+
+
+def slow_edit_turn(service: Service, ollama_server: Any, chat_id: str) -> Any:
+    """Send a new chat's edit whose reply streams slowly, and wait until a poller sees it
+    running (state PROGRESS with reply text): the moment to kill its process."""
+    from tests.fakes.steps import Step
+
+    ollama_server.queue(Step(text="Let me look at the model settings first. " * 30, delay=0.02))
+    task = service.client().send_task("scorechat.message", kwargs={
+        "chat_id": chat_id, "message": "set model_name to gpt-4o",
+        "scorecard": "customer", "score": "greeting",
+    })  # fmt: skip
+    info = wait_until(
+        lambda: task.state == "PROGRESS" and (task.info or {}).get("reply") and task.info, 30
+    )
+    assert info["chat_id"] == chat_id and info["stage"] == "running"
+    return task
+
+
+def kill_turn(owner: str, worker: Worker) -> None:
+    """kill -9 the pool process of ``worker`` that holds the chat's ticket ``owner``."""
+    pid = int(owner.split("|")[1])
+    assert pid in worker.children()
+    os.kill(pid, signal.SIGKILL)

@@ -8,15 +8,12 @@ and the broker, as on machines that share a database server and a mounted folder
 from __future__ import annotations
 
 import json
-import os
-import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fakes.steps import Step
-from tests.service.conftest import Service, wait_until
+from tests.service.conftest import Service, kill_turn, slow_edit_turn, wait_until
 
 psycopg = pytest.importorskip("psycopg", reason="pip install 'scorechat[postgres]' for these tests")
 
@@ -71,22 +68,15 @@ def test_a_host_killed_mid_turn_has_its_message_answered_once_by_the_other(
 ) -> None:
     home_a, home_b = _hosts(tmp_path)
     first = service.start("w1@hostA", home=home_a, SCORECHAT_DB=pg_url)
-    celery_app = service.client()
     before = (service.workspace / GREETING).read_text()
-    ollama_server.queue(Step(text="Let me look at the model settings first. " * 30, delay=0.02))
-    task = celery_app.send_task("scorechat.message", kwargs={
-        "chat_id": "chat-kill", "message": "set model_name to gpt-4o",
-        "scorecard": "customer", "score": "greeting",
-    })  # fmt: skip
-    wait_until(lambda: task.state == "PROGRESS" and (task.info or {}).get("reply"), 30)
+    task = slow_edit_turn(service, ollama_server, "chat-kill")
     second = service.start("w2@hostB", home=home_b, SCORECHAT_DB=pg_url)
     # Host A takes no more messages, then its process running the turn dies (kill -9):
     # the message goes back to the queue, and only host B is there to take it.
-    celery_app.control.cancel_consumer("celery", destination=["w1@hostA"], reply=True)
-    owner = _rows(pg_url, "SELECT owner FROM chat_queue WHERE chat_id = 'chat-kill'")[0][0]
-    pid = int(owner.split("|")[1])
-    assert pid in first.children()
-    os.kill(pid, signal.SIGKILL)
+    service.client().control.cancel_consumer("celery", destination=["w1@hostA"], reply=True)
+    kill_turn(
+        _rows(pg_url, "SELECT owner FROM chat_queue WHERE chat_id = 'chat-kill'")[0][0], first
+    )
     result = task.get(timeout=90)
     assert "error" not in result, result
     assert any("continued here" in line for line in result["logs"])

@@ -5,14 +5,12 @@ caller of the Plexus score chat API writes them."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
 import time
 from typing import Any
 
 from tests.fakes.steps import Step
-from tests.service.conftest import Service, wait_until
+from tests.service.conftest import Service, kill_turn, slow_edit_turn, wait_until
 
 GREETING = "Customer Service QA/Greeting.yaml"
 KEYS = {"chat_id", "message", "responses", "changes", "usage", "logs"}
@@ -141,23 +139,13 @@ def test_a_worker_killed_mid_turn_has_the_message_answered_once(
     service: Service, ollama_server: Any
 ) -> None:
     worker = service.start("w1@hostA")
-    celery_app = service.client()
     before = (service.workspace / GREETING).read_text()
-    # The first delivery streams slowly; the kill lands while it streams.
-    ollama_server.queue(Step(text="Let me look at the model settings first. " * 30, delay=0.02))
-    task = celery_app.send_task("scorechat.message", kwargs={
-        "chat_id": "chat-kill", "message": "set model_name to gpt-4o",
-        "scorecard": "customer", "score": "greeting",
-    })  # fmt: skip
-    # A poller sees the turn's progress: the reply so far.
-    info = wait_until(
-        lambda: task.state == "PROGRESS" and (task.info or {}).get("reply") and task.info, 30
+    # The first delivery streams slowly (a poller sees its progress); the kill lands
+    # while it streams.
+    task = slow_edit_turn(service, ollama_server, "chat-kill")
+    kill_turn(
+        _rows(service, "SELECT owner FROM chat_queue WHERE chat_id = 'chat-kill'")[0][0], worker
     )
-    assert info["chat_id"] == "chat-kill" and info["stage"] == "running"
-    owner = _rows(service, "SELECT owner FROM chat_queue WHERE chat_id = 'chat-kill'")[0][0]
-    pid = int(owner.split("|")[1])
-    assert pid in worker.children()
-    os.kill(pid, signal.SIGKILL)
     result = task.get(timeout=90)
     assert "error" not in result, result
     assert any("continued here" in line for line in result["logs"])
