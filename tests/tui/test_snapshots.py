@@ -15,14 +15,27 @@ from tui.widgets.prompt import PromptInput
 SIZES = [(120, 40), (80, 24)]
 
 
-def steady_cursors(app) -> None:  # type: ignore[no-untyped-def]
-    """A blinking cursor would make snapshots depend on timing."""
+async def steady_cursors(pilot) -> None:  # type: ignore[no-untyped-def]
+    """A blinking cursor would make snapshots depend on timing: blinking stops, and a
+    focused text area is focused again once any blink already queued has landed (it
+    would otherwise hide the cursor after blinking stopped), so its cursor is drawn."""
     from textual.widgets import Input, TextArea
 
-    for screen in app.screen_stack:
-        for widget in screen.query("TextArea, Input"):
-            if isinstance(widget, TextArea | Input):
-                widget.cursor_blink = False
+    fields = [
+        widget
+        for screen in pilot.app.screen_stack
+        for widget in screen.query("TextArea, Input")
+        if isinstance(widget, TextArea | Input)
+    ]
+    for widget in fields:
+        widget.cursor_blink = False
+    await pilot.pause(0.1)
+    focused = pilot.app.focused
+    if isinstance(focused, TextArea):  # an Input focused again would select its text
+        focused.blur()
+        await pilot.pause()
+        focused.focus()
+    await pilot.pause()
 
 
 def conversation_app(settings: Settings):  # type: ignore[no-untyped-def]
@@ -46,9 +59,11 @@ def test_chat_mid_conversation(snap_compare, settings: Settings, size: tuple[int
             lambda: app.chat_screen._turn is not None and not app.chat_screen._turn.is_running,
         )
         await wait_for(pilot, lambda: not any(r.pending for r in app.query(ReplyLines)))
+        # The prompt has the focus back (so its cursor is drawn), however loaded the machine.
+        await wait_for(pilot, lambda: prompt.has_focus)
         if size[0] < 100:
             await pilot.press("f10")
-        steady_cursors(pilot.app)
+        await steady_cursors(pilot)
         # Let scrolling to the end and the last repaint settle, however loaded the machine.
         await pilot.wait_for_scheduled_animations()
         await pilot.pause(0.5)
@@ -62,7 +77,7 @@ def test_picker(snap_compare, settings: Settings, size: tuple[int, int]) -> None
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, PickerScreen))
         await pilot.press(*"compl")
-        steady_cursors(pilot.app)
+        await steady_cursors(pilot)
         await pilot.pause(0.2)
 
     assert snap_compare(
@@ -82,7 +97,7 @@ def test_sessions_browser(snap_compare, settings: Settings, size: tuple[int, int
         await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
         await pilot.press(*"refund")
         await wait_for(pilot, lambda: len(app.screen.rows) >= 1)
-        steady_cursors(pilot.app)
+        await steady_cursors(pilot)
         await pilot.pause(0.2)
 
     app = make_app(settings, [[text("Added the Refund Promise class.")]])
@@ -95,7 +110,7 @@ def test_help(snap_compare, settings: Settings, size: tuple[int, int]) -> None: 
         await wait_for(pilot, lambda: is_open(pilot.app))
         await pilot.press("f1")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
-        steady_cursors(pilot.app)
+        await steady_cursors(pilot)
         await pilot.pause(0.2)
 
     assert snap_compare(make_app(settings, []), terminal_size=size, run_before=run_before)
