@@ -159,9 +159,12 @@ class PostgresStore(Store):
             await _migrate(first, label)
         finally:
             await first.close()
+        # Each connection is checked as it is handed out: one the server dropped (a
+        # restart, an idle timeout, a terminated backend) is replaced, not failed on.
         pool = pool_class(
             url, min_size=1, max_size=POOL_MAX, open=False, timeout=CONNECT_TIMEOUT,
             kwargs={"autocommit": True, "row_factory": dict_row},
+            check=pool_class.check_connection,
         )  # fmt: skip
         try:
             await pool.open(wait=True, timeout=CONNECT_TIMEOUT)

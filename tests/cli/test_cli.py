@@ -325,20 +325,53 @@ def test_doctor_names_the_store(workspace: Path, pg_url: str) -> None:
     assert "s3cretpw" not in refused.stdout + refused.stderr
 
 
-def test_the_command_line_on_a_postgres_store(workspace: Path, pg_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_every_command_group_on_either_store(
+    workspace: Path, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    from tests.fakes.scripts import edit, text
+
+    env = {"SCORECHAT_WORKSPACE": str(workspace)}
+    if backend == "postgres":
+        env["SCORECHAT_DB"] = request.getfixturevalue("pg_url")
     script = tmp_path / "s.json"
-    script.write_text(json.dumps([[{"type": "text", "text": "about the refund threshold"}]]))
-    env = {"SCORECHAT_DB": pg_url}
-    sent = cli("-w", str(workspace), "message", "what is the refund rule?", "--score", "greeting",
-               "--provider", "scripted", "--script", str(script), "--json", env=env)  # fmt: skip
-    assert sent.returncode == 0, sent.stderr
-    chat_id = json.loads(sent.stdout)["chat_id"]
-    listed = json.loads(cli("sessions", "list", "--json", env=env).stdout)
-    assert [s["id"] for s in listed] == [chat_id]
-    found = cli("sessions", "search", "refund thresh", env=env)
-    assert chat_id in found.stdout and "assistant: about the refund threshold" in found.stdout
-    assert "user:" not in found.stdout  # every word must match ("thresh" only in the reply)
-    # The person's own SQLite file was never made.
-    assert not (Path(os.environ["SCORECHAT_HOME"]) / "data" / "scorechat.db").exists()
-    bad = cli("sessions", "list", env={"SCORECHAT_DB": "postgresql://h:notaport/db"})
+    script.write_text(json.dumps([[text("raising the refund threshold"),
+                                   edit("limit: 100", "limit: 300")], [text("done")]]))  # fmt: skip
+    original = (workspace / GREETING).read_text()
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        done = cli(*args, env=env)
+        assert done.returncode == 0, (args, done.stderr)
+        return done
+
+    chat_id = json.loads(run(*scripted_message("raise the refund limit", script)).stdout)["chat_id"]
+    assert "limit: 300" in (workspace / GREETING).read_text()
+    assert [s["id"] for s in json.loads(run("sessions", "list", "--json").stdout)] == [chat_id]
+    found = run("sessions", "search", "refund thresh").stdout
+    assert chat_id in found and "assistant: raising the refund threshold" in found
+    assert "user:" not in found  # every word must match ("thresh" only in the reply)
+    assert "limit: 300" in run("sessions", "show", chat_id).stdout
+    run("sessions", "rename", chat_id, "Refund limit")
+    exported = run("sessions", "export", chat_id, "--format", "json").stdout
+    assert json.loads(exported)["session"]["title"] == "Refund limit"
+    run("versions", "save", "greeting", "-m", "after the raise")
+    assert "after the raise" in run("versions", "list", "greeting").stdout
+    assert "limit: 300" in run("versions", "show", "greeting", "1").stdout
+    run("undo", "--session", chat_id)
+    assert (workspace / GREETING).read_text() == original
+    run("redo", "--session", chat_id)
+    assert "limit: 300" in (workspace / GREETING).read_text()
+    run("sessions", "end", chat_id)
+    run("sessions", "delete", chat_id, "--yes")
+    assert json.loads(run("sessions", "list", "--json").stdout) == []
+    # With PostgreSQL, the person's own SQLite file was never made.
+    own_file = (Path(os.environ["SCORECHAT_HOME"]) / "data" / "scorechat.db").exists()
+    assert own_file == (backend == "sqlite")
+
+
+def test_a_bad_database_url_is_one_sentence() -> None:
+    bad = cli("sessions", "list", env={"SCORECHAT_DB": "postgresql://ann:pw@h:notaport/db"})
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
+    assert "not a valid URL" in bad.stderr and ":pw@" not in bad.stderr
+    other = cli("sessions", "list", env={"SCORECHAT_DB": "mysql://h/db"})
+    assert other.returncode == 2 and "neither a file nor a postgresql:// URL" in other.stderr

@@ -239,3 +239,18 @@ async def test_search_below_the_recent_window_finds_every_match_in_order(
         assert [h.message_id for h in hits] == [ids[7], ids[2], ids[0]]
         assert [h.message_id for h in await store.search("refund", limit=2)] == [ids[7], ids[2]]
         assert await store.search("absent") == []
+
+
+async def test_connections_the_server_dropped_are_replaced(pg_url: str) -> None:
+    async with await Store.open(pg_url) as store:
+        session = await store.create_session(
+            scorecard="C", score="S", path="C/S.yaml", baseline=None
+        )
+        # The server ends every connection of this database (a restart, an admin's kill).
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        await store.add_message(session.id, "user", "still here")
+        assert [m.text for m in await store.messages(session.id)] == ["still here"]
