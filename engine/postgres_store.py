@@ -192,9 +192,19 @@ class PostgresStore(Store):
         )
 
     async def check_writable(self) -> None:
-        row = await self._one("SELECT pg_is_in_recovery() AS standby")
+        row = await self._one(
+            "SELECT pg_is_in_recovery() AS standby, current_user AS who,"
+            " has_table_privilege('messages', 'INSERT, UPDATE, DELETE')"
+            " AND has_table_privilege('sessions', 'INSERT, UPDATE, DELETE')"
+            " AND has_table_privilege('edits', 'INSERT, UPDATE') AS writes"
+        )
         if row and row["standby"]:
             raise StoreError(f"The database {self.label} is a read-only standby.")
+        if row and not row["writes"]:
+            raise StoreError(
+                f"The user {row['who']} may not write scorechat's tables in {self.label}: "
+                "grant it INSERT, UPDATE and DELETE on them."
+            )
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection[Any]]:

@@ -33,6 +33,13 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}", query=""))
 
 
+def as_user(url: str, user: str) -> str:
+    """``url`` signing in as ``user`` (no password: the test server trusts local users)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+
+
 def with_schema(url: str, schema: str) -> str:
     return f"{url}?options=-csearch_path%3D{schema}"
 

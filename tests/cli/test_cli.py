@@ -8,6 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -316,10 +317,11 @@ def test_doctor_names_the_store(workspace: Path, pg_url: str) -> None:
     database = next(c for c in sqlite["checks"] if c["name"] == "database")
     assert database["ok"] and database["detail"].startswith("SQLite 3.")
     assert "schema" in database["detail"]
-    secret = pg_url.replace("postgresql://postgres@", "postgresql://postgres:s3cretpw@")
+    user = urlsplit(pg_url).username or "postgres"
+    secret = pg_url.replace(f"://{user}@", f"://{user}:s3cretpw@")
     shared = cli("-w", str(workspace), "--db", secret, "doctor")
     assert "[ok  ] database: PostgreSQL 1" in shared.stdout, shared.stdout
-    assert "postgres:***@" in shared.stdout and "s3cretpw" not in shared.stdout + shared.stderr
+    assert f"{user}:***@" in shared.stdout and "s3cretpw" not in shared.stdout + shared.stderr
     refused = cli("-w", str(workspace), "--db", "postgresql://ann:s3cretpw@127.0.0.1:1/x", "doctor")
     assert refused.returncode == 1 and "[FAIL] database: The database" in refused.stdout
     assert "s3cretpw" not in refused.stdout + refused.stderr

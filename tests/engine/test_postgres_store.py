@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from engine.errors import StoreError
 from engine.postgres_store import PostgresStore, snippet
 from engine.settings import load_settings
 from engine.store import Store, search_words
-from tests.postgres import new_schema
+from tests.postgres import as_user, new_schema
 
 psycopg = pytest.importorskip("psycopg", reason="pip install 'scorechat[postgres]' for these tests")
 
@@ -254,3 +255,25 @@ async def test_connections_the_server_dropped_are_replaced(pg_url: str) -> None:
             )
         await store.add_message(session.id, "user", "still here")
         assert [m.text for m in await store.messages(session.id)] == ["still here"]
+
+
+async def test_doctor_check_names_a_user_that_may_not_write(pg_url: str) -> None:
+    async with await Store.open(pg_url) as store:
+        await store.check_writable()  # the owner may
+    role = f"scorechat_reader_{uuid.uuid4().hex[:8]}"  # roles are the server's, not the run's
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f"DROP ROLE IF EXISTS {role}")
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        schema = admin.execute("SELECT current_schema()").fetchone()[0]
+        admin.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
+    reader_url = as_user(pg_url, role)
+    try:
+        async with await Store.open(reader_url) as reader:
+            with pytest.raises(StoreError, match=f"{role} may not write"):
+                await reader.check_writable()
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {role}")
+            admin.execute(f"REVOKE ALL ON SCHEMA {schema} FROM {role}")
+            admin.execute(f"DROP ROLE {role}")
