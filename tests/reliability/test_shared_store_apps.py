@@ -46,7 +46,7 @@ def test_two_apps_on_one_postgres_see_each_others_sessions(
         bob.send("\x02")  # Ctrl+B
         bob.wait_for("Search every message", 20)
         bob.send("question from ann")
-        bob.wait_for("Greeting", 20)
+        bob.wait_for("user: question from ann", 20)  # the search's hit, not the whole list
         bob.send("\r")  # resume the hit
         screen = bob.wait_for("zqann", 20)
         assert "question from ann about thresholds" in screen
@@ -54,7 +54,7 @@ def test_two_apps_on_one_postgres_see_each_others_sessions(
         ann.send("\x02")
         ann.wait_for("Search every message", 20)
         ann.send("bob")
-        ann.wait_for("Sentiment", 20)
+        ann.wait_for("user: question from bob", 20)
         for term in (ann, bob):
             term.send("\x1b")
             term.send("\x11")  # Ctrl+Q
