@@ -520,3 +520,30 @@ async def test_the_sessions_pane_holds_every_session_of_a_long_used_score(
                 "question 0" in str(m.render()) for m in app.chat_screen.query(UserMessage)
             ),
         )
+
+
+async def test_a_store_that_stops_answering_is_said_once_and_its_return_too(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.errors import StoreError
+
+    app = make_app(settings, [[text("hi there")]], store=store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        screen = app.chat_screen
+        listed = store.list_sessions
+
+        async def down(**_: Any) -> list[Any]:
+            raise StoreError("The database postgresql://ann:***@db/team failed: server closed.")
+
+        monkeypatch.setattr(store, "list_sessions", down)
+        for _ in range(3):  # three of the pane's ten-second refreshes, each to its end
+            screen._refresh_sessions_when_idle()
+            await wait_for(
+                pilot, lambda: all(w.is_finished for w in app.workers if w.group == "sessions")
+            )
+        warned = [n for n in _notices(app) if "server closed" in n]
+        assert len(warned) == 1 and "refreshes when it answers again" in warned[0]
+        monkeypatch.setattr(store, "list_sessions", listed)
+        screen._refresh_sessions_when_idle()
+        await wait_for(pilot, lambda: "The database answers again." in _notices(app))

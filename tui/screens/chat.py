@@ -22,7 +22,7 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker
 
 from engine import events as ev
-from engine.errors import ScoreChatError
+from engine.errors import ScoreChatError, StoreError
 from engine.providers import HOW_TO_CONNECT
 from tui.widgets.conversation import AssistantMessage, Conversation, WorkingIndicator
 from tui.widgets.diff_pane import DiffPane
@@ -98,6 +98,7 @@ class ChatScreen(Screen[None]):
         """The open session, or ``None`` before a score is chosen."""
         self._turn: Worker[None] | None = None
         self._known_text: str | None = None
+        self._store_unreachable = False
         self._loading_page = False
         self._streaming: AssistantMessage | None = None
         self.opened_id: str | None = None
@@ -231,7 +232,24 @@ class ChatScreen(Screen[None]):
 
     def _refresh_sessions_when_idle(self) -> None:
         if self.chat is not None and not (self._turn is not None and self._turn.is_running):
-            self.run_worker(self.refresh_sessions(), group="sessions", exclusive=True)
+            self.run_worker(self._refresh_in_background(), group="sessions", exclusive=True)
+
+    async def _refresh_in_background(self) -> None:
+        """The timer's refresh: a store that stops answering (a shared database's server
+        down) is said once, not every ten seconds, and its return is said too."""
+        try:
+            await self.refresh_sessions()
+        except StoreError as exc:
+            if not self._store_unreachable:
+                self._store_unreachable = True
+                self.notify(
+                    f"{exc} The sessions pane refreshes when it answers again.",
+                    severity="warning", timeout=15,
+                )  # fmt: skip
+            return
+        if self._store_unreachable:
+            self._store_unreachable = False
+            self.notify("The database answers again.")
 
     async def refresh_sessions(self) -> None:
         if self.chat is None:
