@@ -109,10 +109,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         "0002_message_search",
         # Words are split as the SQLite store's unicode61 tokenizer splits them: ASCII
         # punctuation (``/ . _ -``...) separates words, so ``Greeting.yaml`` holds
-        # ``greeting``, where the default parser would keep one file-name token.
+        # ``greeting``, where the default parser would keep one file-name token. The
+        # first 100,000 characters are indexed (``postgres_store.SEARCHED_CHARS``): a
+        # tsvector holds at most 1 MB, and a longer message must still be stored.
         """
         ALTER TABLE messages ADD COLUMN tsv tsvector GENERATED ALWAYS AS (
-            to_tsvector('simple'::regconfig, regexp_replace(text, '[[:punct:]]+', ' ', 'g'))
+            to_tsvector(
+                'simple'::regconfig, regexp_replace(left(text, 100000), '[[:punct:]]+', ' ', 'g')
+            )
         ) STORED;
         CREATE INDEX messages_search ON messages USING gin (tsv);
         """,

@@ -41,6 +41,9 @@ POOL_MAX = 8
 EDIT_LOCK_TIMEOUT = 30.0
 #: Search reads this many of the newest messages in order before asking the index.
 RECENT_WINDOW = 2000
+#: How much of a message search sees (migration 0002 indexes the same): a tsvector
+#: holds at most 1 MB, and a message of any length must still be stored.
+SEARCHED_CHARS = 100_000
 #: The advisory lock key that serialises migrations (any constant of our own).
 _MIGRATION_LOCK = 0x5C0_2EC4A7
 INSTALL = (
@@ -95,6 +98,7 @@ def _matches(tokens: list[str], words: list[list[str]]) -> list[tuple[int, int]]
 def snippet(text: str, words: list[list[str]], mark: tuple[str, str]) -> str:
     """A window of ``SNIPPET_TOKENS`` words of ``text`` holding the most matches, each match
     wrapped in ``mark`` and ``…`` where the text goes on, as SQLite's ``snippet()`` does."""
+    text = text[:SEARCHED_CHARS]
     found = list(_TOKEN.finditer(text))
     if not found:
         return text[:80]

@@ -245,3 +245,19 @@ async def test_two_connections_write_without_lock_errors(
     finally:
         await one.close()
         await two.close()
+
+
+async def test_a_very_long_message_is_stored_and_found_by_its_beginning(store: Store) -> None:
+    session = await _session(store)
+    words = [f"w{i:07d}" for i in range(150_000)]  # 1.2 MB of distinct words
+    mid = await store.add_message(session.id, "user", "needle " + " ".join(words))
+    assert len((await store.get_message(mid)).text) > 1_000_000  # type: ignore[union-attr]
+    hits = await store.search("needle")
+    assert [h.message_id for h in hits] == [mid] and "[needle]" in hits[0].snippet
+
+
+def test_the_postgres_search_sees_what_its_index_holds() -> None:
+    from engine import postgres_migrations, postgres_store
+
+    search_sql = postgres_migrations.MIGRATIONS[1][1]
+    assert f"left(text, {postgres_store.SEARCHED_CHARS})" in search_sql
