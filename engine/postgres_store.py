@@ -63,6 +63,13 @@ def _pg(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+def _params(params: Sequence[Any]) -> tuple[Any, ...]:
+    """Parameters PostgreSQL accepts: its text cannot hold NUL, which SQLite's can, so a
+    NUL becomes U+FFFD instead of failing the write (a message is never lost for it)."""
+    return tuple(p.replace("\0", "\ufffd") if isinstance(p, str) and "\0" in p else p
+                 for p in params)  # fmt: skip
+
+
 def lock_key(*parts: str) -> int:
     """A signed 64-bit advisory lock key for ``parts`` (the same on every host)."""
     digest = hashlib.blake2b("\0".join(parts).encode(), digest_size=8).digest()
@@ -227,14 +234,14 @@ class PostgresStore(Store):
         results = []
         async with self._connection() as conn, conn.transaction():
             for sql, params in steps:
-                cursor = await conn.execute(_pg(sql), tuple(params))
+                cursor = await conn.execute(_pg(sql), _params(params))
                 rows = await cursor.fetchall() if cursor.description else []
                 results.append(Done(cursor.rowcount, rows))
         return results
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Mapping[str, Any]]:
         async with self._connection() as conn:
-            cursor = await conn.execute(_pg(sql), tuple(params))
+            cursor = await conn.execute(_pg(sql), _params(params))
             return await cursor.fetchall()
 
     async def search(

@@ -261,3 +261,12 @@ def test_the_postgres_search_sees_what_its_index_holds() -> None:
 
     search_sql = postgres_migrations.MIGRATIONS[1][1]
     assert f"left(text, {postgres_store.SEARCHED_CHARS})" in search_sql
+
+
+async def test_a_nul_in_text_never_loses_the_message(store: Store) -> None:
+    session = await _session(store, "with\x00nul")
+    mid = await store.add_message(session.id, "user", "before\x00after", parts=[{"t": "a\x00b"}])
+    stored = await store.get_message(mid)
+    assert stored is not None and stored.text.startswith("before") and stored.text.endswith("after")
+    with pytest.raises(NotFoundError):
+        await store.find_session("ab\x00cd")
