@@ -655,9 +655,11 @@ def test_text_protocol_runs_only_the_replys_own_edit_blocks() -> None:
         (("doctor",), {"SCORECHAT_RETRY_BASE_DELAY": "abc"}),
         (("doctor",), {"SCORECHAT_RETRY_BASE_DELAY": "-1"}),
         (("doctor",), {"SCORECHAT_MAX_TOOL_ROUNDS": "1e9"}),
+        (("sessions", "list", "--offset", "99999999999999999999"), {}),
+        (("sessions", "list"), {"SCORECHAT_DB": "postgresql://ann:pw@db:port/x"}),
     ],
     ids=["empty-workspace", "huge-version", "long-session-id", "bad-port", "nan-timeout",
-         "bad-delay", "negative-delay", "huge-rounds"],
+         "bad-delay", "negative-delay", "huge-rounds", "huge-offset", "bad-database-url"],
 )  # fmt: skip
 def test_bad_values_are_one_sentence_and_exit_2(
     workspace: Path, args: tuple[str, ...], env: dict[str, str]

@@ -32,7 +32,7 @@ def sessions_list(
     score: Annotated[str | None, typer.Option("--score", "-s")] = None,
     status: Annotated[str | None, typer.Option("--status", help="active or ended.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10000)] = 50,
-    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
+    offset: Annotated[int, typer.Option("--offset", min=0, max=10**9)] = 0,
 ) -> None:
     """List sessions, newest first."""
     if status not in (None, "active", "ended"):
