@@ -138,6 +138,14 @@ def _psycopg() -> tuple[Any, Any, Any]:
     return psycopg, dict_row, AsyncConnectionPool
 
 
+def _user() -> str:
+    """Who runs this process (a container may run as a user with no name)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 def _reason(exc: BaseException) -> str:
     """psycopg's message, first line only and without credentials."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -151,7 +159,7 @@ class PostgresStore(Store):
         self._pool = pool
         self.url = url
         self.label = location_label(url)
-        self.author = f"{getpass.getuser()}@{socket.gethostname()}"
+        self.author = f"{_user()}@{socket.gethostname()}"
 
     @classmethod
     async def open(cls, location: Any) -> PostgresStore:
