@@ -11,6 +11,8 @@ import os
 import select
 import signal
 import sys
+import threading
+import time
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -35,6 +37,8 @@ PROBE_FIRST_DELAY = 2.0
 PROBE_MAX_DELAY = 30.0
 #: How often the app looks whether its terminal is still there (seconds).
 TERMINAL_CHECK_INTERVAL = 1.0
+#: Seconds the app may take to quit after its terminal went away before it is ended.
+HANG_UP_GRACE = 8.0
 
 
 if TYPE_CHECKING:
@@ -123,6 +127,10 @@ class ScoreChatApp(App[int]):
 
     def _hang_up(self) -> None:
         log.info("the terminal went away; quitting")
+        # Textual's shutdown flushes what it still has to draw into the dead terminal
+        # and can wait on that forever (seen on a loaded machine): once everything of
+        # ours has closed, the process must end anyway.
+        threading.Thread(target=_end_if_stuck, args=(HANG_UP_GRACE,), daemon=True).start()
         self.exit(0)
 
     @work(group="startup", exit_on_error=False)
@@ -514,6 +522,17 @@ def terminal_input_fd() -> int | None:
     except (OSError, ValueError):
         return None
     return fd if fd >= 0 and os.isatty(fd) else None
+
+
+def _end_if_stuck(grace: float) -> None:
+    """Runs in a daemon thread after a hang-up: when the process is still here after
+    ``grace`` seconds, its shutdown is stuck writing to the dead terminal; end it (the
+    store commits every write as it goes, so nothing is lost)."""
+    time.sleep(grace)
+    log.warning(
+        "the app did not finish quitting %ss after its terminal went away; ending it", grace
+    )
+    os._exit(0)
 
 
 def terminal_hung_up(fd: int) -> bool:
