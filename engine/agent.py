@@ -374,7 +374,10 @@ class ChatSession:
             warned = False
             window = self.provider.context_window if self.provider else None
             if window is None:
-                await self.provider.prepare()  # learns the window (Ollama's /api/show)
+                # Learns the window (Ollama's /api/show). A server slow to answer here is
+                # not yet a failure: the round below asks again, with its retries.
+                with contextlib.suppress(TransientError):
+                    await self.provider.prepare()
                 window = self.provider.context_window
             estimate = (len(await self._system_prompt()) + len(json.dumps(history))) // 4
             if window and estimate >= CONTEXT_WARNING * window:

@@ -38,6 +38,8 @@ class OllamaFake(ServerThread):
         self._calls = 0
         self.trimmed: list[bool] = []
         """Whether each request's prompt was over its context (and so trimmed)."""
+        self.show_delays: list[float] = []
+        """Seconds the next ``/api/show`` requests wait before answering, one each."""
 
     def queue(self, *steps: Step) -> None:
         self.steps.extend(steps)
@@ -49,6 +51,8 @@ class OllamaFake(ServerThread):
         elif path == "/api/tags":
             await response.send(200, {"models": [self._model_entry(m) for m in self.models]})
         elif path == "/api/show":
+            if self.show_delays:
+                await asyncio.sleep(self.show_delays.pop(0))
             name = (request.json() or {}).get("model", "")
             if self._resolve(name) is None:
                 await response.send(404, {"error": f"model '{name}' not found"})

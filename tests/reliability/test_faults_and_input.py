@@ -39,6 +39,20 @@ async def test_first_byte_slower_than_the_timeout(
     assert isinstance(events[-1], TurnFailed) and "did not answer in time" in events[-1].message
 
 
+async def test_a_slow_model_description_does_not_fail_the_turn(
+    settings: Settings, store: Store, ollama_server: Any
+) -> None:
+    # /api/show (the model's window and tools) slower than the timeout the first time,
+    # as a loaded server may be: the turn asks again with the reply (it used to fail at
+    # once, "did not answer in time", without a retry).
+    ollama_server.show_delays = [1.0]
+    ollama_server.queue(Step(text="answered"))
+    events = await _turn(
+        settings, store, OllamaProvider("qwen3:8b", host=ollama_server.url, timeout=0.3)
+    )
+    assert isinstance(events[-1], TurnDone) and events[-1].text == "answered"
+
+
 async def test_stall_mid_stream_then_recovery(
     settings: Settings, store: Store, ollama_server: Any
 ) -> None:
