@@ -354,7 +354,7 @@ def engine_floors(env: Env) -> dict[str, float]:
             (fts_query(query),),
         ).fetchall()
         times.append((time.perf_counter() - t) * 1000)
-    out["floor_fts_p95_ms"] = sorted(times)[int(len(times) * 0.95) - 1]
+    out["floor_fts_p95_ms"] = _p95(times)
     t = time.perf_counter()
     db.execute(
         "SELECT id, title, scorecard, score, updated_at FROM sessions"
@@ -518,36 +518,35 @@ def long_session(env: Env, session: str = "") -> dict[str, float]:
 # ---- in-process engine figures ------------------------------------------------------------------
 
 
-async def search_and_lists(env: Env, location: str | Path | None = None) -> dict[str, float]:
-    """Search and a session page on the store at ``location`` (the SQLite one by default)."""
+async def store_timings(location: str | Path) -> dict[str, float]:
+    """The 40 searches (p95) and a session page on the store at ``location``."""
     from engine.store import Store
-    from engine.workspace import Workspace
-    from tui.screens.picker import filter_scores
 
-    store = await Store.open(location or env.db)
-    try:
-        queries = SEARCHES
+    async with await Store.open(location) as store:
         times = []
-        for query in queries:
+        for query in SEARCHES:
             t = time.perf_counter()
             await store.search(query, limit=50)
             times.append((time.perf_counter() - t) * 1000)
-        times.sort()
-        p95 = times[int(len(times) * 0.95) - 1]
         t = time.perf_counter()
         await store.list_sessions(limit=50, offset=500)
         page = (time.perf_counter() - t) * 1000
-    finally:
-        await store.close()
+    return {"fts_p95_ms": _p95(times), "page_ms": page}
+
+
+def picker_timing(env: Env) -> float:
+    """The picker's filter over the 500 scores, worst keystroke (ms)."""
+    from engine.workspace import Workspace
+    from tui.screens.picker import filter_scores
+
     refs = Workspace(env.workspace).scores()
-    worst = 0.0
-    typed = ""
+    worst, typed = 0.0, ""
     for key in "sentiment 07":
         typed += key
         t = time.perf_counter()
         filter_scores(refs, typed)
         worst = max(worst, (time.perf_counter() - t) * 1000)
-    return {"fts_p95_ms": p95, "page_ms": page, "picker_ms": worst, "scores": len(refs)}
+    return worst
 
 
 _EDITS = iter(range(10**6))
@@ -721,12 +720,12 @@ def collect(env: Env, runs: int, log: Callable[[str], None]) -> dict[str, list[f
             top = scroll_to_top(env, env.very_long_session)
             figures["very_long_rss_at_top_mib"].append(top["peak_rss_mib"])
             figures["very_long_pages"].append(top["pages"])
-        sl = asyncio.run(search_and_lists(env))
+        sl = asyncio.run(store_timings(env.db))
         figures["fts_p95_ms"].append(sl["fts_p95_ms"])
         figures["sessions_page_ms"].append(sl["page_ms"])
-        figures["picker_filter_ms"].append(sl["picker_ms"])
+        figures["picker_filter_ms"].append(picker_timing(env))
         if env.pg_url:
-            pg = asyncio.run(search_and_lists(env, env.pg_url))
+            pg = asyncio.run(store_timings(env.pg_url))
             figures["pg_fts_p95_ms"].append(pg["fts_p95_ms"])
             figures["pg_sessions_page_ms"].append(pg["page_ms"])
         ep = asyncio.run(edit_path(env))

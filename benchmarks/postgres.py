@@ -12,7 +12,8 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from tests.postgres import with_database
 
 ADMIN_URL = os.environ.get("SCORECHAT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 SESSION_COLUMNS = (
@@ -23,10 +24,6 @@ MESSAGE_COLUMNS = (
     "id, session_id, role, text, parts, status, input_tokens, output_tokens, created_at,"
     " updated_at, turn_key"
 )
-
-
-def _with_database(name: str) -> str:
-    return urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}", query=""))
 
 
 @contextlib.contextmanager
@@ -48,7 +45,7 @@ def database(copy_from: Path | None = None) -> Iterator[str | None]:
     name = f"scorechat_bench_{uuid.uuid4().hex[:8]}"
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(name)
+    url = with_database(ADMIN_URL, name)
     try:
         if copy_from is not None:
             _fill(url, copy_from)

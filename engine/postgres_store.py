@@ -52,11 +52,6 @@ INSTALL = (
 )
 
 
-def location_label(url: str) -> str:
-    """The URL as it may be shown: without its password."""
-    return hide_password(url)
-
-
 @functools.lru_cache(maxsize=256)
 def _pg(sql: str) -> str:
     """Shared SQL (``?`` placeholders) in psycopg's style (``%s``; a literal ``%`` doubled)."""
@@ -158,14 +153,14 @@ class PostgresStore(Store):
     def __init__(self, pool: AsyncConnectionPool, url: str):
         self._pool = pool
         self.url = url
-        self.label = location_label(url)
+        self.label = hide_password(url)
         self.author = f"{_user()}@{socket.gethostname()}"
 
     @classmethod
     async def open(cls, location: Any) -> PostgresStore:
         url = str(location)
         psycopg, dict_row, pool_class = _psycopg()
-        label = location_label(url)
+        label = hide_password(url)
         try:
             # One connection first: a server that is down or a database that does not
             # exist is one sentence at once, not a pool retrying in the background.
