@@ -17,7 +17,9 @@ import shutil
 import statistics
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,181 +28,29 @@ from benchmarks.pty import App
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: figure name -> (target, unit, what it measures)
-TARGETS: dict[str, tuple[float | None, str, str]] = {
-    "floor_interpreter_s": (None, "s", "floor: `python -c pass`"),
-    "floor_startup_s": (None, "s", "floor: a bare Textual app drawing one Static, launch to F1 answered"),
-    "floor_startup_rss_mib": (None, "MiB", "floor: that bare app's peak RSS"),
-    "floor_stream_2000_s": (None, "s", "floor: the loopback server sending a 2,000-token reply to a bare client"),
-    "floor_stream_8000_s": (None, "s", "floor: the same, 8,000 tokens"),
-    "floor_key_echo_ms": (
-        None, "ms", "floor: a key typed into a bare Textual app's Input, until drawn (p95 of 20)",
-    ),
-    "floor_fts_p95_ms": (
-        None, "ms", "floor: the same 40 searches as bare FTS5 queries (sqlite3, no store), p95",
-    ),
-    "floor_page_ms": (None, "ms", "floor: the session page as a bare sqlite3 query"),
-    "floor_older_page_ms": (
-        None, "ms", "floor: reading one older page (30 messages) from the store",
-    ),
-    "floor_filter_ms": (
-        None, "ms", "floor: a plain substring filter of the 500 names per keystroke (worst key)",
-    ),
-    "floor_yaml_events_ms": (
-        None, "ms", "floor: ruamel's C parser event stream over the 5,000-line score, nothing kept",
-    ),
-    "floor_redis_rtt_ms": (None, "ms", "floor: a Redis PING round trip to the broker, p95 of 100"),
-    "first_frame_s": (0.5, "s", "launch to first screen answering a key (Ollama configured)"),
-    "first_frame_anthropic_s": (0.5, "s", "the same with Anthropic configured"),
-    "first_frame_rss_mib": (80, "MiB", "peak RSS at first frame"),
-    "stream_2000_s": (1.3, "s", "Enter to last token on screen, 2,000-token reply"),
-    "stream_2000_cpu_s": (1.0, "CPU s", "app CPU for the 2,000-token reply"),
-    "stream_8000_s": (5.0, "s", "Enter to last token on screen, 8,000-token reply"),
-    "stream_8000_cpu_s": (
-        4.0,
-        "CPU s",
-        "app CPU for the 8,000-token reply (linear: 4x the 2,000 target)",
-    ),
-    "key_latency_during_stream_ms": (
-        50,
-        "ms",
-        "a key typed while an 8,000-token reply streams, until it is drawn (p95 of 20)",
-    ),
-    "key_p50_during_stream_ms": (None, "ms", "the same, p50"),
-    "key_latency_many_sessions_ms": (
-        50, "ms", "a key typed beside a side pane of 2,000 sessions, through its refresh (p95 of 40)",
-    ),
-    "key_max_many_sessions_ms": (None, "ms", "the same, slowest key"),
-    "long_session_open_s": (
-        0.3,
-        "s",
-        "open a 1,000-message session until its last message is visible",
-    ),
-    "long_session_rss_mib": (150, "MiB", "peak RSS with the long session open"),
-    "very_long_session_open_s": (
-        None, "s", "open a 10,000-message session until its last message is visible",
-    ),
-    "very_long_over_long_open": (
-        1.2, "x", "opening 10,000 messages over opening 1,000 (same run)",
-    ),
-    "older_page_p50_ms": (
-        None, "ms", "scrolling a 1,000-message session to its top: one older page (30), p50",
-    ),
-    "older_page_p95_ms": (None, "ms", "the same, p95"),
-    "very_long_rss_at_top_mib": (
-        200, "MiB", "peak RSS after scrolling a 10,000-message session to its first message",
-    ),
-    "very_long_pages": (None, "pages", "older pages loaded on the way up (first run only)"),
-    "fts_p95_ms": (30, "ms", "full-text search over 100,000 messages, p95 of 40 queries"),
-    "sessions_page_ms": (10, "ms", "one page (50) of the session list"),
-    "pg_fts_p95_ms": (
-        30, "ms", "PostgreSQL store: full-text search over 100,000 messages, p95 of 40 queries",
-    ),
-    "pg_sessions_page_ms": (5, "ms", "PostgreSQL store: one page (50) of the session list"),
-    "picker_filter_ms": (10, "ms", "fuzzy filter of 500 scores per keystroke (worst key)"),
-    "edit_path_ms": (
-        25,
-        "ms",
-        "view + str_replace + YAML check + score checks + diff, 5,000-line score",
-    ),
-    "undo_ms": (10, "ms", "undo of that edit"),
-    "persistence_overhead_pct": (5, "%", "cost of saving an 8,000-token reply while it streams"),
-    "billed_input_per_turn_cached": (
-        4000,
-        "tokens",
-        "input tokens billed per turn over a 10-turn Claude session, prompt caching on "
-        "(cache reads at 0.1, writes at 1.25)",
-    ),
-    "billed_input_per_turn_uncached": (
-        20000,
-        "tokens",
-        "the same session with caching off (the system prompt carried the file before)",
-    ),
-    "service_broker_overhead_p95_ms": (
-        50, "ms", "service: broker round trip per message (send_task to result), p95",
-    ),
-    "service_broker_overhead_p50_ms": (None, "ms", "service: the same, p50"),
-    "service_turn_in_process_ms": (
-        None, "ms", "service: one 2,000-token turn in-process (what `scorechat message` runs)",
-    ),
-    "service_turn_through_broker_ms": (
-        None, "ms", "service: the same turn through the broker and 1 worker process",
-    ),
-    "service_msgs_per_s_1": (None, "msg/s", "service: 40 chats x 3 messages, 1 worker process"),
-    "service_p50_ms_1": (None, "ms", "service: send_task to result p50, 1 process"),
-    "service_p95_ms_1": (None, "ms", "service: send_task to result p95, 1 process"),
-    "service_msgs_per_s_2": (None, "msg/s", "service: 40 chats x 3 messages, 2 processes"),
-    "service_p50_ms_2": (None, "ms", "service: send_task to result p50, 2 processes"),
-    "service_p95_ms_2": (None, "ms", "service: send_task to result p95, 2 processes"),
-    "service_msgs_per_s_4": (None, "msg/s", "service: 40 chats x 3 messages, 4 processes"),
-    "service_p50_ms_4": (None, "ms", "service: send_task to result p50, 4 processes"),
-    "service_p95_ms_4": (None, "ms", "service: send_task to result p95, 4 processes"),
-    "service_scaling_2_over_1": (
-        1.5, "x", "service: throughput of 2 processes over 1 (the machine has 2 cores)",
-    ),
-    "service_pg_msgs_per_s_4": (
-        None, "msg/s", "service on the PostgreSQL store: 40 chats x 3 messages, 4 processes",
-    ),
-    "service_pg_p50_ms_4": (None, "ms", "service on PostgreSQL: send_task to result p50, 4 processes"),
-    "service_pg_p95_ms_4": (None, "ms", "service on PostgreSQL: send_task to result p95, 4 processes"),
-}  # fmt: skip
-#: Each figure measured against a floor of the same run: its ratio is printed beside it.
-FLOOR_OF = {
-    "first_frame_s": "floor_startup_s",
-    "first_frame_anthropic_s": "floor_startup_s",
-    "first_frame_rss_mib": "floor_startup_rss_mib",
-    "stream_2000_s": "floor_stream_2000_s",
-    "stream_2000_cpu_s": "floor_stream_2000_s",
-    "stream_8000_s": "floor_stream_8000_s",
-    "stream_8000_cpu_s": "floor_stream_8000_s",
-    "key_latency_during_stream_ms": "floor_key_echo_ms",
-    "key_p50_during_stream_ms": "floor_key_echo_ms",
-    "key_latency_many_sessions_ms": "floor_key_echo_ms",
-    "key_max_many_sessions_ms": "floor_key_echo_ms",
-    "long_session_open_s": "floor_startup_s",
-    "long_session_rss_mib": "floor_startup_rss_mib",
-    "very_long_session_open_s": "long_session_open_s",
-    "older_page_p50_ms": "floor_older_page_ms",
-    "older_page_p95_ms": "floor_older_page_ms",
-    "very_long_rss_at_top_mib": "floor_startup_rss_mib",
-    "fts_p95_ms": "floor_fts_p95_ms",
-    "pg_fts_p95_ms": "fts_p95_ms",
-    "sessions_page_ms": "floor_page_ms",
-    "pg_sessions_page_ms": "sessions_page_ms",
-    "picker_filter_ms": "floor_filter_ms",
-    "edit_path_ms": "floor_yaml_events_ms",
-    "undo_ms": "floor_yaml_events_ms",
-    "billed_input_per_turn_cached": "billed_input_per_turn_uncached",
-    "service_broker_overhead_p95_ms": "floor_redis_rtt_ms",
-    "service_broker_overhead_p50_ms": "floor_redis_rtt_ms",
-    "service_turn_through_broker_ms": "service_turn_in_process_ms",
-    "service_p50_ms_1": "service_turn_in_process_ms",
-    "service_p95_ms_1": "service_turn_in_process_ms",
-    "service_p50_ms_2": "service_turn_in_process_ms",
-    "service_p95_ms_2": "service_turn_in_process_ms",
-    "service_p50_ms_4": "service_turn_in_process_ms",
-    "service_p95_ms_4": "service_turn_in_process_ms",
-    "service_msgs_per_s_2": "service_msgs_per_s_1",
-    "service_msgs_per_s_4": "service_msgs_per_s_1",
-    "service_pg_msgs_per_s_4": "service_msgs_per_s_4",
-    "service_pg_p50_ms_4": "service_p50_ms_4",
-    "service_pg_p95_ms_4": "service_p95_ms_4",
-}
-#: Figures that are themselves the floor of others, or ratios, or counts: their own row
-#: says so instead of a ratio.
-NO_FLOOR = {
-    "very_long_over_long_open": "a ratio",
-    "persistence_overhead_pct": "a ratio",
-    "service_scaling_2_over_1": "a ratio",
-    "very_long_pages": "a count",
-    "billed_input_per_turn_uncached": "the floor of the cached figure",
-    "service_turn_in_process_ms": "the floor of the service figures",
-    "service_msgs_per_s_1": "the floor of the other rates",
-}
-#: Ratio targets (first frame within 1.3x of a bare Textual app).
-RATIO_TARGETS = {"first_frame_s": 1.3}
-#: Figures where more is better (met when the median reaches the target).
-HIGHER_IS_BETTER = {"service_scaling_2_over_1"}
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of the report, as benchmarks/figures.toml declares it (its fields are
+    explained at the top of that file)."""
+
+    what: str
+    unit: str
+    target: float | None = None
+    higher_is_better: bool = False
+    floor: str | None = None
+    ratio_target: float | None = None
+    no_floor: str | None = None
+    floor_name: str | None = None
+
+
+def load_figures(path: Path = ROOT / "benchmarks" / "figures.toml") -> dict[str, Figure]:
+    """Every figure, in the order of the report."""
+    with path.open("rb") as fh:
+        return {name: Figure(**table) for name, table in tomllib.load(fh).items()}
+
+
+FIGURES = load_figures()
 
 
 class Env:
@@ -677,7 +527,7 @@ async def prompt_cache(env: Env) -> dict[str, float]:
 
 
 def collect(env: Env, runs: int, log: Callable[[str], None]) -> dict[str, list[float]]:
-    figures: dict[str, list[float]] = {name: [] for name in TARGETS}
+    figures: dict[str, list[float]] = {name: [] for name in FIGURES}
     for run in range(runs):
         log(f"run {run + 1}/{runs}")
         figures["floor_interpreter_s"].append(interpreter_floor())
@@ -767,9 +617,9 @@ def summarise(figures: dict[str, list[float]], runs: int) -> dict[str, Any]:
         "figures": {},
     }
     for name, values in figures.items():
-        target, unit, _ = TARGETS[name]
+        figure = FIGURES[name]
         median = statistics.median(values)
-        floor = figures.get(FLOOR_OF.get(name, ""), [])
+        floor = figures.get(figure.floor or "", [])
         ratio = (
             statistics.median(v / f for v, f in zip(values, floor, strict=False) if f)
             if floor
@@ -779,46 +629,35 @@ def summarise(figures: dict[str, list[float]], runs: int) -> dict[str, Any]:
             "median": round(median, 4),
             "min": round(min(values), 4),
             "max": round(max(values), 4),
-            "unit": unit,
-            "floor": FLOOR_OF.get(name),
+            "unit": figure.unit,
+            "floor": figure.floor,
             "ratio_to_floor": round(ratio, 3) if ratio is not None else None,
-            "ratio_target": RATIO_TARGETS.get(name),
-            "target": target,
-            "met": None
-            if target is None
-            else (median >= target if name in HIGHER_IS_BETTER else median <= target),
+            "ratio_target": figure.ratio_target,
+            "target": figure.target,
+            "met": _met(figure, median, ratio),
         }
-        if name in RATIO_TARGETS and ratio is not None:
-            out["figures"][name]["met"] = ratio <= RATIO_TARGETS[name]
     return out
+
+
+def _met(figure: Figure, median: float, ratio: float | None) -> bool | None:
+    """Whether the figure holds its target (its ratio target, when it has one)."""
+    if figure.ratio_target is not None and ratio is not None:
+        return ratio <= figure.ratio_target
+    if figure.target is None:
+        return None
+    return median >= figure.target if figure.higher_is_better else median <= figure.target
 
 
 def ratio_text(name: str, figure: dict[str, Any]) -> str:
     """The ratio column: the ratio and its floor, or why the figure has none."""
     if name.startswith("floor_"):
         return "floor"
-    if name in NO_FLOOR:
-        return f"({NO_FLOOR[name]})"
+    if FIGURES[name].no_floor:
+        return f"({FIGURES[name].no_floor})"
     ratio, floor = figure.get("ratio_to_floor"), figure.get("floor")
     if ratio is None:
         return "- (floor not measured)"
-    return f"{ratio:.2f}x {FLOOR_NAMES.get(floor, floor)}"
-
-
-#: How the ratio column names each floor.
-FLOOR_NAMES = {
-    "floor_startup_s": "bare app", "floor_startup_rss_mib": "bare app",
-    "floor_stream_2000_s": "server send", "floor_stream_8000_s": "server send",
-    "floor_key_echo_ms": "bare echo", "floor_fts_p95_ms": "bare FTS5",
-    "floor_page_ms": "bare query", "floor_older_page_ms": "store read",
-    "floor_filter_ms": "substring filter", "floor_yaml_events_ms": "C event stream",
-    "floor_redis_rtt_ms": "Redis PING", "long_session_open_s": "1,000 msgs",
-    "fts_p95_ms": "SQLite", "sessions_page_ms": "SQLite",
-    "billed_input_per_turn_uncached": "uncached",
-    "service_turn_in_process_ms": "in-process turn", "service_msgs_per_s_1": "1 process",
-    "service_msgs_per_s_4": "SQLite", "service_p50_ms_4": "SQLite",
-    "service_p95_ms_4": "SQLite",
-}  # fmt: skip
+    return f"{ratio:.2f}x {FIGURES[floor].floor_name or floor}"
 
 
 def print_table(summary: dict[str, Any]) -> None:
@@ -837,11 +676,11 @@ def write_report(summary: dict[str, Any], path: Path) -> None:
     machine = summary["machine"]
     rows = []
     for name, figure in summary["figures"].items():
-        _, unit, what = TARGETS[name]
+        unit, what = figure["unit"], FIGURES[name].what
         if figure["target"] is None:
             target, met = f"({unit})", "-"
         else:
-            sign = ">=" if name in HIGHER_IS_BETTER else "<="
+            sign = ">=" if FIGURES[name].higher_is_better else "<="
             target = f"{sign} {figure['target']:g} {unit}"
             met = "yes" if figure["met"] else "**no**"
         if figure.get("ratio_target") is not None:
