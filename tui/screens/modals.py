@@ -1,8 +1,14 @@
-"""Small typed modal dialogs: confirm, ask for text, approve an edit, pick from a list, help."""
+"""Small typed modal dialogs: confirm, ask for text, approve an edit, pick from a list, help.
+
+Each is a ``Dialog``: a question, what answers it (``body``), a line naming the keys,
+and its buttons (``buttons``), in that order.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from rich.text import Text
 from textual import on
@@ -10,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -17,8 +24,47 @@ from engine.diffing import unified_diff
 from engine.editor_tool import ProposedEdit
 from tui.widgets.diff_pane import render_diff
 
+Answer = TypeVar("Answer")
 
-class ConfirmModal(ModalScreen[bool]):
+
+class Dialog(ModalScreen[Answer]):
+    """The frame every dialog shares: its question, its body, its keys, its buttons."""
+
+    #: The classes of the frame ("dialog wide" for a dialog showing a diff or a list).
+    FRAME = "dialog"
+    FRAME_ID: str | None = None
+
+    def __init__(self, question: str, keys: str) -> None:
+        super().__init__()
+        self.question = question
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes=self.FRAME, id=self.FRAME_ID):
+            yield Label(Text(self.question), classes="dialog-question")
+            yield from self.body()
+            yield Static(Text(self.keys, style="dim"))
+            buttons = list(self.buttons())
+            if buttons:
+                with Horizontal(classes="dialog-buttons"):
+                    yield from buttons
+
+    def body(self) -> Iterator[Widget]:
+        """What answers the question (nothing for a yes-or-no question)."""
+        return iter(())
+
+    def buttons(self) -> Iterator[Button]:
+        return iter(())
+
+
+def _diff_view(before: str, after: str, path: str) -> VerticalScroll:
+    diff = unified_diff(before, after, path)
+    return VerticalScroll(
+        Static(render_diff(diff) if diff else Text("(no change)")), classes="approval-diff"
+    )
+
+
+class ConfirmModal(Dialog[bool]):
     """Yes or no; Enter/y confirms, Esc/n cancels."""
 
     BINDINGS = [
@@ -26,24 +72,17 @@ class ConfirmModal(ModalScreen[bool]):
         Binding("y", "dismiss(True)", "Yes"),
     ]
 
-    def __init__(self, question: str, confirm_label: str = "Yes") -> None:
-        super().__init__()
-        self.question = question
+    def __init__(self, question: str, confirm_label: str = "Yes", keys: str = "") -> None:
+        super().__init__(
+            question,
+            keys
+            or f"y {confirm_label.lower()} · n or Esc cancel · Enter presses the highlighted button",
+        )
         self.confirm_label = confirm_label
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(Text(self.question), classes="dialog-question")
-            yield Static(
-                Text(
-                    f"y {self.confirm_label.lower()} · n or Esc cancel · "
-                    "Enter presses the highlighted button",
-                    style="dim",
-                )
-            )
-            with Horizontal(classes="dialog-buttons"):
-                yield Button(f"{self.confirm_label} (y)", variant="error", id="yes")
-                yield Button("Cancel (n)", id="no")
+    def buttons(self) -> Iterator[Button]:
+        yield Button(f"{self.confirm_label} (y)", variant="error", id="yes")
+        yield Button("Cancel (n)", id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()  # the safe answer is the default
@@ -56,30 +95,27 @@ class ConfirmModal(ModalScreen[bool]):
 class DiscardModal(ConfirmModal):
     """Shows what an action would throw away (a diff) and asks before doing it."""
 
+    FRAME = "dialog wide"
     BINDINGS = [
         Binding("escape,n", "dismiss(False)", "Keep the changes"),
         Binding("y", "dismiss(True)", "Undo anyway"),
     ]
 
     def __init__(self, question: str, now: str, after: str, path: str) -> None:
-        super().__init__(question, "Undo anyway")
+        super().__init__(question, "Undo anyway", "y undo anyway · n or Esc keep the changes")
         self.now = now
         self.after = after
         self.path = path
 
-    def compose(self) -> ComposeResult:
-        diff = unified_diff(self.now, self.after, self.path)
-        with Vertical(classes="dialog wide"):
-            yield Label(Text(self.question), classes="dialog-question")
-            with VerticalScroll(classes="approval-diff"):
-                yield Static(render_diff(diff) if diff else Text("(no change)"))
-            yield Static(Text("y undo anyway · n or Esc keep the changes", style="dim"))
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Undo anyway (y)", variant="error", id="yes")
-                yield Button("Keep the changes (n)", id="no")
+    def body(self) -> Iterator[Widget]:
+        yield _diff_view(self.now, self.after, self.path)
+
+    def buttons(self) -> Iterator[Button]:
+        yield Button("Undo anyway (y)", variant="error", id="yes")
+        yield Button("Keep the changes (n)", id="no")
 
 
-class TextModal(ModalScreen[str | None]):
+class TextModal(Dialog[str | None]):
     """Ask for one line of text; Enter accepts, Esc cancels (``None``)."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
@@ -87,17 +123,13 @@ class TextModal(ModalScreen[str | None]):
     def __init__(
         self, question: str, value: str = "", placeholder: str = "", allow_empty: bool = False
     ) -> None:
-        super().__init__()
-        self.question = question
+        super().__init__(question, "Enter to accept · Esc to cancel")
         self.value = value
         self.placeholder = placeholder
         self.allow_empty = allow_empty
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(Text(self.question), classes="dialog-question")
-            yield Input(self.value, placeholder=self.placeholder, id="answer")
-            yield Static(Text("Enter to accept · Esc to cancel", style="dim"))
+    def body(self) -> Iterator[Widget]:
+        yield Input(self.value, placeholder=self.placeholder, id="answer")
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -114,9 +146,10 @@ class Approval:
     reason: str = ""
 
 
-class ApprovalModal(ModalScreen[Approval]):
+class ApprovalModal(Dialog[Approval]):
     """Shows a proposed edit's diff: apply it, or reject it with a reason for the model."""
 
+    FRAME = "dialog wide"
     BINDINGS = [
         Binding("a", "apply", "Apply"),
         Binding("r", "reject", "Reject"),
@@ -125,32 +158,20 @@ class ApprovalModal(ModalScreen[Approval]):
     ]
 
     def __init__(self, proposal: ProposedEdit) -> None:
-        super().__init__()
+        super().__init__(
+            f"The assistant wants to {proposal.command} {proposal.path}",
+            "a apply · r or Esc reject · e write a reason (Enter then rejects with it)",
+        )
         self.proposal = proposal
 
-    def compose(self) -> ComposeResult:
-        diff = unified_diff(
-            self.proposal.before or "", self.proposal.after or "", self.proposal.path
-        )
-        with Vertical(classes="dialog wide"):
-            yield Label(
-                Text(f"The assistant wants to {self.proposal.command} {self.proposal.path}"),
-                classes="dialog-question",
-            )
-            with VerticalScroll(classes="approval-diff"):
-                yield Static(render_diff(diff) if diff else Text("(no change)"))
-            yield Input(
-                placeholder="Reason to reject (optional), sent to the assistant", id="reason"
-            )
-            yield Static(
-                Text(
-                    "a apply · r or Esc reject · e write a reason (Enter then rejects with it)",
-                    style="dim",
-                )
-            )
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Apply (a)", variant="success", id="apply")
-                yield Button("Reject (r)", variant="error", id="reject")
+    def body(self) -> Iterator[Widget]:
+        proposal = self.proposal
+        yield _diff_view(proposal.before or "", proposal.after or "", proposal.path)
+        yield Input(placeholder="Reason to reject (optional), sent to the assistant", id="reason")
+
+    def buttons(self) -> Iterator[Button]:
+        yield Button("Apply (a)", variant="success", id="apply")
+        yield Button("Reject (r)", variant="error", id="reject")
 
     def on_mount(self) -> None:
         self.query_one("#apply", Button).focus()
@@ -177,57 +198,53 @@ class ApprovalModal(ModalScreen[Approval]):
         self.action_reject()
 
 
-class ChoiceModal(ModalScreen[str | None]):
+class ChoiceModal(Dialog[str | None]):
     """Pick one of a list of (id, label) choices; Esc cancels."""
 
+    FRAME = "dialog wide"
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, title: str, choices: list[tuple[str, str]], hint: str = "") -> None:
-        super().__init__()
-        self.title_text = title
+        super().__init__(title, hint or "Enter to choose · Esc to cancel")
         self.choices = choices
-        self.hint = hint
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide"):
-            yield Label(Text(self.title_text), classes="dialog-question")
-            if self.choices:
-                yield OptionList(*[Option(Text(label), id=key) for key, label in self.choices])
-            else:
-                yield Static(Text("Nothing to choose from.", style="dim"))
-            yield Static(Text(self.hint or "Enter to choose · Esc to cancel", style="dim"))
+    def body(self) -> Iterator[Widget]:
+        if self.choices:
+            yield OptionList(*[Option(Text(label), id=key) for key, label in self.choices])
+        else:
+            yield Static(Text("Nothing to choose from.", style="dim"))
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """Every key of the app and the chat screen."""
 
+    FRAME = "dialog wide"
+    FRAME_ID = "help"
     BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "Close")]
 
     def __init__(self, rows: list[tuple[str, str]]) -> None:
-        super().__init__()
+        super().__init__("scorechat keys", "Esc to close · ↑↓ PgUp PgDn scroll")
         self.rows = rows
 
-    def compose(self) -> ComposeResult:
+    def body(self) -> Iterator[Widget]:
         table = Text()
         for key, description in self.rows:
             table.append(f"{key:>14}  ", style="bold cyan")
             table.append(description + "\n")
-        with Vertical(classes="dialog wide", id="help"):
-            yield Label("scorechat keys", classes="dialog-question")
-            with VerticalScroll():
-                yield Static(table)
-                yield Static(
-                    Text(
-                        "\nEvery action is also in the command palette (Ctrl+P). "
-                        "Type in the prompt and press Enter to send; Shift+Enter or Ctrl+J adds a line; "
-                        "Up/Down walk earlier prompts. In the prompt the usual editing keys keep "
-                        "their meaning (Ctrl+Z undoes typing, Ctrl+A and Ctrl+E go to the line "
-                        "start and end). A message sent while a reply streams is queued.",
-                        style="dim",
-                    )
+        yield VerticalScroll(
+            Static(table),
+            Static(
+                Text(
+                    "\nEvery action is also in the command palette (Ctrl+P). "
+                    "Type in the prompt and press Enter to send; Shift+Enter or Ctrl+J adds a line; "
+                    "Up/Down walk earlier prompts. In the prompt the usual editing keys keep "
+                    "their meaning (Ctrl+Z undoes typing, Ctrl+A and Ctrl+E go to the line "
+                    "start and end). A message sent while a reply streams is queued.",
+                    style="dim",
                 )
-            yield Static(Text("Esc to close · ↑↓ PgUp PgDn scroll", style="dim"))
+            ),
+        )
