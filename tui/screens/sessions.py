@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker
@@ -17,6 +19,10 @@ from textual.worker import Worker
 from engine.store import SearchHit, SessionRecord, Store
 from tui.screens import move_highlight
 from tui.timefmt import count_label, relative_time
+
+#: A row of the list: a session, or a message a search found.
+Row = SessionRecord | SearchHit
+Answer = TypeVar("Answer")
 
 PAGE = 100
 MARK = ("\x02", "\x03")
@@ -161,14 +167,14 @@ class SessionsScreen(Screen[BrowserResult | None]):
         )
         return text
 
-    def _current(self) -> SessionRecord | SearchHit | None:
+    def _current(self) -> Row | None:
         index = self.query_one("#browser-list", OptionList).highlighted
         if index is None or index >= len(self.rows):
             return None
         return self.rows[index]
 
     @staticmethod
-    def _session_id(row: SessionRecord | SearchHit) -> str:
+    def _session_id(row: Row) -> str:
         return row.session_id if isinstance(row, SearchHit) else row.id
 
     def action_move(self, step: int) -> None:
@@ -187,47 +193,54 @@ class SessionsScreen(Screen[BrowserResult | None]):
     def _submitted(self) -> None:
         row = self._current()
         if row is not None:
-            self.dismiss(BrowserResult(self._session_id(row), getattr(row, "message_id", None)))
+            self._open(row)
 
     @on(OptionList.OptionSelected, "#browser-list")
     def _selected(self, event: OptionList.OptionSelected) -> None:
-        row = self.rows[event.option_index]
+        self._open(self.rows[event.option_index])
+
+    def _open(self, row: Row) -> None:
         self.dismiss(BrowserResult(self._session_id(row), getattr(row, "message_id", None)))
 
     def action_close(self) -> None:
         self.dismiss(None)
 
+    async def _ask(self, dialog: Callable[[Row], ModalScreen[Answer]]) -> tuple[str, Answer] | None:
+        """The highlighted session's id and the answer ``dialog(row)`` got; ``None`` when
+        no session is highlighted or the dialog was cancelled."""
+        row = self._current()
+        if row is None:
+            return None
+        answer = await self.app.push_screen_wait(dialog(row))
+        return (self._session_id(row), answer) if answer else None
+
+    def _done(self, sentence: str) -> None:
+        self.notify(sentence)
+        self.reload()
+
     @work(group="browser-action", exit_on_error=False)
     async def action_rename(self) -> None:
         from tui.screens.modals import TextModal
 
-        row = self._current()
-        if row is None:
-            return
-        title = await self.app.push_screen_wait(TextModal("New title for the session:", row.title))
-        if title:
-            await self.store.rename_session(self._session_id(row), title)
-            self.notify("Session renamed.")
-            self.reload()
+        asked = await self._ask(lambda row: TextModal("New title for the session:", row.title))
+        if asked and asked[1]:
+            await self.store.rename_session(asked[0], asked[1])
+            self._done("Session renamed.")
 
     @work(group="browser-action", exit_on_error=False)
     async def action_delete(self) -> None:
         from tui.screens.modals import ConfirmModal
 
-        row = self._current()
-        if row is None:
-            return
-        ok = await self.app.push_screen_wait(
-            ConfirmModal(
+        asked = await self._ask(
+            lambda row: ConfirmModal(
                 f"Delete the session “{row.title or 'untitled'}” with all its messages? "
                 "The score file is not changed.",
                 "Delete",
             )
         )
-        if ok:
-            await self.store.delete_session(self._session_id(row))
-            self.notify("Session deleted.")
-            self.reload()
+        if asked:
+            await self.store.delete_session(asked[0])
+            self._done("Session deleted.")
 
     @work(group="browser-action", exit_on_error=False)
     async def action_export(self) -> None:
