@@ -276,6 +276,20 @@ SETTINGS: tuple[Setting, ...] = (
 
 SETTING = {setting.field: setting for setting in SETTINGS}
 
+#: The settings that say where things are. ``load_settings`` reads them before the
+#: others (where the config file is depends on them) and resolves each its own way.
+PLACES: tuple[Setting, ...] = (
+    Setting("workspace", ("SCORECHAT_WORKSPACE",), None, _text,
+            "Folder of <Scorecard>/<Score>.yaml files.", "--workspace"),
+    Setting("home", ("SCORECHAT_HOME",), None, _text,
+            "Keep the database, config and logs under this folder.", "--home"),
+    Setting("database", ("SCORECHAT_DB",), None, _text,
+            "The SQLite database file, or a postgresql:// URL (a store shared by a team).",
+            "--db"),
+)  # fmt: skip
+
+PLACE = {place.field: place for place in PLACES}
+
 
 def setting_help(name: str) -> str:
     """The help text of a setting, with its environment variable (for CLI options)."""
@@ -304,7 +318,7 @@ def load_settings(
     env = dict(os.environ if environ is None else environ)
     cwd = cwd or Path.cwd()
 
-    home_value = home or _env("SCORECHAT_HOME", env)
+    home_value = home or _env(PLACE["home"].env[0], env)
     home_path = Path(home_value).expanduser().resolve() if home_value else None
     if home_path is not None:
         data_dir, config_dir, log_dir = home_path / "data", home_path / "config", home_path / "logs"
@@ -337,10 +351,10 @@ def load_settings(
         else:
             values[setting.field] = setting.parse(source, raw)
 
-    db_value, _ = pick(db_path, ("SCORECHAT_DB",), "database")
+    db_value, _ = pick(db_path, PLACE["database"].env, "database")
     db_url = _database_url(str(db_value)) if _names_url(db_value) else None
     db = Path(db_value).expanduser() if db_value and db_url is None else data_dir / "scorechat.db"
-    workspace_value, _ = pick(workspace, ("SCORECHAT_WORKSPACE",), "workspace")
+    workspace_value, _ = pick(workspace, PLACE["workspace"].env, "workspace")
 
     known = {"database", "workspace", *SETTING}
     return Settings(

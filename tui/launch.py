@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import ScoreChatError, UsageError
 from engine.redact import redact
-from engine.settings import Settings, load_settings, prepare_workspace
+from engine.settings import PLACES, Settings, load_settings, prepare_workspace
 
 if TYPE_CHECKING:
     from engine.store import Store
@@ -42,7 +42,7 @@ VALUE_OPTIONS = {
 #: Its switches.
 FLAG_OPTIONS = {"--continue": "resume_latest"}
 #: Options also read from the environment when not given (as the command line reads them).
-ENVIRONMENT = {"workspace": "SCORECHAT_WORKSPACE", "home": "SCORECHAT_HOME", "db": "SCORECHAT_DB"}
+ENVIRONMENT = {str(place.flag).removeprefix("--"): place.env[0] for place in PLACES}
 #: Options that name files.
 PATHS = {"home", "script"}
 

@@ -29,6 +29,7 @@ from tui.cli.common import (
     ScriptOption,
     fail,
     handle_errors,
+    place_option,
 )
 from tui.launch import open_app
 
@@ -53,31 +54,9 @@ for group in (scores, versions, turn, service):
 @app.callback()
 def main_callback(
     ctx: typer.Context,
-    workspace: Annotated[
-        str | None,
-        typer.Option(
-            "--workspace",
-            "-w",
-            envvar="SCORECHAT_WORKSPACE",
-            help="Folder of <Scorecard>/<Score>.yaml files.",
-        ),
-    ] = None,
-    home: Annotated[
-        Path | None,
-        typer.Option(
-            "--home",
-            envvar="SCORECHAT_HOME",
-            help="Keep the database, config and logs under this folder.",
-        ),
-    ] = None,
-    db: Annotated[
-        str | None,
-        typer.Option(
-            "--db",
-            envvar="SCORECHAT_DB",
-            help="The SQLite database file, or a postgresql:// URL (a store shared by a team).",
-        ),
-    ] = None,
+    workspace: Annotated[str | None, place_option("workspace", "-w")] = None,
+    home: Annotated[Path | None, place_option("home")] = None,
+    db: Annotated[str | None, place_option("database")] = None,
     scorecard: Annotated[
         str | None, typer.Option("--scorecard", "-c", help="Open this scorecard.")
     ] = None,

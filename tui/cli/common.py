@@ -17,7 +17,7 @@ import typer
 
 from engine.errors import ScoreChatError
 from engine.redact import redact
-from engine.settings import Settings, setting_help
+from engine.settings import PLACE, Settings, setting_help
 from tui.launch import Context, describe_error
 from tui.launch import open_store as open_store  # the commands open the store with it
 
@@ -88,6 +88,12 @@ def print_rows(rows: Sequence[Any], as_json: bool, empty: str) -> bool:
 
 
 # Options more than one command takes, written once (help from the settings table).
+def place_option(name: str, *short: str) -> Any:
+    """A global option naming where things are, as the settings' table describes it."""
+    place = PLACE[name]
+    return typer.Option(place.flag, *short, envvar=place.env[0], help=place.help)
+
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ScorecardOption = Annotated[str | None, typer.Option("--scorecard", "-c")]
 ProviderOption = Annotated[
