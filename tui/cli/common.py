@@ -8,18 +8,20 @@ import functools
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from engine.errors import ScoreChatError
 from engine.redact import redact
 from engine.settings import PLACE, Settings, setting_help
-from tui.launch import Context, describe_error
-from tui.launch import open_store as open_store  # the commands open the store with it
+from tui.launch import Context, describe_error, open_store
+
+if TYPE_CHECKING:
+    from engine.store import Store
 
 T = TypeVar("T")
 
@@ -69,6 +71,16 @@ def handle_errors(func: Callable[..., T]) -> Callable[..., T]:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
+
+
+def with_store(use: Callable[[Store], Awaitable[T]], *, read_only: bool = False) -> T:
+    """Open the store, ``await use(store)``, close it: what most commands do."""
+
+    async def go() -> T:
+        async with open_store(settings(), read_only=read_only) as store:
+            return await use(store)
+
+    return run(go())
 
 
 def print_json(data: Any) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,13 +14,15 @@ from tui.cli.common import (
     JsonOption,
     ScorecardOption,
     handle_errors,
-    open_store,
     print_json,
     print_rows,
-    run,
-    settings,
+    with_store,
 )
 from tui.timefmt import relative_time
+
+if TYPE_CHECKING:
+    from engine.store import Edit, SessionRecord, Store
+    from engine.store import StoredMessage as Message
 
 app = typer.Typer(help="List, search, show, rename, delete, export and end sessions.")
 
@@ -38,13 +41,12 @@ def sessions_list(
     if status not in (None, "active", "ended"):
         raise UsageError(f"Unknown status {status!r}: use active or ended.")
 
-    async def go() -> list[Any]:
-        async with open_store(settings(), read_only=True) as store:
-            return await store.list_sessions(
-                limit=limit, offset=offset, scorecard=scorecard, score=score, status=status
-            )
-
-    rows = run(go())
+    rows = with_store(
+        lambda store: store.list_sessions(
+            limit=limit, offset=offset, scorecard=scorecard, score=score, status=status
+        ),
+        read_only=True,
+    )
     if print_rows(
         rows, as_json, "No sessions yet. Start one with `scorechat` or `scorechat message`."
     ):
@@ -65,12 +67,7 @@ def sessions_show(
     """Replay a session: every message, tool call and result."""
     from engine.export import session_to_dict, session_to_markdown
 
-    async def go() -> tuple[Any, Any, Any]:
-        async with open_store(settings(), read_only=True) as store:
-            session = await store.find_session(session_id)
-            return session, await store.messages(session.id), await store.edits(session.id)
-
-    session, messages, edits = run(go())
+    session, messages, edits = _read_session(session_id)
     if as_json:
         print_json(session_to_dict(session, messages, edits))
     else:
@@ -93,11 +90,7 @@ def sessions_search(
     bold = ("\x1b[1m", "\x1b[22m") if sys.stdout.isatty() else ("", "")
     mark = ("**", "**") if as_json else bold
 
-    async def go() -> list[Any]:
-        async with open_store(settings(), read_only=True) as store:
-            return await store.search(query, limit=limit, mark=mark)
-
-    hits = run(go())
+    hits = with_store(lambda store: store.search(query, limit=limit, mark=mark), read_only=True)
     if print_rows(hits, as_json, f"No messages match {query!r}."):
         return
     for hit in hits:
@@ -110,13 +103,8 @@ def sessions_search(
 def sessions_rename(session_id: str, title: str) -> None:
     """Give a session a new title."""
 
-    async def go() -> str:
-        async with open_store(settings()) as store:
-            session = await store.find_session(session_id)
-            await store.rename_session(session.id, title)
-            return session.id
-
-    typer.echo(f"Renamed session {run(go())}.")
+    renamed = _change(session_id, lambda store, sid: store.rename_session(sid, title))
+    typer.echo(f"Renamed session {renamed}.")
 
 
 @app.command("delete")
@@ -127,21 +115,13 @@ def sessions_delete(
 ) -> None:
     """Delete a session with its messages and edit history (score files are not touched)."""
 
-    async def find() -> Any:
-        async with open_store(settings()) as store:
-            return await store.find_session(session_id)
-
-    session = run(find())
+    session = with_store(lambda store: store.find_session(session_id), read_only=True)
     if not yes:
         if not sys.stdin.isatty():
             raise UsageError("Deleting needs confirmation: pass --yes.")
         typer.confirm(f"Delete session {session.id} ({session.title or 'untitled'})?", abort=True)
 
-    async def go() -> None:
-        async with open_store(settings()) as store:
-            await store.delete_session(session.id)
-
-    run(go())
+    with_store(lambda store: store.delete_session(session.id))
     typer.echo(f"Deleted session {session.id}.")
 
 
@@ -161,14 +141,8 @@ def sessions_export(
     if fmt not in ("md", "json"):
         raise UsageError(f"Unknown format {fmt!r}: use md or json.")
 
-    async def go() -> str:
-        async with open_store(settings(), read_only=True) as store:
-            session = await store.find_session(session_id)
-            messages, edits = await store.messages(session.id), await store.edits(session.id)
-        render = session_to_markdown if fmt == "md" else session_to_json
-        return render(session, messages, edits)
-
-    text = run(go())
+    render = session_to_markdown if fmt == "md" else session_to_json
+    text = render(*_read_session(session_id))
     if output is None:
         typer.echo(text, nl=False)
         return
@@ -186,10 +160,26 @@ def sessions_export(
 def sessions_end(session_id: str) -> None:
     """Mark a session ended (it can still be resumed later)."""
 
-    async def go() -> str:
-        async with open_store(settings()) as store:
-            session = await store.find_session(session_id)
-            await store.set_session_status(session.id, "ended")
-            return session.id
+    ended = _change(session_id, lambda store, sid: store.set_session_status(sid, "ended"))
+    typer.echo(f"Ended session {ended}.")
 
-    typer.echo(f"Ended session {run(go())}.")
+
+def _change(session_id: str, change: Callable[[Store, str], Awaitable[object]]) -> str:
+    """``change(store, id)`` on the session an id (or a unique prefix) names; its full id."""
+
+    async def go(store: Store) -> str:
+        session = await store.find_session(session_id)
+        await change(store, session.id)
+        return session.id
+
+    return with_store(go)
+
+
+def _read_session(session_id: str) -> tuple[SessionRecord, list[Message], list[Edit]]:
+    """A session with its messages and edits, read in one go."""
+
+    async def read(store: Store) -> tuple[SessionRecord, list[Message], list[Edit]]:
+        session = await store.find_session(session_id)
+        return session, await store.messages(session.id), await store.edits(session.id)
+
+    return with_store(read, read_only=True)

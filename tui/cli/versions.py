@@ -12,16 +12,15 @@ from tui.cli.common import (
     ScorecardOption,
     fail,
     handle_errors,
-    open_store,
     print_json,
-    run,
     settings,
+    with_store,
 )
 from tui.timefmt import relative_time
 
 if TYPE_CHECKING:
     from engine.agent import ChatSession, UndoReport
-    from engine.store import Store
+    from engine.store import Store, Version
 
 app = typer.Typer(help="Save, list, show and restore versions of a score file.")
 
@@ -50,22 +49,21 @@ def undo(
 
     said: list[str] = []
 
-    async def go() -> UndoReport:
-        async with open_store(settings()) as store:
-            chat = await _open_session(store, session_id)
-            if not await store.edits(chat.id, include_undone=False):
-                raise UsageError(f"Session {chat.id} has no edits to undo.")
-            if all_edits:
-                return await chat.undo_all()
-            try:
-                result = await chat.undo_edit()
-            except ScoreChatError as exc:
-                return UndoReport(0, 1, str(exc))
-            said.append(result.text)
-            remaining = len(await store.edits(chat.id, include_undone=False))
-            return UndoReport(1, remaining, None, [result.path or ""])
+    async def go(store: Store) -> UndoReport:
+        chat = await _open_session(store, session_id)
+        if not await store.edits(chat.id, include_undone=False):
+            raise UsageError(f"Session {chat.id} has no edits to undo.")
+        if all_edits:
+            return await chat.undo_all()
+        try:
+            result = await chat.undo_edit()
+        except ScoreChatError as exc:
+            return UndoReport(0, 1, str(exc))
+        said.append(result.text)
+        remaining = len(await store.edits(chat.id, include_undone=False))
+        return UndoReport(1, remaining, None, [result.path or ""])
 
-    report = run(go())
+    report = with_store(go)
     if as_json:
         print_json(report.as_dict())
     elif report.stopped is None:
@@ -80,12 +78,11 @@ def redo(
 ) -> None:
     """Apply again the edit a session undid most recently."""
 
-    async def go() -> str:
-        async with open_store(settings()) as store:
-            chat = await _open_session(store, session_id)
-            return (await chat.redo_edit()).text
+    async def go(store: Store) -> str:
+        chat = await _open_session(store, session_id)
+        return (await chat.redo_edit()).text
 
-    typer.echo(run(go()))
+    typer.echo(with_store(go))
 
 
 def _score_ref(score: str, scorecard: str | None) -> Any:
@@ -108,33 +105,26 @@ def versions_save(
 
     ref = _score_ref(score, scorecard)
 
-    async def go() -> int:
-        async with open_store(settings()) as store:
-            sid = (await store.find_session(session_id)).id if session_id else None
-            await save_version(
-                store, Workspace(settings().workspace), ref.rel_path, note=note, session_id=sid
-            )
-            return len(await store.list_versions(ref.rel_path))
+    async def go(store: Store) -> int:
+        sid = (await store.find_session(session_id)).id if session_id else None
+        await save_version(
+            store, Workspace(settings().workspace), ref.rel_path, note=note, session_id=sid
+        )
+        return len(await store.list_versions(ref.rel_path))
 
-    number = run(go())
+    number = with_store(go)
     typer.echo(f"Saved version {number} of {ref.scorecard} / {ref.score}.")
 
 
 @app.command("list")
 @handle_errors
 def versions_list(
-    score: str,
-    scorecard: ScorecardOption = None,
-    as_json: JsonOption = False,
+    score: str, scorecard: ScorecardOption = None, as_json: JsonOption = False
 ) -> None:
     """List the saved versions of a score, newest first, numbered per score (1 = oldest)."""
     ref = _score_ref(score, scorecard)
 
-    async def go() -> list[Any]:
-        async with open_store(settings(), read_only=True) as store:
-            return await store.list_versions(ref.rel_path)
-
-    versions = run(go())
+    versions = with_store(lambda store: store.list_versions(ref.rel_path), read_only=True)
     if as_json:
         print_json([{**v.as_dict(), "number": len(versions) - i} for i, v in enumerate(versions)])
         return
@@ -153,7 +143,9 @@ VersionNumber = Annotated[
 ]
 
 
-async def _find_version(store: Any, first: str, second: str | None, scorecard: str | None) -> Any:
+async def _find_version(
+    store: Store, first: str, second: str | None, scorecard: str | None
+) -> Version:
     """``SCORE N`` (the score's N-th version, 1 = oldest), or a version's id alone."""
     if second is None:
         if not first.isdigit() or len(first) > 18:
@@ -181,17 +173,13 @@ async def _find_version(store: Any, first: str, second: str | None, scorecard: s
 @app.command("show")
 @handle_errors
 def versions_show(
-    score_or_id: VersionScore,
-    number: VersionNumber = None,
-    scorecard: ScorecardOption = None,
+    score_or_id: VersionScore, number: VersionNumber = None, scorecard: ScorecardOption = None
 ) -> None:
     """Print the content of a saved version: `versions show "Sentiment Analysis" 1`."""
-
-    async def go() -> Any:
-        async with open_store(settings(), read_only=True) as store:
-            return await _find_version(store, score_or_id, number, scorecard)
-
-    typer.echo(run(go()).content, nl=False)
+    version = with_store(
+        lambda store: _find_version(store, score_or_id, number, scorecard), read_only=True
+    )
+    typer.echo(version.content, nl=False)
 
 
 @app.command("restore")
@@ -208,15 +196,14 @@ def versions_restore(
     from engine.versions import restore_version
     from engine.workspace import Workspace
 
-    async def go() -> str:
-        async with open_store(settings()) as store:
-            version = await _find_version(store, score_or_id, number, scorecard)
-            sid = (await store.find_session(session_id)).id if session_id else None
-            return await restore_version(
-                store, Workspace(settings().workspace), version.id, session_id=sid
-            )
+    async def go(store: Store) -> str:
+        version = await _find_version(store, score_or_id, number, scorecard)
+        sid = (await store.find_session(session_id)).id if session_id else None
+        return await restore_version(
+            store, Workspace(settings().workspace), version.id, session_id=sid
+        )
 
-    typer.echo(run(go()))
+    typer.echo(with_store(go))
 
 
 #: Top-level commands of this group.
