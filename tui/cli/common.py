@@ -107,7 +107,15 @@ def place_option(name: str, *short: str) -> Any:
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-ScorecardOption = Annotated[str | None, typer.Option("--scorecard", "-c")]
+ScoreArgument = Annotated[
+    str, typer.Argument(metavar="SCORE", help="Name, key, id or a fragment of the score.")
+]
+SessionArgument = Annotated[
+    str, typer.Argument(metavar="SESSION", help="Session id (or a unique prefix).")
+]
+ScorecardOption = Annotated[
+    str | None, typer.Option("--scorecard", "-c", help="The scorecard (its name or a fragment).")
+]
 ProviderOption = Annotated[
     str | None, typer.Option("--provider", "-p", help=setting_help("provider"))
 ]

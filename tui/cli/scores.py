@@ -9,6 +9,7 @@ import typer
 
 from tui.cli.common import (
     JsonOption,
+    ScoreArgument,
     ScorecardOption,
     fail,
     handle_errors,
@@ -22,12 +23,7 @@ app = typer.Typer(help="List and show the scores of the workspace.")
 
 @app.command("list")
 @handle_errors
-def scores_list(
-    as_json: JsonOption = False,
-    scorecard: Annotated[
-        str | None, typer.Option("--scorecard", "-c", help="Only this scorecard.")
-    ] = None,
-) -> None:
+def scores_list(as_json: JsonOption = False, scorecard: ScorecardOption = None) -> None:
     """List every score of the workspace."""
     from engine.workspace import Workspace
 
@@ -45,10 +41,7 @@ def scores_list(
 
 @app.command("show")
 @handle_errors
-def scores_show(
-    score: Annotated[str, typer.Argument(help="Name, key, id or a fragment of the score.")],
-    scorecard: ScorecardOption = None,
-) -> None:
+def scores_show(score: ScoreArgument, scorecard: ScorecardOption = None) -> None:
     """Print a score's YAML."""
     from engine.workspace import Workspace, read_text
 

@@ -12,7 +12,7 @@ import typer
 from engine.errors import UsageError
 from tui.cli.common import (
     JsonOption,
-    ScorecardOption,
+    SessionArgument,
     handle_errors,
     print_json,
     print_rows,
@@ -31,8 +31,12 @@ app = typer.Typer(help="List, search, show, rename, delete, export and end sessi
 @handle_errors
 def sessions_list(
     as_json: JsonOption = False,
-    scorecard: ScorecardOption = None,
-    score: Annotated[str | None, typer.Option("--score", "-s")] = None,
+    scorecard: Annotated[
+        str | None, typer.Option("--scorecard", "-c", help="Only this scorecard (its full name).")
+    ] = None,
+    score: Annotated[
+        str | None, typer.Option("--score", "-s", help="Only this score (its full name).")
+    ] = None,
     status: Annotated[str | None, typer.Option("--status", help="active or ended.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10000)] = 50,
     offset: Annotated[int, typer.Option("--offset", min=0, max=10**9)] = 0,
@@ -60,10 +64,7 @@ def sessions_list(
 
 @app.command("show")
 @handle_errors
-def sessions_show(
-    session_id: Annotated[str, typer.Argument(help="Session id (or a unique prefix).")],
-    as_json: JsonOption = False,
-) -> None:
+def sessions_show(session_id: SessionArgument, as_json: JsonOption = False) -> None:
     """Replay a session: every message, tool call and result."""
     from engine.export import session_to_dict, session_to_markdown
 
@@ -100,7 +101,10 @@ def sessions_search(
 
 @app.command("rename")
 @handle_errors
-def sessions_rename(session_id: str, title: str) -> None:
+def sessions_rename(
+    session_id: SessionArgument,
+    title: Annotated[str, typer.Argument(metavar="TITLE", help="The new title.")],
+) -> None:
     """Give a session a new title."""
 
     renamed = _change(session_id, lambda store, sid: store.rename_session(sid, title))
@@ -110,7 +114,7 @@ def sessions_rename(session_id: str, title: str) -> None:
 @app.command("delete")
 @handle_errors
 def sessions_delete(
-    session_id: str,
+    session_id: SessionArgument,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a session with its messages and edit history (score files are not touched)."""
@@ -128,7 +132,7 @@ def sessions_delete(
 @app.command("export")
 @handle_errors
 def sessions_export(
-    session_id: str,
+    session_id: SessionArgument,
     fmt: Annotated[str, typer.Option("--format", "-f", help="md or json.")] = "md",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file.")
@@ -157,7 +161,7 @@ def sessions_export(
 
 @app.command("end")
 @handle_errors
-def sessions_end(session_id: str) -> None:
+def sessions_end(session_id: SessionArgument) -> None:
     """Mark a session ended (it can still be resumed later)."""
 
     ended = _change(session_id, lambda store, sid: store.set_session_status(sid, "ended"))

@@ -9,6 +9,7 @@ import typer
 from engine.errors import ScoreChatError, UsageError
 from tui.cli.common import (
     JsonOption,
+    ScoreArgument,
     ScorecardOption,
     fail,
     handle_errors,
@@ -94,7 +95,7 @@ def _score_ref(score: str, scorecard: str | None) -> Any:
 @app.command("save")
 @handle_errors
 def versions_save(
-    score: str,
+    score: ScoreArgument,
     scorecard: ScorecardOption = None,
     note: Annotated[str, typer.Option("--note", "-m", help="What this version is.")] = "",
     session_id: Annotated[str | None, typer.Option("--session")] = None,
@@ -119,7 +120,7 @@ def versions_save(
 @app.command("list")
 @handle_errors
 def versions_list(
-    score: str, scorecard: ScorecardOption = None, as_json: JsonOption = False
+    score: ScoreArgument, scorecard: ScorecardOption = None, as_json: JsonOption = False
 ) -> None:
     """List the saved versions of a score, newest first, numbered per score (1 = oldest)."""
     ref = _score_ref(score, scorecard)
