@@ -34,11 +34,12 @@ class ThinkingDelta(Event):
 
 
 @dataclass(frozen=True)
-class ToolCallStarted(Event):
+class ToolEvent(Event):
+    """A tool call the model made: its start and its result."""
+
     call_id: str
     name: str
     input: dict[str, Any] | None
-    message_id: int
 
     @property
     def command(self) -> str:
@@ -50,18 +51,16 @@ class ToolCallStarted(Event):
 
 
 @dataclass(frozen=True)
-class ToolResult(Event):
-    call_id: str
-    name: str
-    input: dict[str, Any] | None
+class ToolCallStarted(ToolEvent):
+    message_id: int
+
+
+@dataclass(frozen=True)
+class ToolResult(ToolEvent):
     text: str
     is_error: bool
     edit_id: int | None = None
     """The edit the call made, when it wrote the file."""
-
-    @property
-    def command(self) -> str:
-        return str((self.input or {}).get("command", "?"))
 
     @property
     def summary(self) -> str:
