@@ -38,6 +38,21 @@ async def steady_cursors(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.pause()
 
 
+async def settled(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Steady cursors, then the same frame twice, 0.2 s apart: on a loaded machine the
+    layout of what the last event changed (a reply's final lines, the scroll to the end)
+    can still be on its way when the test's own steps are done."""
+    await steady_cursors(pilot)
+    previous = None
+    for _ in range(25):
+        await pilot.wait_for_scheduled_animations()
+        frame = pilot.app.export_screenshot()
+        if frame == previous:
+            return
+        previous = frame
+        await pilot.pause(0.2)
+
+
 def conversation_app(settings: Settings):  # type: ignore[no-untyped-def]
     return make_app(settings, [
         [text("I'll raise the limit and add the class."), edit("limit: 100", "limit: 300"),
@@ -63,11 +78,7 @@ def test_chat_mid_conversation(snap_compare, settings: Settings, size: tuple[int
         await wait_for(pilot, lambda: prompt.has_focus)
         if size[0] < 100:
             await pilot.press("f10")
-        await steady_cursors(pilot)
-        # Let scrolling to the end and the last repaint settle, however loaded the machine.
-        await pilot.wait_for_scheduled_animations()
-        await pilot.pause(0.5)
-        await pilot.wait_for_scheduled_animations()
+        await settled(pilot)
 
     assert snap_compare(conversation_app(settings), terminal_size=size, run_before=run_before)
 
@@ -77,7 +88,7 @@ def test_picker(snap_compare, settings: Settings, size: tuple[int, int]) -> None
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, PickerScreen))
         await pilot.press(*"compl")
-        await steady_cursors(pilot)
+        await settled(pilot)
         await pilot.pause(0.2)
 
     assert snap_compare(
@@ -97,7 +108,7 @@ def test_sessions_browser(snap_compare, settings: Settings, size: tuple[int, int
         await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
         await pilot.press(*"refund")
         await wait_for(pilot, lambda: len(app.screen.rows) >= 1)
-        await steady_cursors(pilot)
+        await settled(pilot)
         await pilot.pause(0.2)
 
     app = make_app(settings, [[text("Added the Refund Promise class.")]])
@@ -110,7 +121,7 @@ def test_help(snap_compare, settings: Settings, size: tuple[int, int]) -> None: 
         await wait_for(pilot, lambda: is_open(pilot.app))
         await pilot.press("f1")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
-        await steady_cursors(pilot)
+        await settled(pilot)
         await pilot.pause(0.2)
 
     assert snap_compare(make_app(settings, []), terminal_size=size, run_before=run_before)
