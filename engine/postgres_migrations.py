@@ -9,6 +9,27 @@ upgrades it.
 
 from __future__ import annotations
 
+#: The accented letters SQLite's FTS5 (``unicode61``, ``remove_diacritics 1``) folds in
+#: search, and the letters they fold to: migration 0004 folds the searched text with
+#: them, and the store folds the words searched for (``postgres_store.fold``). A test
+#: holds them to SQLite's own folding. Part of a shipped migration: never change them.
+FOLDED_FROM = (
+    "ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿĀāĂăĄąĆćĈĉĊċČčĎďĒ"
+    "ēĔĕĖėĘęĚěĜĝĞğĠġĢģĤĥĨĩĪīĬĭĮįİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐőŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũ"
+    "ŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽžſƠơƯưǍǎǏǐǑǒǓǔǦǧǨǩǪǫǰǴǵǸǹȀȁȂȃȄȅȆȇȈȉȊȋȌȍȎȏȐȑȒȓȔȕȖȗȘ"
+    "șȚțȞȟȦȧȨȩȮȯȲȳḀḁḂḃḄḅḆḇḊḋḌḍḎḏḐḑḒḓḘḙḚḛḞḟḠḡḢḣḤḥḦḧḨḩḪḫḬḭḰḱḲḳḴḵḶḷḺḻḼḽḾḿṀṁṂṃṄ"
+    "ṅṆṇṈṉṊṋṔṕṖṗṘṙṚṛṞṟṠṡṢṣṪṫṬṭṮṯṰṱṲṳṴṵṶṷṼṽṾṿẀẁẂẃẄẅẆẇẈẉẊẋẌẍẎẏẐẑẒẓẔẕẖẗẘẙẛẠạẢả"
+    "ẸẹẺẻẼẽỈỉỊịỌọỎỏỤụỦủỲỳỴỵỶỷỸỹ"
+)
+FOLDED_TO = (
+    "aaaaaaceeeeiiiinooooouuuuyaaaaaaceeeeiiiinooooouuuuyyaaaaaaccccccccdde"
+    "eeeeeeeeegggggggghhiiiiiiiiijjkkllllllnnnnnnoooooorrrrrrssssssssttttuu"
+    "uuuuuuuuuuwwyyyzzzzzzsoouuaaiioouuggkkoojggnnaaaaeeeeiiiioooorrrruuuus"
+    "stthhaaeeooyyaabbbbbbddddddddddeeeeffgghhhhhhhhhhiikkkkkkllllllmmmmmmn"
+    "nnnnnnnpppprrrrrrssssttttttttuuuuuuvvvvwwwwwwwwwwxxxxyyzzzzzzhtwysaaaa"
+    "eeeeeeiiiioooouuuuyyyyyyyy"
+)
+
 # Each migration is (name, SQL); a migration runs in one transaction.
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -142,6 +163,25 @@ MIGRATIONS: list[tuple[str, str]] = [
             created_at DOUBLE PRECISION NOT NULL
         );
         CREATE INDEX turn_results_by_chat ON turn_results (chat_id, created_at);
+        """,
+    ),
+    (
+        "0004_search_folds_accents",
+        # Search folds accents as the SQLite store's does (``cafe`` finds ``café``):
+        # the searched text goes through translate() with the folding table above
+        # (immutable, so a generated column may use it; no extension needed).
+        f"""
+        ALTER TABLE messages DROP COLUMN tsv;
+        ALTER TABLE messages ADD COLUMN tsv tsvector GENERATED ALWAYS AS (
+            to_tsvector(
+                'simple'::regconfig,
+                translate(
+                    regexp_replace(left(text, 100000), '[[:punct:]]+', ' ', 'g'),
+                    '{FOLDED_FROM}', '{FOLDED_TO}'
+                )
+            )
+        ) STORED;
+        CREATE INDEX messages_search ON messages USING gin (tsv);
         """,
     ),
 ]

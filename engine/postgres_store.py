@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import StoreError
-from engine.postgres_migrations import MIGRATIONS, SCHEMA_VERSION
+from engine.postgres_migrations import FOLDED_FROM, FOLDED_TO, MIGRATIONS, SCHEMA_VERSION
 from engine.redact import hide_password, redact
 from engine.store import Backend, Done, SearchHit, Store, search_words
 
@@ -71,13 +71,26 @@ def lock_key(*parts: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _tsquery(text: str) -> str:
+_FOLD = str.maketrans(FOLDED_FROM, FOLDED_TO)
+
+
+def fold(word: str) -> str:
+    """A lower-case word with its accents folded, as the searched text is indexed."""
+    return word.lower().translate(_FOLD)
+
+
+def folded_words(text: str) -> list[list[str]]:
+    """The words of a search (``search_words``), folded as the index holds them."""
+    return [[fold(part) for part in parts] for parts in search_words(text)]
+
+
+def _tsquery(words: list[list[str]]) -> str:
     """Every word must appear; its parts in order (``model_name``: ``model <-> name``), the
     last part as a prefix. Parts are letters and digits only, quoted: no syntax errors."""
     return " & ".join(
         " <-> ".join(f"'{p}'" for p in parts[:-1]) + (" <-> " if len(parts) > 1 else "")
         + f"'{parts[-1]}':*"
-        for parts in search_words(text)
+        for parts in words
     )  # fmt: skip
 
 
@@ -104,7 +117,7 @@ def snippet(text: str, words: list[list[str]], mark: tuple[str, str]) -> str:
     found = list(_TOKEN.finditer(text))
     if not found:
         return text[:80]
-    runs = _matches([t.group().lower() for t in found], words)
+    runs = _matches([fold(t.group()) for t in found], words)
     span = min(SNIPPET_TOKENS, len(found))
 
     def score(first: int) -> tuple[int, int]:
@@ -255,10 +268,10 @@ class PostgresStore(Store):
         (a common word fills the page there at once); only when they hold fewer than
         ``limit`` matches does the index find the rest, among the older messages (few,
         since the word is rare). The snippet is cut here from the message's text."""
-        words = search_words(query)
+        words = folded_words(query)
         if not words:
             return []
-        match = _tsquery(query)
+        match = _tsquery(words)
         async with self._connection() as conn:
             # A subquery with LIMIT is read lazily in id order and stops at ``limit``.
             cursor = await conn.execute(

@@ -15,9 +15,9 @@ import pytest
 from engine import postgres_migrations
 from engine.editor_tool import EditorTool
 from engine.errors import StoreError
-from engine.postgres_store import PostgresStore, snippet
+from engine.postgres_store import PostgresStore, folded_words, snippet
 from engine.settings import load_settings
-from engine.store import Store, search_words
+from engine.store import Store
 from tests.postgres import as_user, new_schema
 
 psycopg = pytest.importorskip("psycopg", reason="pip install 'scorechat[postgres]' for these tests")
@@ -43,7 +43,7 @@ def _build(url: str, version: int) -> None:
             )
             conn.execute(
                 "INSERT INTO messages (session_id, role, text, created_at, updated_at)"
-                " VALUES ('old1', 'user', 'raise the confidence threshold', 1, 1)"
+                " VALUES ('old1', 'user', 'raise the confidence threshold of the café', 1, 1)"
             )
 
 
@@ -57,6 +57,8 @@ async def test_upgrade_from_every_earlier_version(pg_database: str, start: int) 
             session = await store.get_session("old1")
             assert session is not None and session.message_count == 1
             assert [h.session_id for h in await store.search("confid")] == ["old1"]
+            # What was stored before search folded accents is found by its folded words.
+            assert [h.session_id for h in await store.search("cafe")] == ["old1"]
 
 
 async def test_processes_opening_a_new_database_at_once_migrate_it_once(pg_url: str) -> None:
@@ -115,9 +117,12 @@ async def test_search_finds_what_sqlite_finds(pg_url: str, tmp_path: Path) -> No
         "greetings and farewells: the Greeting score looks fine",
         "Refunds: see https://example.com/refund-policy for the wording",
         "nothing to find here",
+        "Le café est très bon, dit l'agent à Zoë",
+        "ÄRGER über die Wartezeit; Straße und Œuvre bleiben",
     ]
     queries = ["greet", "model_name", "refund", "refund prom", "0.8", "call-centre", "example com",
-               "QA/Greeting", "nothing here", "absent"]  # fmt: skip
+               "QA/Greeting", "nothing here", "absent", "cafe", "CAFÉ", "tres bon", "zoe",
+               "arger", "uber warte", "straße", "strasse", "œuvre"]  # fmt: skip
     found = {}
     for location in (tmp_path / "s.db", pg_url):
         async with await Store.open(location) as store:
@@ -137,11 +142,13 @@ async def test_search_finds_what_sqlite_finds(pg_url: str, tmp_path: Path) -> No
 
 
 def test_snippet_marks_prefixes_and_cuts_long_text() -> None:
-    words = search_words("refund prom")
+    words = folded_words("refund prom")
     text = " ".join(f"w{i}" for i in range(30)) + " a Refund Promise here " + "tail " * 20
     cut = snippet(text, words, ("<", ">"))
     assert "<Refund> <Promise>" in cut and cut.startswith("…") and cut.endswith("…")
     assert len(cut.split()) == 12
+    accented = snippet("Le Café est très bon", folded_words("cafe tres"), ("<", ">"))
+    assert accented == "Le <Café> est <très> bon"
 
 
 async def test_an_edit_waits_for_another_process_editing_the_same_file(

@@ -259,8 +259,28 @@ async def test_a_very_long_message_is_stored_and_found_by_its_beginning(store: S
 def test_the_postgres_search_sees_what_its_index_holds() -> None:
     from engine import postgres_migrations, postgres_store
 
-    search_sql = postgres_migrations.MIGRATIONS[1][1]
+    search_sql = [sql for _, sql in postgres_migrations.MIGRATIONS if "tsv tsvector" in sql][-1]
     assert f"left(text, {postgres_store.SEARCHED_CHARS})" in search_sql
+    assert f"'{postgres_migrations.FOLDED_FROM}', '{postgres_migrations.FOLDED_TO}'" in search_sql
+
+
+def test_the_postgres_search_folds_accents_as_sqlite_does() -> None:
+    """Every Latin letter SQLite's FTS5 folds to a plain letter is folded the same way
+    for PostgreSQL, and no other."""
+    import sqlite3
+    import unicodedata
+
+    from engine.postgres_migrations import FOLDED_FROM, FOLDED_TO
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE t USING fts5 (x, tokenize = 'unicode61')")
+    letters = [chr(c) for c in range(0xC0, 0x2000) if unicodedata.category(chr(c)).startswith("L")]
+    db.executemany("INSERT INTO t (rowid, x) VALUES (?, ?)", enumerate(letters))
+    sqlite_folds = {}
+    for plain in "abcdefghijklmnopqrstuvwxyz":
+        for (rowid,) in db.execute("SELECT rowid FROM t WHERE t MATCH ?", (f'"{plain}"',)):
+            sqlite_folds[letters[rowid]] = plain
+    assert dict(zip(FOLDED_FROM, FOLDED_TO, strict=True)) == sqlite_folds
 
 
 async def test_a_nul_in_text_never_loses_the_message(store: Store) -> None:
