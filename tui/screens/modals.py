@@ -54,6 +54,7 @@ class Dialog(ModalScreen[Answer]):
         return iter(())
 
     def buttons(self) -> Iterator[Button]:
+        """Its buttons, in a row under the keys line (none for a dialog answered by keys)."""
         return iter(())
 
 
