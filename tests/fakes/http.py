@@ -148,6 +148,12 @@ class ServerThread:
             self._loop.run_forever()
         finally:
             self._server.close()
+            # Connections still open when the server stops end here, not as warnings
+            # about destroyed pending tasks.
+            pending = asyncio.all_tasks(self._loop)
+            for task in pending:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self._loop.close()
 
     async def serve_forever(self) -> None:
