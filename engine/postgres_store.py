@@ -17,7 +17,6 @@ import contextlib
 import functools
 import getpass
 import hashlib
-import re
 import socket
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -26,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import StoreError
 from engine.postgres_migrations import FOLDED_FROM, FOLDED_TO, MIGRATIONS, SCHEMA_VERSION
 from engine.redact import hide_password, redact
-from engine.store import Backend, Done, SearchHit, Store, search_words
+from engine.store import WORD_PART, Backend, Done, SearchHit, Store, search_words
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -41,8 +40,8 @@ POOL_MAX = 8
 EDIT_LOCK_TIMEOUT = 30.0
 #: Search reads this many of the newest messages in order before asking the index.
 RECENT_WINDOW = 2000
-#: How much of a message search sees (migration 0002 indexes the same): a tsvector
-#: holds at most 1 MB, and a message of any length must still be stored.
+#: How much of a message search sees (the migrations' search column indexes the same):
+#: a tsvector holds at most 1 MB, and a message of any length must still be stored.
 SEARCHED_CHARS = 100_000
 #: The advisory lock key that serialises migrations (any constant of our own).
 _MIGRATION_LOCK = 0x5C0_2EC4A7
@@ -94,7 +93,6 @@ def _tsquery(words: list[list[str]]) -> str:
     )  # fmt: skip
 
 
-_TOKEN = re.compile(r"[^\W_]+")
 SNIPPET_TOKENS = 12
 
 
@@ -114,7 +112,7 @@ def snippet(text: str, words: list[list[str]], mark: tuple[str, str]) -> str:
     """A window of ``SNIPPET_TOKENS`` words of ``text`` holding the most matches, each match
     wrapped in ``mark`` and ``…`` where the text goes on, as SQLite's ``snippet()`` does."""
     text = text[:SEARCHED_CHARS]
-    found = list(_TOKEN.finditer(text))
+    found = list(WORD_PART.finditer(text))
     if not found:
         return text[:80]
     runs = _matches([fold(t.group()) for t in found], words)

@@ -149,6 +149,10 @@ def is_database_url(location: str | Path | None) -> bool:
     return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
 
+#: A part of a word as both stores' search splits text: letters and digits.
+WORD_PART = re.compile(r"[^\W_]+")
+
+
 def search_words(text: str) -> list[list[str]]:
     """The words of a search, each as its parts: ``model_name`` is ``["model", "name"]``.
 
@@ -156,7 +160,7 @@ def search_words(text: str) -> list[list[str]]:
     and a search matches messages holding every word, its last part as a prefix.
     """
     words = re.findall(r"\w+", text, flags=re.UNICODE)
-    return [parts for word in words if (parts := re.findall(r"[^\W_]+", word.lower()))]
+    return [parts for word in words if (parts := WORD_PART.findall(word.lower()))]
 
 
 @dataclass
