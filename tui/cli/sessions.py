@@ -106,7 +106,6 @@ def sessions_rename(
     title: Annotated[str, typer.Argument(metavar="TITLE", help="The new title.")],
 ) -> None:
     """Give a session a new title."""
-
     renamed = _change(session_id, lambda store, sid: store.rename_session(sid, title))
     typer.echo(f"Renamed session {renamed}.")
 
@@ -118,7 +117,6 @@ def sessions_delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a session with its messages and edit history (score files are not touched)."""
-
     session = with_store(lambda store: store.find_session(session_id), read_only=True)
     if not yes:
         if not sys.stdin.isatty():
@@ -163,7 +161,6 @@ def sessions_export(
 @handle_errors
 def sessions_end(session_id: SessionArgument) -> None:
     """Mark a session ended (it can still be resumed later)."""
-
     ended = _change(session_id, lambda store, sid: store.set_session_status(sid, "ended"))
     typer.echo(f"Ended session {ended}.")
 
