@@ -100,6 +100,23 @@ def test_bad_input_is_one_sentence_and_exit_2(
     assert message in one_sentence(result)
 
 
+def test_every_command_ends_an_unexpected_error_in_one_sentence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tui import cli as root
+    from tui.cli.common import Group
+
+    # Every group registers its commands through Group, which wraps each one.
+    assert isinstance(root.app, Group)
+    assert all(isinstance(g.typer_instance, Group) for g in root.app.registered_groups)
+    # A bug in a command is one sentence and exit 1, not a traceback.
+    monkeypatch.setattr("engine.workspace.Workspace.scores", lambda self: 1 / 0)
+    monkeypatch.delenv("SCORECHAT_DEBUG", raising=False)
+    result = cli("scores", "list")
+    assert result.returncode == 1
+    assert "Unexpected error: ZeroDivisionError" in one_sentence(result)
+
+
 def test_corrupt_database_is_one_sentence(workspace: Path, tmp_path: Path) -> None:
     db = tmp_path / "bad.db"
     db.write_bytes(b"garbage" * 1000)

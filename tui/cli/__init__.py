@@ -24,6 +24,7 @@ from tui.cli.common import (
     CONTEXT,
     ClickUsageError,
     Context,
+    Group,
     ModelOption,
     ProviderOption,
     ScriptOption,
@@ -33,7 +34,7 @@ from tui.cli.common import (
 )
 from tui.launch import open_app
 
-app = typer.Typer(
+app = Group(
     name="scorechat",
     help="Chat with an AI assistant to read and change call-centre QA score YAML.",
     no_args_is_help=False,

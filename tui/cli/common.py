@@ -69,6 +69,23 @@ def handle_errors(func: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Group(typer.Typer):
+    """A command group whose every command ends a user's error in one sentence and an
+    exit code (``handle_errors``), so that no command can forget to."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        register = super().command(*args, **kwargs)
+
+        def decorator(func: F) -> F:
+            register(handle_errors(func))
+            return func
+
+        return decorator
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 

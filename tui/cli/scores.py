@@ -8,21 +8,20 @@ from typing import Annotated
 import typer
 
 from tui.cli.common import (
+    Group,
     JsonOption,
     ScoreArgument,
     ScorecardOption,
     fail,
-    handle_errors,
     print_json,
     print_rows,
     settings,
 )
 
-app = typer.Typer(help="List and show the scores of the workspace.")
+app = Group(help="List and show the scores of the workspace.")
 
 
 @app.command("list")
-@handle_errors
 def scores_list(as_json: JsonOption = False, scorecard: ScorecardOption = None) -> None:
     """List every score of the workspace."""
     from engine.workspace import Workspace
@@ -40,7 +39,6 @@ def scores_list(as_json: JsonOption = False, scorecard: ScorecardOption = None) 
 
 
 @app.command("show")
-@handle_errors
 def scores_show(score: ScoreArgument, scorecard: ScorecardOption = None) -> None:
     """Print a score's YAML."""
     from engine.workspace import Workspace, read_text
@@ -49,7 +47,6 @@ def scores_show(score: ScoreArgument, scorecard: ScorecardOption = None) -> None
     typer.echo(read_text(ref.path), nl=False)
 
 
-@handle_errors
 def check(
     target: Annotated[
         str, typer.Argument(help="A score (name, key, id, fragment) or a path to a YAML file.")

@@ -8,7 +8,7 @@ import typer
 
 from engine.errors import UsageError
 from engine.settings import setting_help
-from tui.cli.common import handle_errors, settings
+from tui.cli.common import settings
 
 WORKER_EXTRA = "Service mode needs Celery: pip install 'scorechat[worker]'."
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -22,7 +22,6 @@ def require_celery() -> None:
         raise UsageError(WORKER_EXTRA) from None
 
 
-@handle_errors
 def worker(
     concurrency: Annotated[
         int | None,

@@ -11,9 +11,9 @@ import typer
 
 from engine.errors import UsageError
 from tui.cli.common import (
+    Group,
     JsonOption,
     SessionArgument,
-    handle_errors,
     print_json,
     print_rows,
     with_store,
@@ -24,11 +24,10 @@ if TYPE_CHECKING:
     from engine.store import Edit, SessionRecord, Store
     from engine.store import StoredMessage as Message
 
-app = typer.Typer(help="List, search, show, rename, delete, export and end sessions.")
+app = Group(help="List, search, show, rename, delete, export and end sessions.")
 
 
 @app.command("list")
-@handle_errors
 def sessions_list(
     as_json: JsonOption = False,
     scorecard: Annotated[
@@ -63,7 +62,6 @@ def sessions_list(
 
 
 @app.command("show")
-@handle_errors
 def sessions_show(session_id: SessionArgument, as_json: JsonOption = False) -> None:
     """Replay a session: every message, tool call and result."""
     from engine.export import session_to_dict, session_to_markdown
@@ -76,7 +74,6 @@ def sessions_show(session_id: SessionArgument, as_json: JsonOption = False) -> N
 
 
 @app.command("search")
-@handle_errors
 def sessions_search(
     query: Annotated[str, typer.Argument(help="Words to find in messages.")],
     as_json: JsonOption = False,
@@ -100,7 +97,6 @@ def sessions_search(
 
 
 @app.command("rename")
-@handle_errors
 def sessions_rename(
     session_id: SessionArgument,
     title: Annotated[str, typer.Argument(metavar="TITLE", help="The new title.")],
@@ -111,7 +107,6 @@ def sessions_rename(
 
 
 @app.command("delete")
-@handle_errors
 def sessions_delete(
     session_id: SessionArgument,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
@@ -128,7 +123,6 @@ def sessions_delete(
 
 
 @app.command("export")
-@handle_errors
 def sessions_export(
     session_id: SessionArgument,
     fmt: Annotated[str, typer.Option("--format", "-f", help="md or json.")] = "md",
@@ -158,7 +152,6 @@ def sessions_export(
 
 
 @app.command("end")
-@handle_errors
 def sessions_end(session_id: SessionArgument) -> None:
     """Mark a session ended (it can still be resumed later)."""
     ended = _change(session_id, lambda store, sid: store.set_session_status(sid, "ended"))

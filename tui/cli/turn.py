@@ -16,14 +16,12 @@ from tui.cli.common import (
     ScorecardOption,
     ScriptOption,
     fail,
-    handle_errors,
     print_json,
     run,
     settings,
 )
 
 
-@handle_errors
 def message(
     text: Annotated[str, typer.Argument(help="What to ask the assistant.")],
     scorecard: ScorecardOption = None,
@@ -104,7 +102,6 @@ def _through_broker(
         raise fail(str(sentence), 1) if not as_json else typer.Exit(1)
 
 
-@handle_errors
 def models(
     provider: Annotated[
         str | None, typer.Option("--provider", "-p", help="ollama or anthropic.")
@@ -133,7 +130,6 @@ def models(
         typer.echo(item)
 
 
-@handle_errors
 def doctor(as_json: JsonOption = False) -> None:
     """Check what scorechat needs: a model, the database and the workspace."""
     from tui.headless import run_doctor

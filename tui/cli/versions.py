@@ -8,11 +8,11 @@ import typer
 
 from engine.errors import ScoreChatError, UsageError
 from tui.cli.common import (
+    Group,
     JsonOption,
     ScoreArgument,
     ScorecardOption,
     fail,
-    handle_errors,
     print_json,
     settings,
     with_store,
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from engine.agent import ChatSession, UndoReport
     from engine.store import Store, Version
 
-app = typer.Typer(help="Save, list, show and restore versions of a score file.")
+app = Group(help="Save, list, show and restore versions of a score file.")
 
 
 async def _open_session(store: Store, session_id: str) -> ChatSession:
@@ -37,7 +37,6 @@ async def _open_session(store: Store, session_id: str) -> ChatSession:
     )
 
 
-@handle_errors
 def undo(
     session_id: Annotated[str, typer.Option("--session", help="The session whose edit to undo.")],
     all_edits: Annotated[
@@ -73,7 +72,6 @@ def undo(
         raise fail(report.text, 1)
 
 
-@handle_errors
 def redo(
     session_id: Annotated[str, typer.Option("--session", help="The session whose undo to redo.")],
 ) -> None:
@@ -93,7 +91,6 @@ def _score_ref(score: str, scorecard: str | None) -> Any:
 
 
 @app.command("save")
-@handle_errors
 def versions_save(
     score: ScoreArgument,
     scorecard: ScorecardOption = None,
@@ -118,7 +115,6 @@ def versions_save(
 
 
 @app.command("list")
-@handle_errors
 def versions_list(
     score: ScoreArgument, scorecard: ScorecardOption = None, as_json: JsonOption = False
 ) -> None:
@@ -172,7 +168,6 @@ async def _find_version(
 
 
 @app.command("show")
-@handle_errors
 def versions_show(
     score_or_id: VersionScore, number: VersionNumber = None, scorecard: ScorecardOption = None
 ) -> None:
@@ -184,7 +179,6 @@ def versions_show(
 
 
 @app.command("restore")
-@handle_errors
 def versions_restore(
     score_or_id: VersionScore,
     number: VersionNumber = None,
