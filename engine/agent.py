@@ -699,7 +699,8 @@ class ChatSession:
         return Usage(
             input_tokens, output_tokens, cost,
             record.input_tokens, record.output_tokens, record.cost_usd,
-            self._context_tokens, window, cache_read, cache_write,
+            cache_read_tokens=cache_read, cache_write_tokens=cache_write,
+            context_tokens=self._context_tokens, context_window=window,
         )  # fmt: skip
 
     async def _history(self) -> list[dict[str, Any]]:

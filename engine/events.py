@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -82,20 +82,29 @@ class FileChanged(Event):
 
 @dataclass(frozen=True)
 class Usage(Event):
+    """What the model round just ended cost, and the session's totals so far."""
+
     input_tokens: int
     output_tokens: int
     cost_usd: float
     session_input_tokens: int = 0
     session_output_tokens: int = 0
     session_cost_usd: float = 0.0
-    context_tokens: int = 0
-    """The last request's prompt size: how full the model's context is."""
-    context_window: int | None = None
-    """The model's context window, when known."""
     cache_read_tokens: int = 0
     """Of ``input_tokens``, those read from the provider's prompt cache."""
     cache_write_tokens: int = 0
     """Of ``input_tokens``, those written to it."""
+    context_tokens: int = 0
+    """The last request's prompt size: how full the model's context is."""
+    context_window: int | None = None
+    """The model's context window, when known."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``usage`` object of a turn's report, dollars to six places."""
+        data = asdict(self)
+        for cost in ("cost_usd", "session_cost_usd"):
+            data[cost] = round(data[cost], 6)
+        return data
 
 
 @dataclass(frozen=True)

@@ -170,18 +170,7 @@ def _record(
             report.logs.append(notice)
         case Usage():
             flush()
-            report.usage = {
-                "input_tokens": event.input_tokens,
-                "output_tokens": event.output_tokens,
-                "cost_usd": round(event.cost_usd, 6),
-                "session_input_tokens": event.session_input_tokens,
-                "session_output_tokens": event.session_output_tokens,
-                "session_cost_usd": round(event.session_cost_usd, 6),
-                "cache_read_tokens": event.cache_read_tokens,
-                "cache_write_tokens": event.cache_write_tokens,
-                "context_tokens": event.context_tokens,
-                "context_window": event.context_window,
-            }
+            report.usage = event.as_dict()
         case TurnFailed(message=sentence):
             flush()
             report.fail(sentence)

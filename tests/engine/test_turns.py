@@ -34,7 +34,12 @@ async def test_the_report_is_the_message_json_object(
     assert data["changes"][0]["path"] == GREETING and data["changes"][0]["key_paths"] == [
         "data.limit"
     ]
-    assert {"input_tokens", "output_tokens", "cost_usd"} <= set(data["usage"])
+    assert list(data["usage"]) == [
+        "input_tokens", "output_tokens", "cost_usd",
+        "session_input_tokens", "session_output_tokens", "session_cost_usd",
+        "cache_read_tokens", "cache_write_tokens", "context_tokens", "context_window",
+    ]  # fmt: skip
+    assert data["usage"]["session_input_tokens"] >= data["usage"]["input_tokens"] > 0
     assert report.exit_code == 0
     # The same chat continues by id, from any process.
     again = await open_chat(
