@@ -155,7 +155,15 @@ def warm_parse(text: str) -> None:
         pass
 
 
-def _parse_events(text: str) -> Parsed:
+#: How deeply mappings and lists may nest. A score nests about ten levels; thousands
+#: (``[[[[...``) would make the parser's work grow with the square of the depth (50,000
+#: levels: minutes) and every walk of the document recurse that deep.
+MAX_NESTING = 200
+
+
+def _parse_events(text: str, outer: int = 0) -> Parsed:
+    """``text`` as plain data; ``outer`` is how deeply the text's root nests in a larger
+    document (for a spliced part), so that the nesting limit is the whole document's."""
     # Each stack entry: [container, pending key, key path, is a block sequence].
     stack: list[list[Any]] = []
     anchors: dict[str, Any] = {}
@@ -220,11 +228,15 @@ def _parse_events(text: str) -> Parsed:
                     top[1] = _NO_KEY
             else:
                 root = value
-            if kind is MappingStartEvent:
-                stack.append([value, _NO_KEY, (*stack[-1][2], place) if stack else (), False])
-            elif kind is SequenceStartEvent:
+            if kind is MappingStartEvent or kind is SequenceStartEvent:
+                if len(stack) + outer >= MAX_NESTING:
+                    raise YamlError(
+                        f"the document nests more than {MAX_NESTING} levels deep",
+                        *_position(event),
+                    )
                 path = (*stack[-1][2], place) if stack else ()
-                stack.append([value, _NO_KEY, path, not event.flow_style])
+                block_list = kind is SequenceStartEvent and not event.flow_style
+                stack.append([value, _NO_KEY, path, block_list])
     except MarkedYAMLError as exc:
         raise _marked_error(exc, text) from None
     except YAMLError as exc:
@@ -332,7 +344,7 @@ def _spliced(
     if end < len(new):
         text += "\n"  # the items' last line break (at the end of the file, the file's own)
     try:
-        part = _parse_events(text)
+        part = _parse_events(text, outer=len(found[0]))
     except YamlError:
         return None
     if part.whole_only or type(part.data) is not list or not part.data:

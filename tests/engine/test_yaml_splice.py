@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from engine.diffing import changed_key_paths, unified_diff
 from engine.errors import YamlError
-from engine.yaml_text import _PARSED, _parse_events, _splice, load_edited, parse_plain
+from engine.yaml_text import (
+    _PARSED,
+    MAX_NESTING,
+    _parse_events,
+    _splice,
+    check_text,
+    load_edited,
+    parse_plain,
+)
 from tests.fakes.scripts import big_score
 
 SAMPLES = sorted((Path(__file__).parents[2] / "data" / "scorecards").rglob("*.yaml"))
@@ -214,6 +222,49 @@ def test_edits_that_reach_outside_their_items_get_the_whole_files_answer(new: st
     after = node_edit(before, "      Prompt number 4.\n", new)
     assert fresh(before)
     assert_same_as_whole(before, after)
+
+
+def flow_nest(levels: int) -> str:
+    """A document ``levels`` deep: the root mapping, then flow lists inside each other."""
+    return "x: " + "[" * (levels - 1) + "]" * (levels - 1) + "\n"
+
+
+def block_nest(levels: int) -> str:
+    """The same depth in block style: a mapping in a mapping, one indent a level."""
+    return "".join("  " * i + f"k{i}:\n" for i in range(levels)) + "  " * levels + "v\n"
+
+
+@pytest.mark.parametrize("nest", [flow_nest, block_nest])
+def test_nesting_past_the_limit_is_one_error_naming_the_line(nest: Any) -> None:
+    assert whole(nest(MAX_NESTING))[0] == "ok"
+    outcome, message = whole(nest(MAX_NESTING + 1))
+    assert outcome == "error" and f"nests more than {MAX_NESTING} levels deep" in message
+    assert "line " in message
+
+
+def test_a_hostile_nest_is_refused_before_the_parser_works_through_it() -> None:
+    # 50,000 levels took the parser minutes; the check stops at the limit.
+    result = check_text(flow_nest(50_000))
+    assert not result.ok and "nests more than" in str(result.error)
+
+
+def test_an_item_nested_past_the_limit_gets_the_whole_files_answer() -> None:
+    """Inside a node the limit counts the levels above the item too: an edit whose
+    item alone is within the limit, but the document is not, is refused as a whole
+    parse refuses it."""
+    before = big_score(10)
+    # root mapping, graph list, node mapping: three levels above the lists added.
+    deep = "[" * (MAX_NESTING - 2) + "]" * (MAX_NESTING - 2)
+    after = node_edit(before, "  - name: node_4\n", f"  - name: node_4\n    deep: {deep}\n")
+    shallower = after.replace(deep, deep[1:-1])
+    assert fresh(before)
+    # The edit stays inside the node, so it is one the splice takes on.
+    assert _splice(before, parse_plain(before), shallower) is not None
+    assert_same_as_whole(before, shallower)
+    assert edited(before, shallower)[0] == "ok"
+    assert fresh(before)
+    assert_same_as_whole(before, after)
+    assert edited(before, after)[0] == "error"
 
 
 def test_the_diff_and_key_paths_of_a_spliced_edit() -> None:
