@@ -44,7 +44,7 @@ from engine.providers import base as stream
 from engine.settings import Settings
 from engine.store import SessionRecord, Store
 from engine.workspace import ScoreRef, Workspace, read_text
-from engine.yaml_text import warm_parse
+from engine.yaml_text import yaml_problem
 
 #: Tool names the engine accepts: the Ollama function name and Anthropic's native ones.
 EDITOR_NAMES = frozenset({"str_replace_editor", "str_replace_based_edit_tool"})
@@ -104,6 +104,8 @@ class FileState:
     text: str | None
     diff: str
     key_paths: list[str] = field(default_factory=list)
+    problem: str | None = None
+    """Why the file is not valid YAML now (``None`` when it is, or is missing)."""
 
 
 @dataclass
@@ -241,9 +243,9 @@ class ChatSession:
             paths = await asyncio.to_thread(changed_key_paths, baseline, now)
         else:
             paths = []
-            # Parsed now, off the event loop, so the first edit re-parses only what it changes.
-            await asyncio.to_thread(warm_parse, now)
-        return FileState(self.record.path, text is not None, text, diff, paths)
+        # Parsed off the event loop (cached: the first edit re-parses only what it changes).
+        problem = await asyncio.to_thread(yaml_problem, text) if text is not None else None
+        return FileState(self.record.path, text is not None, text, diff, paths, problem)
 
     async def _file_changed(self, result: EditorResult) -> FileChanged:
         """The diff after an edit; never fails the turn (the edit is already recorded)."""
@@ -660,7 +662,9 @@ class ChatSession:
             return {"type": "file", "path": self.record.path, "missing": True}
         if text == await self._last_snapshot():
             return {"type": "file", "path": self.record.path, "unchanged": True}
-        return {"type": "file", "path": self.record.path, "text": text}
+        snapshot = {"type": "file", "path": self.record.path, "text": text}
+        problem = await asyncio.to_thread(yaml_problem, text)
+        return snapshot | {"problem": problem} if problem else snapshot
 
     async def _last_snapshot(self) -> str | None:
         for parts in await self.store.user_parts(self.id):

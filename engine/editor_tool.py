@@ -31,7 +31,7 @@ from engine.workspace import (
     atomic_write,
     read_text,
 )
-from engine.yaml_text import document_warnings, load_edited, load_plain
+from engine.yaml_text import document_warnings, load_edited, load_plain, yaml_problem
 
 if TYPE_CHECKING:
     from engine.store import Store
@@ -649,6 +649,9 @@ class EditorTool:
         header = f"Here's the result of running `cat -n` on {rel}:\n"
         if not lines:
             return EditResult(header + "(the file is empty)", path=rel)
+        problem = None
+        if path.suffix.lower() in YAML_SUFFIXES:
+            problem = await asyncio.to_thread(yaml_problem, text)
         if len(body) > self.max_chars:
             cut = body.rfind("\n", 0, self.max_chars)
             cut = cut if cut > 0 else self.max_chars
@@ -658,6 +661,8 @@ class EditorTool:
                 f"{shown}\n[Output cut at {self.max_chars} characters: lines {start}-{last_shown} "
                 f"of {len(lines)} shown. Use view_range [{last_shown + 1}, -1] to see the rest.]"
             )
+        if problem is not None:
+            body += "\n\n" + invalid_note(rel, problem)
         return EditResult(header + body, path=rel)
 
     def _listing(self, folder: Path, rel: str) -> str:
@@ -911,6 +916,14 @@ def _put_back(path: Path, before: str | None, made: list[Path]) -> None:
         atomic_write(path, before)
 
 
+def invalid_note(path: str, problem: str) -> str:
+    """What the model is told about a file that is not valid YAML as it stands."""
+    return (
+        f"Note: {path} is not valid YAML now ({problem}; the parser names only the first "
+        "error). An edit is applied only when it leaves the whole file valid YAML."
+    )
+
+
 def _validate(text: str, before: str | None = None) -> list[str]:
     """Score warnings for ``text``, or ``EditError`` when it is not valid YAML or too big.
 
@@ -925,10 +938,17 @@ def _validate(text: str, before: str | None = None) -> list[str]:
     try:
         data = load_edited(before, text) if before is not None else load_plain(text)
     except YamlError as exc:
-        where = f"line {exc.line}, column {exc.column}: " if exc.line is not None else ""
+        was = yaml_problem(before) if before is not None else None
+        if was is None:
+            raise EditError(
+                f"The edit was refused: the result would not be valid YAML ({exc.detail}). "
+                "The file is unchanged."
+            ) from None
         raise EditError(
-            f"The edit was refused: the result would not be valid YAML ({where}{exc.problem}). "
-            "The file is unchanged."
+            f"The edit was refused: the file is not valid YAML ({was}) and would still not "
+            f"be after this edit ({exc.detail}). An edit is applied only when it leaves the "
+            "whole file valid YAML: fix the rest in the same edit, or write the whole file "
+            "with `create`. The file is unchanged."
         ) from None
     return document_warnings(data)
 

@@ -34,8 +34,13 @@ class YamlError(ScoreChatError):
         self.problem = message
         self.line = line
         self.column = column
-        where = f"line {line}, column {column}: " if line is not None else ""
-        super().__init__(f"Invalid YAML ({where}{message}).")
+        super().__init__(f"Invalid YAML ({self.detail}).")
+
+    @property
+    def detail(self) -> str:
+        """Where and what, e.g. ``line 6, column 5: a tab character is used for indentation``."""
+        where = f"line {self.line}, column {self.column}: " if self.line is not None else ""
+        return where + self.problem
 
 
 class StoreError(ScoreChatError):

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from engine.editor_tool import numbered, split_lines
+from engine.editor_tool import invalid_note, numbered, split_lines
 from engine.settings import bundled_data_dir
 
 MAX_FILE_CHARS_IN_PROMPT = 60_000
@@ -71,6 +71,8 @@ def file_block(part: dict[str, Any]) -> str:
     """A stored file snapshot (a user message's ``file`` part) as the model reads it."""
     path = part.get("path", "")
     if part.get("missing"):
+        if part.get("why"):
+            return f"(The file {path} cannot be shown: {part['why']})"
         return f"(The file {path} does not exist at the moment.)"
     if part.get("unchanged"):
         return f"(The file {path} has not changed since the previous message.)"
@@ -78,4 +80,7 @@ def file_block(part: dict[str, Any]) -> str:
     if len(body) > MAX_FILE_CHARS_IN_PROMPT:
         cut = body.rfind("\n", 0, MAX_FILE_CHARS_IN_PROMPT)
         body = body[:cut] + "\n[... the rest is cut; use view with view_range to read it]"
-    return f"The file {path} as it is now, with line numbers:\n<file>\n{body or '(empty file)'}\n</file>"
+    block = f"The file {path} as it is now, with line numbers:\n<file>\n{body or '(empty file)'}\n</file>"
+    if part.get("problem"):
+        block += "\n" + invalid_note(path, part["problem"])
+    return block

@@ -147,14 +147,6 @@ def load_edited(before: str, after: str) -> Any:
     return parsed.data
 
 
-def warm_parse(text: str) -> None:
-    """Parse ``text`` into the cache (an edit of it then re-parses only what it changes)."""
-    try:
-        parse_plain(text)
-    except YamlError:
-        pass
-
-
 #: How deeply mappings and lists may nest. A score nests about ten levels; thousands
 #: (``[[[[...``) would make the parser's work grow with the square of the depth (50,000
 #: levels: minutes) and every walk of the document recurse that deep.
@@ -440,6 +432,15 @@ class CheckResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+def yaml_problem(text: str) -> str | None:
+    """Why ``text`` is not valid YAML (``YamlError.detail``), or ``None`` when it is."""
+    try:
+        load_plain(text)
+    except YamlError as exc:
+        return exc.detail
+    return None
 
 
 def check_text(text: str) -> CheckResult:

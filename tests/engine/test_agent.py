@@ -161,6 +161,26 @@ async def test_system_prompt_is_stable_and_each_message_carries_the_file(
     assert second[: len(first)] == first and third[: len(second)] == second
 
 
+async def test_the_file_sent_with_a_message_says_when_it_is_not_valid_yaml_or_cannot_be_shown(
+    settings: Settings, store: Store, workspace: Path
+) -> None:
+    provider = ScriptedProvider([[text("one")], [text("two")], [text("three")]])
+    chat = await start(settings, store, provider)
+    path = workspace / GREETING
+    valid = path.read_text()
+    path.write_text(valid.replace("  days: 90", "  days: [90"))
+    await collect(chat, "first")
+    path.write_text(valid + "# padding\n" * 600_000)  # over the 5 MB a score may have
+    await collect(chat, "second")
+    path.write_text(valid)
+    await collect(chat, "third")
+    first, second, third = (c["messages"][-1]["file"] for c in provider.calls)
+    assert "    31\t  days: [90" in first
+    assert f"Note: {GREETING} is not valid YAML now (line 32, column" in first
+    assert second.startswith(f"(The file {GREETING} cannot be shown: The file Greeting.yaml is ")
+    assert "not valid YAML" not in third and "does not exist" not in second
+
+
 async def test_text_is_persisted_while_streaming(settings: Settings, store: Store) -> None:
     words = " ".join(f"word{i}" for i in range(200))
     provider = ScriptedProvider([[text(words)]], chunk_delay=0.005)

@@ -233,6 +233,31 @@ async def test_tab_indentation_is_refused(tool: EditorTool, workspace: Path) -> 
     assert data(workspace) == before
 
 
+async def test_a_file_already_broken_is_said_on_view_and_in_a_refusal(
+    tool: EditorTool, workspace: Path
+) -> None:
+    """A person broke the YAML twice by hand: the model is told so when it views the
+    file, and an edit that fixes one error but not the other names both."""
+    path = workspace / GREETING
+    valid = path.read_text()
+    assert "not valid YAML" not in (await tool.run({"command": "view", "path": GREETING})).text
+    broken = valid.replace("  days: 90", "  days: [90").replace("  limit: 100", "\tlimit: 100")
+    path.write_text(broken)
+    view = await tool.run({"command": "view", "path": GREETING})
+    assert not view.is_error
+    assert f"Note: {GREETING} is not valid YAML now (line 32, column" in view.text
+    one_fix = await replace(tool, "  days: [90", "  days: 90")
+    assert one_fix.is_error and path.read_text() == broken
+    assert "the file is not valid YAML (line 32" in one_fix.text
+    assert "would still not be after this edit (line 32, column 1: a tab" in one_fix.text
+    both = await tool.run(
+        {"command": "str_replace", "path": GREETING,
+         "old_str": "  days: [90\n\tlimit: 100", "new_str": "  days: 90\n  limit: 100"}
+    )  # fmt: skip
+    assert not both.is_error, both.text
+    assert path.read_text() == valid
+
+
 async def test_warnings_are_appended(tool: EditorTool, workspace: Path) -> None:
     result = await tool.run(
         {

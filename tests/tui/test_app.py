@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,37 @@ async def test_external_change_updates_the_diff(settings: Settings, workspace: P
         await wait_for(
             pilot, lambda: diff.state is not None and "+  days: 45" in diff.state.diff, timeout=15
         )
+
+
+def header_text(diff: DiffPane) -> str:
+    """The diff pane's header as a person reads it."""
+    from rich.console import Console
+    from textual.widgets import Static
+
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(diff.query_one("#diff-header", Static).content)
+    return console.export_text()
+
+
+async def test_the_diff_pane_says_while_the_file_is_not_valid_yaml(
+    settings: Settings, workspace: Path
+) -> None:
+    app = make_app(settings, [])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        diff = app.chat_screen.query_one(DiffPane)
+        assert "Not valid YAML" not in header_text(diff)
+        await pilot.pause(0.5)  # let the watcher start
+        path = workspace / GREETING
+        valid = path.read_text()
+        path.write_text(valid.replace("  days: 90", "  days: [90"))
+        await wait_for(pilot, lambda: "Not valid YAML: line 32, column" in header_text(diff), 15)
+        assert "changed keys" not in header_text(diff)  # none can be named from a broken file
+        await pilot.press("f6")  # the whole file: still said
+        await wait_for(pilot, lambda: "lines" in header_text(diff))
+        assert "✗ Not valid YAML: line 32" in header_text(diff)
+        path.write_text(valid.replace("  days: 90", "  days: 45"))
+        await wait_for(pilot, lambda: "Not valid YAML" not in header_text(diff), 15)
 
 
 async def test_escape_cancels_and_keeps_partial_reply(settings: Settings, store: Store) -> None:

@@ -94,8 +94,13 @@ class DiffPane(VerticalScroll):
             header.update(Text(f"{state.path} no longer exists.", style="bold red"))
             body.update("")
             return
+        # A file that is not valid YAML says so first, in either view, until it is fixed.
+        parts: list[RenderableType] = []
+        if state.problem:
+            parts.append(Text(f"✗ Not valid YAML: {state.problem}", style="bold red"))
         if self.mode == "file":
-            header.update(Text(f"{len((state.text or '').splitlines())} lines", style="dim"))
+            parts.append(Text(f"{len((state.text or '').splitlines())} lines", style="dim"))
+            header.update(Group(*parts))
             body.update(
                 Syntax(
                     state.text or "", "yaml", line_numbers=True, word_wrap=False, theme="ansi_dark"
@@ -103,19 +108,21 @@ class DiffPane(VerticalScroll):
             )
             return
         if not state.diff:
-            header.update(Text("No changes since the session started.", style="dim"))
+            parts.append(Text("No changes since the session started.", style="dim"))
+            header.update(Group(*parts))
             body.update("")
             return
         from engine.diffing import diff_stat
 
         stat = diff_stat(state.diff)
         added, removed = stat.added, stat.removed
-        parts: list[RenderableType] = [
-            Text.assemble(
-                ("+" + str(added), "green"), " ", ("-" + str(removed), "red"), "  changed keys:"
-            )
-        ]
-        for key in state.key_paths or ["(formatting only)"]:
+        # Key paths need both texts parsed: none can be named while the file is invalid.
+        keys = state.key_paths or ([] if state.problem else ["(formatting only)"])
+        label = "  changed keys:" if keys else ""
+        parts.append(
+            Text.assemble(("+" + str(added), "green"), " ", ("-" + str(removed), "red"), label)
+        )
+        for key in keys:
             parts.append(Text(f"  • {key}", style="yellow"))
         header.update(Group(*parts))
         body.update(render_diff(state.diff))
