@@ -184,5 +184,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX messages_search ON messages USING gin (tsv);
         """,
     ),
+    (
+        "0005_drafts",
+        # A person's unsent prompt text per session (SQLite's 0009).
+        """
+        CREATE TABLE drafts (
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            author TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (session_id, author)
+        );
+        """,
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -194,6 +194,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX prompt_history_by_author ON prompt_history (author, id);
         """,
     ),
+    (
+        "0009_drafts",
+        # What a person typed in a session's prompt and did not send, kept until it is
+        # sent or cleared, so that a quit (or a crash) loses none of it.
+        """
+        CREATE TABLE drafts (
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            author TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (session_id, author)
+        );
+        """,
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

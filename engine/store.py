@@ -711,6 +711,32 @@ class Store(ABC):
         )
         return [r["text"] for r in reversed(rows)]
 
+    # ---- drafts ------------------------------------------------------------------------
+
+    async def save_draft(self, session_id: str, text: str) -> None:
+        """Keep what this store's person typed in ``session_id`` and has not sent; blank
+        text forgets it. A session deleted meanwhile keeps nothing."""
+        if not text.strip():
+            await self._write(
+                "DELETE FROM drafts WHERE session_id = ? AND author = ?", (session_id, self.author)
+            )
+            return
+        await self._write(
+            "INSERT INTO drafts (session_id, author, text, updated_at)"
+            " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)"
+            " ON CONFLICT (session_id, author) DO UPDATE"
+            " SET text = excluded.text, updated_at = excluded.updated_at",
+            (session_id, self.author, redact(text), time.time(), session_id),
+        )
+
+    async def draft(self, session_id: str) -> str:
+        """This store's person's unsent text in ``session_id`` (``""`` when none)."""
+        row = await self._one(
+            "SELECT text FROM drafts WHERE session_id = ? AND author = ?",
+            (session_id, self.author),
+        )
+        return str(row["text"]) if row else ""
+
     # ---- service mode: one turn at a time per chat, results by key -------------------
 
     async def join_queue(self, chat_id: str, turn_key: str, owner: str) -> None:

@@ -490,6 +490,10 @@ class ScoreChatApp(App[int]):
                 await self.provider.aclose()
             except Exception:
                 pass
+        try:
+            await self.chat_screen.keep_draft(quitting=True)
+        except Exception:
+            log.exception("could not keep the unsent text at quit")
         if self.store is not None and self._owns_store:
             await self.store.close()
 

@@ -225,6 +225,33 @@ async def test_prompt_history_is_bounded(store: Store) -> None:
     assert await store.prompt_history() == ["p7", "p8", "p9", "p10", "p11"]
 
 
+async def test_a_draft_is_kept_per_session_and_person_until_cleared(store: Store) -> None:
+    one, two = await _session(store), await _session(store)
+    assert await store.draft(one.id) == ""
+    await store.save_draft(one.id, "lower the limit\nand then")
+    await store.save_draft(two.id, "other")
+    await store.save_draft(one.id, "lower the limit to 5")  # typed on: replaced
+    assert await store.draft(one.id) == "lower the limit to 5"
+    assert await store.draft(two.id) == "other"
+    # Another person on a shared store has drafts of their own.
+    author = store.author
+    store.author = "someone-else"
+    try:
+        assert await store.draft(one.id) == ""
+        await store.save_draft(one.id, "theirs")
+    finally:
+        store.author = author
+    assert await store.draft(one.id) == "lower the limit to 5"
+    await store.save_draft(one.id, "  \n ")  # sent or cleared
+    assert await store.draft(one.id) == ""
+    # A key pasted by mistake is not kept; a deleted session keeps nothing.
+    await store.save_draft(two.id, "key sk-ant-api03-" + "x" * 40)
+    assert "x" * 40 not in await store.draft(two.id)
+    await store.delete_session(two.id)
+    await store.save_draft(two.id, "too late")
+    assert await store.draft(two.id) == ""
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 async def test_two_connections_write_without_lock_errors(
     tmp_path: Path, backend: str, request: pytest.FixtureRequest

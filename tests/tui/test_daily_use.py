@@ -223,6 +223,89 @@ async def test_a_message_sent_during_a_reply_is_queued_then_sent(settings: Setti
         assert [m.text for m in users] == ["one", "two"]
 
 
+async def stored_draft(pilot: Any, store: Store, session_id: str, expected: str) -> None:
+    """Wait until the store holds ``expected`` as the session's draft."""
+    for _ in range(200):
+        if await store.draft(session_id) == expected:
+            return
+        await pilot.pause(0.05)
+    assert await store.draft(session_id) == expected
+
+
+async def test_text_typed_and_not_sent_comes_back_after_a_quit(
+    settings: Settings, store: Store
+) -> None:
+    app = make_app(settings, [], store=store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        session = app.chat_screen.chat.id
+        await pilot.press(*"lower the", "ctrl+j", *"limit")
+        # Kept a moment after the last key, so a crash loses at most that moment...
+        await stored_draft(pilot, store, session, "lower the\nlimit")
+        await pilot.press(*" to 5")
+        await pilot.press("ctrl+q")  # ...and at once on quitting.
+    assert await store.draft(session) == "lower the\nlimit to 5"
+    again = make_app(settings, [[text("Done.")]], store=store, session_id=session, score=None)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        assert again.chat_screen.query_one(PromptInput).text == "lower the\nlimit to 5"
+        assert "Your unsent message is back in the prompt." in _notices(again)
+        await pilot.press("enter")  # sent: no longer a draft
+        await wait_for(pilot, lambda: not again.chat_screen._turn.is_running)
+        await stored_draft(pilot, store, session, "")
+    users = [m.text for m in await store.messages(session) if m.role == "user"]
+    assert users == ["lower the\nlimit to 5"]
+
+
+async def test_each_session_keeps_its_own_unsent_text(settings: Settings, store: Store) -> None:
+    app = make_app(settings, [[text("hi")]], store=store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await type_and_send(pilot, "hello")
+        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        first = app.chat_screen.chat.id
+        prompt = app.chat_screen.query_one(PromptInput)
+        await pilot.press(*"start over")
+        # A new session has nothing of its own: the text comes along to it.
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.chat_screen.opened_id not in (None, first))
+        second = app.chat_screen.chat.id
+        assert prompt.text == "start over"
+        await pilot.press(*" please")
+        await stored_draft(pilot, store, second, "start over please")
+        assert await store.draft(first) == ""
+        # Back in the first session: its own (empty) prompt; what is typed there stays there.
+        browser = await browse(pilot, "hello")
+        await wait_for(pilot, lambda: len(browser.rows) == 1)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.chat_screen.opened_id == first)
+        await wait_for(pilot, lambda: prompt.text == "")
+        await pilot.press(*"one more thing")
+        await pilot.press("ctrl+n")  # the latest session is the empty second one: reused
+        await wait_for(pilot, lambda: app.chat_screen.opened_id == second)
+        await wait_for(pilot, lambda: prompt.text == "start over please")
+        await stored_draft(pilot, store, first, "one more thing")
+        assert await store.draft(second) == "start over please"
+
+
+async def test_messages_queued_behind_a_reply_are_kept_at_quit(
+    settings: Settings, store: Store
+) -> None:
+    app = make_app(settings, [[text("first " * 250)]], chunk_delay=0.02, store=store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        session = app.chat_screen.chat.id
+        await type_and_send(pilot, "one")
+        await wait_for(pilot, lambda: app.chat_screen._turn.is_running)
+        await type_and_send(pilot, "two")
+        await wait_for(pilot, lambda: app.chat_screen._queued == ["two"])
+        await pilot.press(*"three")
+        await pilot.press("ctrl+q")
+    assert await store.draft(session) == "two\n\nthree"
+    users = [m.text for m in await store.messages(session) if m.role == "user"]
+    assert users == ["one"]
+
+
 async def test_page_keys_scroll_the_conversation_from_the_prompt(settings: Settings) -> None:
     app = make_app(settings, [[text("\n\n".join(f"paragraph {i}" for i in range(80)))]])
     async with app.run_test(size=(120, 40)) as pilot:

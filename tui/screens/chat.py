@@ -23,6 +23,7 @@ from textual.worker import Worker
 
 from engine import events as ev
 from engine.errors import ScoreChatError, StoreError
+from engine.logs import get_logger
 from engine.providers import HOW_TO_CONNECT
 from tui.widgets.conversation import AssistantMessage, Conversation, WorkingIndicator
 from tui.widgets.diff_pane import DiffPane
@@ -47,6 +48,10 @@ SESSIONS_SHOWN = 5_000
 SESSIONS_REFRESH = 10.0
 #: How long the turn worker may run before it lets the app handle keys and repaint.
 YIELD_INTERVAL = 0.008
+#: Seconds after the last change before the prompt's text is kept as the session's draft.
+DRAFT_DELAY = 1.0
+
+log = get_logger("chat")
 
 
 class ChatScreen(Screen[None]):
@@ -105,6 +110,10 @@ class ChatScreen(Screen[None]):
         """The id of the session once it is fully shown (its messages, diff and list)."""
         self._queued: list[str] = []
         """Messages sent while a reply streamed; sent in order when it ends."""
+        self._typed = ""
+        """The prompt's text as it last changed (read at quit, when no widget is left)."""
+        self._kept = ""
+        """The open session's draft as the store holds it."""
 
     @property
     def scorechat(self) -> ScoreChatApp:
@@ -154,6 +163,7 @@ class ChatScreen(Screen[None]):
         if self._turn is not None and self._turn.is_running:
             self.notify("Stop the running turn first (Esc).", severity="warning")
             return
+        await self._swap_drafts(chat)
         self.chat = chat
         self.query_one(StatusBar).context = None  # known again after this session's next turn
         await self._show_first_page(chat, focus_message)
@@ -196,6 +206,68 @@ class ChatScreen(Screen[None]):
         else:
             conversation.scroll_end(animate=False)
             conversation.anchor()
+
+    # ---- drafts: what was typed and not sent stays with its session -------------------
+
+    async def _swap_drafts(self, chat: ChatSession) -> None:
+        """Leaving a session keeps the prompt's text as its draft, and the session opened
+        brings its own draft back. A session with nothing of its own (no message, no
+        draft: a new one) takes the text along instead, and so does the first session
+        opened after text was typed with no score open."""
+        prompt = self.query_one(PromptInput)
+        typed = prompt.text
+        try:
+            draft = await chat.store.draft(chat.id)
+        except StoreError:
+            log.exception("could not read the draft of session %s", chat.id)
+            draft = ""
+        leaving = self.chat if self.chat is not None and self.chat.id != chat.id else None
+        takes_along = not draft and chat.record.message_count == 0
+        if leaving is not None:
+            await self._store_draft(leaving.id, "" if takes_along else typed)
+        self._kept = draft
+        if takes_along or (leaving is None and typed.strip()):
+            self._typed = typed  # kept as this session's draft once it is open
+            self._keep_draft_soon(0.0)
+            return
+        if typed != draft:
+            prompt.load_text(draft)
+            prompt.move_cursor(prompt.document.end)
+        self._typed = draft
+        if draft and leaving is None:
+            self.notify("Your unsent message is back in the prompt.")
+
+    @on(PromptInput.Changed, "#prompt")
+    def _prompt_changed(self, event: PromptInput.Changed) -> None:
+        self._typed = event.text_area.text
+        if self.chat is not None and self._typed != self._kept:
+            self._keep_draft_soon(DRAFT_DELAY)
+
+    @work(group="draft", exclusive=True, exit_on_error=False)
+    async def _keep_draft_soon(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self.keep_draft()
+
+    async def keep_draft(self, *, quitting: bool = False) -> None:
+        """Store the prompt's text as the open session's draft if it changed; on quitting,
+        messages queued behind a running reply are kept too (they were never sent)."""
+        if self.chat is None:
+            return
+        parts = [*self._queued, self._typed] if quitting else [self._typed]
+        text = "\n\n".join(part for part in parts if part.strip())
+        if text != self._kept:
+            await self._store_draft(self.chat.id, text)
+
+    async def _store_draft(self, session_id: str, text: str) -> None:
+        if self.chat is None:
+            return
+        try:
+            await self.chat.store.save_draft(session_id, text)
+        except StoreError:
+            log.exception("could not keep the draft of session %s", session_id)
+            return
+        if session_id == self.chat.id:
+            self._kept = text
 
     def set_prompt_history(self, history: list[str]) -> None:
         """Earlier prompts (kept across runs) for Up/Down in the prompt."""
@@ -324,6 +396,8 @@ class ChatScreen(Screen[None]):
             self.notify("Open a score first: Ctrl+O.", severity="warning")
             return
         self.query_one(PromptInput).clear()
+        self._typed = ""
+        self._keep_draft_soon(0.0)  # sent: no longer a draft
         self.scorechat.remember_prompt(text)
         if self.scorechat.provider is None and self.scorechat.provider_checked:
             # No model yet: look once more before the send fails.
@@ -383,8 +457,12 @@ class ChatScreen(Screen[None]):
         self.chat.provider = self.scorechat.provider
         yielded = time.monotonic()
         events = self.chat.send(text)
+        stopped = False
         try:
             async for event in events:
+                stopped = stopped or isinstance(event, ev.TurnCancelled)
+                if not conversation.is_attached:
+                    continue  # the app is quitting: the turn still saves what it has
                 await self.render_event(event)
                 # A fast stream can arrive with no real await in between: give keys and
                 # repaints their turn at least every YIELD_INTERVAL.
@@ -392,21 +470,34 @@ class ChatScreen(Screen[None]):
                     await asyncio.sleep(0)
                     yielded = time.monotonic()
         except asyncio.CancelledError:
-            # Esc landed while an event was being drawn: the turn still saves its reply.
+            # Esc landed while an event was being drawn, or the app is quitting: the
+            # turn still saves its reply.
+            stopped = True
             final = await self.chat.settle_cancelled(events)  # type: ignore[arg-type]
-            if final is not None:
+            if final is not None and conversation.is_attached:
                 await self.render_event(final)
         finally:
-            working.end()
-            await conversation.finish_assistant()
-            # What the turn drew is on record now: it can be let go and loaded again.
-            latest = await self.chat.store.last_messages(self.chat.id, 1)
-            if latest:
-                conversation.adopt_live(latest[-1].id)
-            self._update_status()
-            await self.refresh_sessions()
-            if self._queued:
-                self.call_later(self._send_queued)
+            if conversation.is_attached:
+                await self._turn_ended(stopped)
+
+    async def _turn_ended(self, stopped: bool) -> None:
+        """The screen after a turn: the reply adopted from the record, the status and the
+        sessions pane brought up to date, and queued messages sent."""
+        assert self.chat is not None
+        working = self.query_one(WorkingIndicator)
+        conversation = self.query_one(Conversation)
+        working.end()
+        await conversation.finish_assistant()
+        # What the turn drew is on record now: it can be let go and loaded again.
+        latest = await self.chat.store.last_messages(self.chat.id, 1)
+        if latest:
+            conversation.adopt_live(latest[-1].id)
+        self._update_status()
+        await self.refresh_sessions()
+        # Queued messages go out after a reply that ended; after one that was
+        # stopped they are back in the prompt (Esc) or kept as the draft (a quit).
+        if self._queued and not stopped:
+            self.call_later(self._send_queued)
 
     def _send_queued(self) -> None:
         if self._queued and self.chat is not None and not (self._turn and self._turn.is_running):
