@@ -14,8 +14,17 @@ from tests.fakes.scripts import GREETING, edit, text
 from tui.app import ScoreChatApp, build_app
 
 __all__ = [
-    "GREETING", "edit", "is_open", "make_app", "opened", "press_for", "ready", "text",
-    "type_and_send", "wait_for",
+    "GREETING",
+    "edit",
+    "is_open",
+    "make_app",
+    "opened",
+    "press_for",
+    "ready",
+    "send_and_wait",
+    "text",
+    "type_and_send",
+    "wait_for",
 ]  # fmt: skip
 
 
@@ -88,6 +97,12 @@ async def type_and_send(pilot: Any, message: str) -> None:
     prompt.focus()
     prompt.load_text(message)
     await pilot.press("enter")
+
+
+async def send_and_wait(pilot: Any, message: str) -> None:
+    """``type_and_send``, then wait until the reply has ended."""
+    await type_and_send(pilot, message)
+    await wait_for(pilot, lambda: not pilot.app.chat_screen._turn.is_running)
 
 
 async def browse(pilot: Any, query: str = "") -> Any:

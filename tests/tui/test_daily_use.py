@@ -17,6 +17,7 @@ from tests.tui.helpers import (
     edit,
     make_app,
     ready,
+    send_and_wait,
     text,
     type_and_send,
     wait_for,
@@ -39,8 +40,7 @@ async def test_deleting_in_the_browser_then_clicking_the_list_never_crashes(
     app = make_app(settings, [[text("hi there")]], store=store)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await type_and_send(pilot, "hello")
-        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        await send_and_wait(pilot, "hello")
         first = app.chat_screen.chat.id
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: app.chat_screen.opened_id not in (None, first))
@@ -153,8 +153,7 @@ async def test_slash_commands_and_completion(settings: Settings, workspace: Path
     )
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await type_and_send(pilot, "lower the limit")
-        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        await send_and_wait(pilot, "lower the limit")
         prompt = app.chat_screen.query_one(PromptInput)
         await pilot.press(*"/und")
         await pilot.press("tab")
@@ -177,8 +176,7 @@ async def test_undo_of_a_changed_file_shows_what_it_would_discard(
     app = make_app(settings, [[edit("limit: 100", "limit: 5")], [text("done")]])
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await type_and_send(pilot, "lower the limit")
-        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        await send_and_wait(pilot, "lower the limit")
         path = workspace / GREETING
         path.write_text(path.read_text().replace("days: 90", "days: 7"))
         await pilot.press("ctrl+r")
@@ -261,8 +259,7 @@ async def test_each_session_keeps_its_own_unsent_text(settings: Settings, store:
     app = make_app(settings, [[text("hi")]], store=store)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await type_and_send(pilot, "hello")
-        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        await send_and_wait(pilot, "hello")
         first = app.chat_screen.chat.id
         prompt = app.chat_screen.query_one(PromptInput)
         await pilot.press(*"start over")
@@ -310,8 +307,7 @@ async def test_page_keys_scroll_the_conversation_from_the_prompt(settings: Setti
     app = make_app(settings, [[text("\n\n".join(f"paragraph {i}" for i in range(80)))]])
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await type_and_send(pilot, "long please")
-        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        await send_and_wait(pilot, "long please")
         conversation = app.chat_screen.query_one(Conversation)
         conversation.scroll_end(animate=False)
         await pilot.pause(0.2)
@@ -388,8 +384,7 @@ async def test_a_failed_send_keeps_its_error_after_resume(settings: Settings, st
     app = make_app(settings, None, store=store)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.chat_screen.opened_id is not None)
-        await type_and_send(pilot, "is anyone there")
-        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        await send_and_wait(pilot, "is anyone there")
         chat_id = app.chat_screen.chat.id
     again = make_app(settings, [], store=store, session_id=chat_id, score=None)
     async with again.run_test(size=(120, 40)) as pilot:
@@ -404,8 +399,7 @@ async def test_copy_and_retry(settings: Settings, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(app, "copy_to_clipboard", copied.append)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await type_and_send(pilot, "show me")
-        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        await send_and_wait(pilot, "show me")
         await type_and_send(pilot, "/copy code")
         await wait_for(pilot, lambda: copied == ["limit: 5\n"])
         await type_and_send(pilot, "/retry")
@@ -489,8 +483,7 @@ async def test_browser_filters_work_with_the_arrow_keys(settings: Settings, stor
     app = make_app(settings, [[text("hi")]], store=store)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await type_and_send(pilot, "hello")
-        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        await send_and_wait(pilot, "hello")
         browser = await browse(pilot)
         await wait_for(pilot, lambda: len(browser.rows) >= 1)
         await pilot.press("tab")  # from the search box to the scorecard filter
@@ -509,8 +502,7 @@ async def test_thinking_shows_collapsed_with_its_length(settings: Settings) -> N
                                text("The limit is 100.")]])  # fmt: skip
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await type_and_send(pilot, "what is the limit?")
-        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        await send_and_wait(pilot, "what is the limit?")
         row = app.chat_screen.query_one(ThinkingRow)
         assert row.collapsed and row.title == "💭 Thinking · 24 characters"
         row.collapsed = False
