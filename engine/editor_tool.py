@@ -433,6 +433,14 @@ class EditorTool:
             result: EditResult = await handler(tool_input)
         except ScoreChatError as exc:
             result = EditResult(str(exc), is_error=True)
+        except OSError as exc:  # the disk's doing (full, read-only, gone), not the edit's
+            log.warning("the editor's %s command met a file error: %s", command, exc)
+            where = tool_input.get("path") if isinstance(tool_input.get("path"), str) else "it"
+            result = EditResult(
+                f"The {command} command could not be carried out on {where}: "
+                f"{exc.strerror or exc}. The file is unchanged.",
+                is_error=True,
+            )
         except Exception as exc:  # never let a bug in one command take the turn down
             log.exception("the editor's %s command failed", command)
             result = EditResult(f"The {command} command failed: {exc}.", is_error=True)
@@ -582,7 +590,15 @@ class EditorTool:
         try:
             edit_id = await self._record(command, rel, before, after, tool_input)
         except BaseException as exc:
-            await asyncio.shield(asyncio.to_thread(_put_back, path, before, made))
+            try:
+                await asyncio.shield(asyncio.to_thread(_put_back, path, before, made))
+            except OSError as failed:
+                log.exception("%s could not be put back after its edit failed to record", rel)
+                raise EditError(
+                    f"The edit could not be recorded ({exc}) and {rel} could not be put back "
+                    f"({failed.strerror or failed}): the file holds the edit, which is not "
+                    "on record. View it before editing again."
+                ) from None
             if isinstance(exc, Exception):
                 log.exception("recording an edit of %s failed; the file was put back", rel)
                 raise EditError(

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import ScoreChatError, UsageError
+from engine.logs import setup_logging
 from engine.redact import redact
 from engine.settings import PLACES, Settings, load_settings, prepare_workspace
 
@@ -74,6 +75,9 @@ class Context:
                     **{k: v for k, v in explicit.items() if v is not None},
                 )
             )
+            # What a command's engine logs (a failed turn's traceback) goes to the log
+            # file, as the app's does, never to the terminal.
+            setup_logging(self._settings.log_dir)
         return self._settings
 
 

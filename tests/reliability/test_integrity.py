@@ -362,6 +362,77 @@ async def test_failed_edit_record_puts_the_file_back(
     assert (workspace / GREETING).read_bytes() == before
 
 
+async def test_a_full_disk_is_one_sentence_and_leaves_the_file(
+    workspace: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    before = (workspace / GREETING).read_bytes()
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("engine.editor_tool.atomic_write", full)
+    tool = EditorTool(workspace, store)
+    result = await tool.run(
+        {"command": "str_replace", "path": GREETING, "old_str": "limit: 100", "new_str": "limit: 2"}
+    )
+    assert result.is_error
+    assert result.text == (
+        f"The str_replace command could not be carried out on {GREETING}: "
+        "No space left on device. The file is unchanged."
+    )
+    assert (workspace / GREETING).read_bytes() == before
+    assert await store.last_undoable_edit(GREETING) is None
+
+
+async def test_an_edit_neither_recorded_nor_put_back_says_so(
+    workspace: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    async def unrecorded(*args: Any, **kwargs: Any) -> int:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    def stuck(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(store, "record_edit", unrecorded)
+    monkeypatch.setattr("engine.editor_tool._put_back", stuck)
+    tool = EditorTool(workspace, store)
+    result = await tool.run(
+        {"command": "str_replace", "path": GREETING, "old_str": "limit: 100", "new_str": "limit: 2"}
+    )
+    # The file was written and could not be restored: never "unchanged".
+    assert result.is_error and "unchanged" not in result.text
+    assert "could not be put back (Read-only file system)" in result.text
+    assert "limit: 2" in (workspace / GREETING).read_text()
+
+
+def test_what_the_engine_logs_never_reaches_the_terminal(workspace: Path, tmp_path: Path) -> None:
+    """A command's logged errors go to the log file; with no log file they are dropped,
+    never printed with a traceback."""
+    bare = subprocess.run(
+        [sys.executable, "-c",
+         "from engine.logs import get_logger\n"
+         "try:\n    1 / 0\nexcept ZeroDivisionError:\n"
+         "    get_logger('x').exception('a bug')\n"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert bare.stderr == ""
+    home = tmp_path / "home"
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([[tool(command="view", path="nowhere.yaml")], [text("ok")]]))
+    run = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "-w", str(workspace), "message", "look", "--score",
+         "greeting", "--provider", "scripted", "--script", str(script), "--json"],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "SCORECHAT_HOME": str(home)},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 0 and run.stderr == ""
+    assert "turn done in session" in (home / "logs" / "scorechat.log").read_text()
+
+
 async def test_markup_in_a_tool_path_is_shown_as_text(settings: Settings) -> None:
     from tests.tui.helpers import make_app, ready, type_and_send, wait_for
     from tui.widgets.conversation import ToolCallRow
