@@ -28,9 +28,11 @@ from textual.worker import Worker, WorkerState
 from engine.errors import ScoreChatError
 from engine.logs import get_logger
 from engine.settings import Settings
+from tui.control_codes import show_control_codes
 from tui.screens.chat import NO_MODEL_KEYS, ChatScreen, default_export_path
 
 log = get_logger("app")
+show_control_codes()
 
 #: With no model, how soon the app looks again, and the longest wait between looks.
 PROBE_FIRST_DELAY = 2.0

@@ -11,13 +11,15 @@ its usual sentence. The options read here are the main command's own
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from engine.errors import ScoreChatError, UsageError
 from engine.logs import setup_logging
@@ -184,6 +186,47 @@ def describe_error(exc: BaseException) -> tuple[str, int]:
     return f"Unexpected error: {type(exc).__name__}: {exc}.", 1
 
 
+#: The characters a terminal acts on rather than shows (escape sequences, a bell, a
+#: carriage return that overwrites the line): every control character but tab and newline.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character written out (``\\x1b``) instead of sent."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\r\n", "\n"))
+
+
+class _TerminalText:
+    """A text stream to a terminal that shows control characters instead of sending them:
+    a score's name, a title or a model's reply can hold any, and must not retitle the
+    window, write the clipboard or recolour the rest of the screen."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(printable(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def printable_output() -> Iterator[None]:
+    """While a command runs, what it prints on a terminal is shown, never interpreted
+    (output to a file or a pipe is left exactly as it is)."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = (
+        _TerminalText(stream) if stream is not None and stream.isatty() else stream
+        for stream in saved
+    )
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
 def main(argv: list[str] | None = None) -> None:
     """``scorechat``: the app at once when only its options are given, else the full
     command line."""
@@ -205,7 +248,8 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("SCORECHAT_DEBUG") and not isinstance(exc, ScoreChatError):
             raise
         message, code = describe_error(exc)
-        print(f"scorechat: {redact(message)}", file=sys.stderr)
+        with printable_output():
+            print(f"scorechat: {redact(message)}", file=sys.stderr)
     except KeyboardInterrupt:
         code = 130
     sys.exit(code)

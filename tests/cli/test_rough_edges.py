@@ -106,3 +106,27 @@ def test_doctor_does_not_call_an_empty_workspace_ok(tmp_path: Path) -> None:
     result = cli("-w", str(tmp_path / "flat"), "doctor")
     assert "[FAIL] workspace" in result.stdout and "no score files" in result.stdout
     assert result.returncode == 1
+
+
+def test_control_characters_are_shown_on_a_terminal_and_kept_in_a_pipe(tmp_path: Path) -> None:
+    """A score's name (from any file put in the workspace) can hold an escape sequence
+    that retitles the window or recolours the screen: a terminal shows it as text."""
+    import pexpect
+
+    card = tmp_path / "ws" / "Card"
+    card.mkdir(parents=True)
+    (card / "Osc.yaml").write_text('name: "Title\x1b]0;pwned\x07"\nkey: osc\n')
+    (card / "Red\x1b[31m.yaml").write_text("key: red\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SCORECHAT_HOME": str(tmp_path / "home")}
+    args = ["-m", "tui.cli", "-w", str(tmp_path / "ws"), "scores", "list"]
+    terminal = pexpect.spawn(sys.executable, args, env=env, timeout=30)
+    terminal.expect(pexpect.EOF)
+    shown = terminal.before
+    assert b"\x1b" not in shown and b"\x07" not in shown
+    assert b"Title\\x1b]0;pwned\\x07" in shown and b"Red\\x1b[31m" in shown
+    # An error sentence naming what was typed is shown the same way.
+    typed = pexpect.spawn(sys.executable, [*args[:4], "check", "\x1b[2J"], env=env, timeout=30)
+    typed.expect(pexpect.EOF)
+    assert b"\x1b" not in typed.before and b"No score matches '\\x1b[2J'" in typed.before
+    piped = subprocess.run([sys.executable, *args], env=env, capture_output=True, check=True)
+    assert b"Title\x1b]0;pwned\x07" in piped.stdout  # a file or a pipe gets the bytes

@@ -450,6 +450,30 @@ async def test_markup_in_a_tool_path_is_shown_as_text(settings: Settings) -> Non
         assert rows and "[b].yaml" in rows[0].title
 
 
+async def test_escape_sequences_in_names_files_and_replies_are_drawn_as_symbols(
+    settings: Settings,
+) -> None:
+    """A score's name, its file and a model's reply reach the screen with their control
+    characters drawn (``␛``), never sent: an OSC sequence would retitle the window, OSC
+    52 would write the clipboard."""
+    from tests.tui.helpers import make_app, ready, send_and_wait
+
+    card = settings.workspace / "Hostile"
+    card.mkdir()
+    (card / "Osc.yaml").write_text('name: "Title\x1b]0;pwned\x07"\nkey: osc\nclass: X\n')
+    reply = "Copied \x1b]52;c;cHduZWQ=\x07 and \x1b[2J cleared"
+    app = make_app(settings, [[text(reply)]], score="osc")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send_and_wait(pilot, "hello \x1b[31mred")
+        await pilot.pause(0.3)
+        screen = app.export_screenshot().replace("&#160;", " ")
+    assert "\x1b" not in screen and "\x07" not in screen
+    assert "Title␛]0;pwned" in screen  # the conversation's title, from the name
+    assert "␛]52;c;cHduZWQ=" in screen and "␛[2J" in screen  # the reply
+    assert "hello ␛[31mred" in screen  # what was typed
+
+
 # ---- 8 and 9. mid-stream faults and truncation, against the installed SDKs ---------------------
 
 

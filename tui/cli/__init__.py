@@ -32,7 +32,7 @@ from tui.cli.common import (
     handle_errors,
     place_option,
 )
-from tui.launch import open_app
+from tui.launch import open_app, printable_output
 
 app = Group(
     name="scorechat",
@@ -104,6 +104,11 @@ def _open_app(context: Context, **launch: Any) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """The console entry point: click usage errors become one sentence, exit 2."""
+    with printable_output():
+        _main(argv)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         rv = app(args=argv, standalone_mode=False)
     except ClickUsageError as exc:
