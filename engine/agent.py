@@ -50,6 +50,10 @@ from engine.yaml_text import yaml_problem
 EDITOR_NAMES = frozenset({"str_replace_editor", "str_replace_based_edit_tool"})
 #: How often streamed text is written to the database.
 PERSIST_INTERVAL = 0.25
+#: The most tool calls one reply may have run: the rest are answered "not run", so a
+#: model that emits hundreds of calls cannot make hundreds of writes, nor a next
+#: request too big to send.
+MAX_CALLS_PER_REPLY = 25
 #: How full the context may get before the user is warned.
 CONTEXT_WARNING = 0.9
 #: Stop reasons that mean the model was cut off rather than finished.
@@ -466,9 +470,16 @@ class ChatSession:
                 results = []
                 repeated: str | None = None
                 try:
-                    for call in calls:
+                    for index, call in enumerate(calls):
                         yield ToolCallStarted(call.id, call.name, call.input, message_id)
-                        result = await self._run_tool(call)
+                        if index < MAX_CALLS_PER_REPLY:
+                            result = await self._run_tool(call)
+                        else:
+                            result = EditorResult(
+                                f"Not run: one reply may make at most {MAX_CALLS_PER_REPLY} "
+                                "tool calls. Make this call again in your next reply.",
+                                is_error=True,
+                            )
                         results.append(
                             {
                                 "type": "tool_result",
@@ -489,7 +500,8 @@ class ChatSession:
                         )  # fmt: skip
                         if result.changed:
                             yield await self._file_changed(result)
-                        if result.is_error and (call.input or {}).get("command") != "view":
+                        ran = index < MAX_CALLS_PER_REPLY
+                        if ran and result.is_error and (call.input or {}).get("command") != "view":
                             key = json.dumps(call.input, sort_keys=True, default=str)
                             failures[key] = failures.get(key, 0) + 1
                             if failures[key] >= 2:

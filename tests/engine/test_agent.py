@@ -17,7 +17,7 @@ from engine.providers.scripted import ScriptedProvider
 from engine.settings import Settings
 from engine.store import Store
 from engine.workspace import Workspace
-from tests.fakes.scripts import GREETING, edit, text
+from tests.fakes.scripts import GREETING, edit, text, tool
 
 
 async def start(
@@ -137,6 +137,28 @@ async def test_unknown_tool_and_malformed_arguments_go_back_to_the_model(
     assert results[0].is_error and "Unknown tool 'bash'" in results[0].text
     assert results[1].is_error and "JSON object" in results[1].text
     assert isinstance(events[-1], ev.TurnDone)
+
+
+async def test_a_reply_with_hundreds_of_tool_calls_runs_only_the_first_ones(
+    settings: Settings, store: Store, workspace: Path
+) -> None:
+    from engine.agent import MAX_CALLS_PER_REPLY
+
+    # Each call inserts a comment line: 300 of them, all different.
+    calls = [tool(command="insert", path=GREETING, insert_line=0, insert_text=f"# {i}")
+             for i in range(300)]  # fmt: skip
+    provider = ScriptedProvider([calls, [text("done")]])
+    chat = await start(settings, store, provider)
+    events = await collect(chat, "go")
+    results = [e for e in events if isinstance(e, ev.ToolResult)]
+    assert len(results) == 300  # every call is answered, as the APIs require
+    ran = [r for r in results if not r.text.startswith("Not run")]
+    assert len(ran) == MAX_CALLS_PER_REPLY and not any(r.is_error for r in ran)
+    assert "at most 25 tool calls" in results[-1].text and results[-1].is_error
+    inserted = {line for line in (workspace / GREETING).read_text().splitlines()
+                if line.startswith("# ") and line[2:].isdigit()}  # fmt: skip
+    assert inserted == {f"# {i}" for i in range(MAX_CALLS_PER_REPLY)}
+    assert isinstance(events[-1], ev.TurnDone)  # not stopped as a repeated failure
 
 
 async def test_system_prompt_is_stable_and_each_message_carries_the_file(
