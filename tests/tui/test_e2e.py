@@ -103,3 +103,31 @@ def test_the_app_quits_when_its_terminal_goes_away(workspace: Path, tmp_path: Pa
     finally:
         if process.isalive():
             process.kill(signal.SIGKILL)
+
+
+def test_an_editor_that_cannot_run_leaves_the_app_working(workspace: Path, tmp_path: Path) -> None:
+    """F7 with a $EDITOR that does not exist: Textual resumes the app only when the
+    suspended block ends normally, so a failure there once left a blank, dead screen."""
+    env = {
+        **os.environ,
+        "EDITOR": "no-such-editor --wait",
+        "VISUAL": "",
+        "TERM": "xterm-256color",
+        "SCORECHAT_WORKSPACE": str(workspace),
+        "SCORECHAT_HOME": str(tmp_path / "home"),
+    }
+    script = tmp_path / "script.json"
+    script.write_text('[[{"type": "text", "text": "The app answers."}]]')
+    args = ["--score", "greeting", "--provider", "scripted", "--script", str(script)]
+    term = Terminal([scorechat_command(), *args], env, cols=COLS, rows=ROWS)
+    try:
+        term.wait_for("No changes since the session started")
+        term.send("\x1b[18~")  # F7: open the score in $EDITOR
+        term.wait_for("'no-such-editor --wait' did not run cleanly")
+        term.send("still here\r")  # the app is back: a message is sent and answered
+        term.wait_for("The app answers.")
+        term.send("\x11")  # ctrl+q
+        term.child.expect(pexpect.EOF, timeout=10)
+    finally:
+        if term.child.isalive():
+            term.child.terminate(force=True)

@@ -833,13 +833,24 @@ class ChatScreen(Screen[None]):
     def action_external_editor(self) -> None:
         if self.chat is None:
             return
-        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        editor = (os.environ.get("VISUAL") or os.environ.get("EDITOR") or "").strip() or "vi"
         path = self.chat.path
+        failed: str | None = None
         try:
+            command = [*shlex.split(editor), str(path)]
             with self.app.suspend():
-                subprocess.call([*shlex.split(editor), str(path)])
-        except Exception as exc:  # a missing editor or a terminal without suspend support
-            self.notify(f"Could not run {editor}: {exc}", severity="error")
+                # Nothing may escape this block: Textual resumes the app only when the
+                # block ends normally, and would otherwise leave the terminal suspended.
+                try:
+                    code = subprocess.call(command)
+                except OSError as exc:
+                    failed = exc.strerror or str(exc)
+                else:
+                    failed = f"it exited with code {code}" if code else None
+        except Exception as exc:  # an EDITOR shlex cannot split, or no suspend here
+            failed = str(exc) or type(exc).__name__
+        if failed is not None:
+            self.notify(f"The editor {editor!r} did not run cleanly: {failed}.", severity="error")
         self.run_worker(self.refresh_diff(), group="diff")
 
     def _idle(self, what: str) -> bool:
