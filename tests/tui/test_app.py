@@ -114,6 +114,41 @@ async def test_the_diff_pane_says_while_the_file_is_not_valid_yaml(
         await wait_for(pilot, lambda: "Not valid YAML" not in header_text(diff), 15)
 
 
+async def test_a_huge_change_is_drawn_in_part_and_the_app_keeps_up(
+    settings: Settings, workspace: Path
+) -> None:
+    """A 10,000-line score rewritten outside: the pane draws the first lines of the
+    diff (and of the file, F6) and says how many it leaves out."""
+    from tests.fakes.scripts import big_score
+    from tui.widgets.diff_pane import MAX_DRAWN_LINES
+
+    path = workspace / "Customer Service QA" / "Big.yaml"
+    before = big_score(2_000)
+    path.write_text(before)
+    app = make_app(settings, [], score="big")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.pause(0.5)  # let the watcher start
+        path.write_text(before.replace("    class: Classifier\n", "    class: YesNoClassifier\n"))
+        diff = app.chat_screen.query_one(DiffPane)
+        await wait_for(pilot, lambda: "+2000 -2000" in header_text(diff), 30)
+        from textual.widgets import Static
+
+        drawn = str(diff.query_one("#diff-body", Static).content).splitlines()
+        assert "graph[0].class" in header_text(diff) and "… and 1,990 more" in header_text(diff)
+        assert len(drawn) == MAX_DRAWN_LINES + 1  # and the note:
+        assert drawn[-1].startswith("… ") and drawn[-1].endswith(
+            "more lines of the diff are not drawn."
+        )
+        await pilot.press("f6")
+        await wait_for(
+            pilot, lambda: "10,003 lines; the first 2,000 are drawn" in header_text(diff)
+        )
+        await pilot.press(*"still typing")
+        prompt = app.chat_screen.query_one(PromptInput)
+        await wait_for(pilot, lambda: prompt.text == "still typing")
+
+
 async def test_escape_cancels_and_keeps_partial_reply(settings: Settings, store: Store) -> None:
     words = " ".join(f"w{i}" for i in range(2000))
     app = make_app(settings, [[text(words)]], chunk_delay=0.005, store=store)

@@ -18,14 +18,27 @@ if TYPE_CHECKING:
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 
+#: The most lines of a diff or a file the pane draws. Past it a note says how many are
+#: left out: drawing all 100,000 lines of a rewritten 2.5 MB score kept the app busy
+#: for minutes and took a gigabyte.
+MAX_DRAWN_LINES = 2_000
+#: The most changed key paths the header lists.
+MAX_KEY_PATHS = 10
 
-def render_diff(diff: str) -> Text:
-    """A unified diff with old/new line numbers and colour."""
+
+def render_diff(diff: str, max_lines: int = MAX_DRAWN_LINES) -> Text:
+    """A unified diff with old/new line numbers and colour (its first ``max_lines``)."""
     text = Text(no_wrap=True, overflow="ignore")
     old = new = 0
-    for line in diff.splitlines():
-        if line.startswith(("---", "+++")):
-            continue
+    lines = diff.splitlines()
+    if lines[:1] and lines[0].startswith("---") and lines[1:2] and lines[1].startswith("+++"):
+        lines = lines[2:]
+    if len(lines) > max_lines:
+        left_out = len(lines) - max_lines
+        lines = lines[:max_lines]
+    else:
+        left_out = 0
+    for line in lines:
         match = _HUNK.match(line)
         if match:
             old, new = int(match.group(1)), int(match.group(2))
@@ -46,6 +59,8 @@ def render_diff(diff: str) -> Text:
             text.append(line + "\n")
             old += 1
             new += 1
+    if left_out:
+        text.append(f"… {left_out:,} more lines of the diff are not drawn.\n", style="dim italic")
     return text
 
 
@@ -99,12 +114,15 @@ class DiffPane(VerticalScroll):
         if state.problem:
             parts.append(Text(f"✗ Not valid YAML: {state.problem}", style="bold red"))
         if self.mode == "file":
-            parts.append(Text(f"{len((state.text or '').splitlines())} lines", style="dim"))
+            lines = (state.text or "").splitlines(keepends=True)
+            drawn = (
+                f"; the first {MAX_DRAWN_LINES:,} are drawn" if len(lines) > MAX_DRAWN_LINES else ""
+            )
+            parts.append(Text(f"{len(lines):,} lines{drawn}", style="dim"))
             header.update(Group(*parts))
+            shown = "".join(lines[:MAX_DRAWN_LINES])
             body.update(
-                Syntax(
-                    state.text or "", "yaml", line_numbers=True, word_wrap=False, theme="ansi_dark"
-                )
+                Syntax(shown, "yaml", line_numbers=True, word_wrap=False, theme="ansi_dark")
             )
             return
         if not state.diff:
@@ -122,7 +140,9 @@ class DiffPane(VerticalScroll):
         parts.append(
             Text.assemble(("+" + str(added), "green"), " ", ("-" + str(removed), "red"), label)
         )
-        for key in keys:
+        for key in keys[:MAX_KEY_PATHS]:
             parts.append(Text(f"  • {key}", style="yellow"))
+        if len(keys) > MAX_KEY_PATHS:
+            parts.append(Text(f"  … and {len(keys) - MAX_KEY_PATHS:,} more", style="dim"))
         header.update(Group(*parts))
         body.update(render_diff(state.diff))
