@@ -291,7 +291,9 @@ def _chunk(
     while end < len(lines):
         line = lines[end]
         stripped = line.lstrip(" ")
-        if stripped:
+        # A comment line ends nothing, wherever it starts: the item goes on after it
+        # (``_spliced`` then leaves a chunk holding one at the items' column whole).
+        if stripped and not stripped.startswith("#"):
             indent = len(line) - len(stripped)
             if indent < column:
                 break

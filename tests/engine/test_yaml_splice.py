@@ -267,6 +267,25 @@ def test_an_item_nested_past_the_limit_gets_the_whole_files_answer() -> None:
     assert edited(before, after)[0] == "error"
 
 
+@pytest.mark.parametrize("comment", ["# at the margin", "  # at the items' column"])
+def test_a_comment_inside_an_item_does_not_end_it(comment: str) -> None:
+    """The keys after a comment line still belong to the item: an edit before the
+    comment once re-parsed the item without them, and a key made twice across the
+    comment passed the check (found by hypothesis)."""
+    before = (
+        "name: X\ngraph:\n  - name: a\n    class: X\n"
+        f"{comment}\n    valid: 1\n  - name: b\n    class: Y\n"
+    )
+    after = before.replace("    class: X\n", "    class: Z\n")
+    assert fresh(before)
+    assert_same_as_whole(before, after)
+    assert edited(before, after)[1]["graph"][0] == {"name": "a", "class": "Z", "valid": 1}
+    twice = before.replace("    valid: 1\n", "    class: W\n")
+    assert fresh(before)
+    assert_same_as_whole(before, twice)
+    assert edited(before, twice)[0] == "error"
+
+
 def test_the_diff_and_key_paths_of_a_spliced_edit() -> None:
     before = big_score(300)
     after = node_edit(before, "      Prompt number 250.\n", "      Prompt 250 reworded.\n")
