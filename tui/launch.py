@@ -213,6 +213,21 @@ class _TerminalText:
 
 
 @contextlib.contextmanager
+def own_output() -> Iterator[None]:
+    """The streams as they were, inside ``printable_output``: for a program that writes
+    its own escape sequences (the worker's coloured log)."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = (
+        stream._stream if isinstance(stream, _TerminalText) else stream
+        for stream in saved
+    )
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+@contextlib.contextmanager
 def printable_output() -> Iterator[None]:
     """While a command runs, what it prints on a terminal is shown, never interpreted
     (output to a file or a pipe is left exactly as it is)."""

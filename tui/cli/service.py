@@ -9,6 +9,7 @@ import typer
 from engine.errors import UsageError
 from engine.settings import setting_help
 from tui.cli.common import settings
+from tui.launch import own_output
 
 WORKER_EXTRA = "Service mode needs Celery: pip install 'scorechat[worker]'."
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -49,13 +50,14 @@ def worker(
     current = settings(broker_url=broker)
     from worker.main import run_worker
 
-    run_worker(
-        current,
-        concurrency=concurrency,
-        queues=queues,
-        loglevel=loglevel.lower(),
-        hostname=hostname,
-    )
+    with own_output():  # Celery colours its own log
+        run_worker(
+            current,
+            concurrency=concurrency,
+            queues=queues,
+            loglevel=loglevel.lower(),
+            hostname=hostname,
+        )
 
 
 #: Top-level commands of this group.
