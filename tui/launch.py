@@ -218,8 +218,7 @@ def own_output() -> Iterator[None]:
     its own escape sequences (the worker's coloured log)."""
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = (
-        stream._stream if isinstance(stream, _TerminalText) else stream
-        for stream in saved
+        stream._stream if isinstance(stream, _TerminalText) else stream for stream in saved
     )
     try:
         yield

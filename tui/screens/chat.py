@@ -114,6 +114,8 @@ class ChatScreen(Screen[None]):
         """The prompt's text as it last changed (read at quit, when no widget is left)."""
         self._kept = ""
         """The open session's draft as the store holds it."""
+        self._typed_at = 0.0
+        """When the prompt's text last changed (``time.monotonic()``; 0: keep it now)."""
 
     @property
     def scorechat(self) -> ScoreChatApp:
@@ -136,6 +138,8 @@ class ChatScreen(Screen[None]):
         # Sessions deleted or added by another instance or the CLI appear, and the
         # relative times stay true.
         self.set_interval(SESSIONS_REFRESH, self._refresh_sessions_when_idle)
+        # One timer keeps the draft: a key only notes the text and the time.
+        self.set_interval(DRAFT_DELAY / 2, self._keep_draft_when_idle)
         prompt = self.query_one(PromptInput)
         prompt.SLASH_COMMANDS = {name: what for name, (_, what) in self.SLASH.items()}
         prompt.border_title = "Message · Enter send · Ctrl+J new line · ↑↓ history · / commands"
@@ -227,8 +231,7 @@ class ChatScreen(Screen[None]):
             await self._store_draft(leaving.id, "" if takes_along else typed)
         self._kept = draft
         if takes_along or (leaving is None and typed.strip()):
-            self._typed = typed  # kept as this session's draft once it is open
-            self._keep_draft_soon(0.0)
+            self._typed, self._typed_at = typed, 0.0  # this session's draft from now on
             return
         if typed != draft:
             prompt.load_text(draft)
@@ -240,13 +243,11 @@ class ChatScreen(Screen[None]):
     @on(PromptInput.Changed, "#prompt")
     def _prompt_changed(self, event: PromptInput.Changed) -> None:
         self._typed = event.text_area.text
-        if self.chat is not None and self._typed != self._kept:
-            self._keep_draft_soon(DRAFT_DELAY)
+        self._typed_at = time.monotonic()
 
-    @work(group="draft", exclusive=True, exit_on_error=False)
-    async def _keep_draft_soon(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        await self.keep_draft()
+    async def _keep_draft_when_idle(self) -> None:
+        if self._typed != self._kept and time.monotonic() - self._typed_at >= DRAFT_DELAY:
+            await self.keep_draft()
 
     async def keep_draft(self, *, quitting: bool = False) -> None:
         """Store the prompt's text as the open session's draft if it changed; on quitting,
@@ -396,8 +397,7 @@ class ChatScreen(Screen[None]):
             self.notify("Open a score first: Ctrl+O.", severity="warning")
             return
         self.query_one(PromptInput).clear()
-        self._typed = ""
-        self._keep_draft_soon(0.0)  # sent: no longer a draft
+        self._typed, self._typed_at = "", 0.0  # sent: no longer a draft
         self.scorechat.remember_prompt(text)
         if self.scorechat.provider is None and self.scorechat.provider_checked:
             # No model yet: look once more before the send fails.
