@@ -362,6 +362,29 @@ async def test_failed_edit_record_puts_the_file_back(
     assert (workspace / GREETING).read_bytes() == before
 
 
+async def test_a_key_made_twice_across_a_comment_in_a_node_is_refused(tmp_path: Path) -> None:
+    """With the file parsed once (as the app does when it opens it), an edit above a
+    comment line at the nodes' column that repeats a key below the comment was checked
+    on a re-parse of the node cut at the comment, and written: invalid YAML on disk."""
+    from engine.yaml_text import parse_plain
+
+    card = tmp_path / "ws" / "C"
+    card.mkdir(parents=True)
+    text = (
+        "name: X\nclass: LangGraphScore\ngraph:\n  - name: a\n    class: Classifier\n"
+        '    threshold: 1\n  # reviewed\n    valid_classes: ["Yes", "No"]\n'
+        '  - name: b\n    class: Classifier\n    valid_classes: ["Yes", "No"]\n'
+    )
+    (card / "S.yaml").write_text(text)
+    parse_plain(text)
+    result = await EditorTool(tmp_path / "ws").run(
+        {"command": "str_replace", "path": "C/S.yaml", "old_str": "    threshold: 1\n",
+         "new_str": '    valid_classes: ["A"]\n'}
+    )  # fmt: skip
+    assert result.is_error and "duplicate key 'valid_classes'" in result.text
+    assert (card / "S.yaml").read_text() == text
+
+
 async def test_a_full_disk_is_one_sentence_and_leaves_the_file(
     workspace: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
