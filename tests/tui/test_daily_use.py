@@ -285,6 +285,25 @@ async def test_each_session_keeps_its_own_unsent_text(settings: Settings, store:
         assert await store.draft(second) == "start over please"
 
 
+async def test_a_draft_that_cannot_be_kept_never_stops_the_app(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+
+    async def broken(session_id: str, text: str) -> None:
+        calls.append(text)
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(store, "save_draft", broken)
+    app = make_app(settings, [[text("Done.")]], store=store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press(*"keep me")
+        await wait_for(pilot, lambda: "keep me" in calls, 5)
+        await send_and_wait(pilot, "and a message")  # the app goes on as before
+        assert any(m.text == "and a message" for m in await store.messages(app.chat_screen.chat.id))
+
+
 async def test_messages_queued_behind_a_reply_are_kept_at_quit(
     settings: Settings, store: Store
 ) -> None:

@@ -222,7 +222,7 @@ class ChatScreen(Screen[None]):
         typed = prompt.text
         try:
             draft = await chat.store.draft(chat.id)
-        except StoreError:
+        except Exception:  # a draft is a convenience: it never stops a session opening
             log.exception("could not read the draft of session %s", chat.id)
             draft = ""
         leaving = self.chat if self.chat is not None and self.chat.id != chat.id else None
@@ -264,7 +264,7 @@ class ChatScreen(Screen[None]):
             return
         try:
             await self.chat.store.save_draft(session_id, text)
-        except StoreError:
+        except Exception:  # a draft is a convenience: it never takes the app down
             log.exception("could not keep the draft of session %s", session_id)
             return
         if session_id == self.chat.id:
