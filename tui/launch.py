@@ -187,13 +187,18 @@ def describe_error(exc: BaseException) -> tuple[str, int]:
 
 
 #: The characters a terminal acts on rather than shows (escape sequences, a bell, a
-#: carriage return that overwrites the line): every control character but tab and newline.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: carriage return that overwrites the line): every control character but tab and newline;
+#: bold on and off pass as they are (``sessions search`` marks its matches with them).
+_CONTROL = re.compile("(\x1b\\[1m|\x1b\\[22m)|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def printable(text: str) -> str:
     """``text`` with each control character written out (``\\x1b``) instead of sent."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\r\n", "\n"))
+    return _CONTROL.sub(_shown, text.replace("\r\n", "\n"))
+
+
+def _shown(match: re.Match[str]) -> str:
+    return match.group(1) or f"\\x{ord(match.group()):02x}"
 
 
 class _TerminalText:

@@ -130,3 +130,17 @@ def test_control_characters_are_shown_on_a_terminal_and_kept_in_a_pipe(tmp_path:
     assert b"\x1b" not in typed.before and b"No score matches '\\x1b[2J'" in typed.before
     piped = subprocess.run([sys.executable, *args], env=env, capture_output=True, check=True)
     assert b"Title\x1b]0;pwned\x07" in piped.stdout  # a file or a pipe gets the bytes
+    # The search's own bold still works; an escape sequence in a message is shown.
+    script = tmp_path / "script.json"
+    script.write_text('[[{"type": "text", "text": "noted"}]]')
+    said = "remember \x1b]0;pwned\x07 this"
+    subprocess.run(
+        [sys.executable, *args[:4], "message", said, "--score", "osc", "--provider", "scripted",
+         "--script", str(script)],
+        env=env, capture_output=True, check=True,
+    )  # fmt: skip
+    search = pexpect.spawn(
+        sys.executable, [*args[:4], "sessions", "search", "remember"], env=env, timeout=30
+    )
+    search.expect(pexpect.EOF)
+    assert b"\x1b[1mremember\x1b[22m \\x1b]0;pwned\\x07 this" in search.before
