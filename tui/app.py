@@ -573,9 +573,7 @@ def run_app(
     scorecard: str | None = None,
     session_id: str | None = None,
 ) -> int:
-    from engine.logs import setup_logging
-
-    setup_logging(settings.log_dir)
+    # The log file is set up with the settings (``tui.launch.Context``).
     app = build_app(settings, score=score, scorecard=scorecard, session_id=session_id)
     tune_garbage_collection()
     code = app.run()

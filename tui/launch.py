@@ -16,7 +16,7 @@ import os
 import re
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -218,32 +218,28 @@ class _TerminalText:
 
 
 @contextlib.contextmanager
-def own_output() -> Iterator[None]:
-    """The streams as they were, inside ``printable_output``: for a program that writes
-    its own escape sequences (the worker's coloured log)."""
+def _streams(wrap: Callable[[TextIO], Any]) -> Iterator[None]:
+    """``sys.stdout`` and ``sys.stderr`` replaced by ``wrap(stream)`` for the block."""
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = (
-        stream._stream if isinstance(stream, _TerminalText) else stream for stream in saved
-    )
+    sys.stdout, sys.stderr = wrap(saved[0]), wrap(saved[1])
     try:
         yield
     finally:
         sys.stdout, sys.stderr = saved
 
 
-@contextlib.contextmanager
-def printable_output() -> Iterator[None]:
+def printable_output() -> contextlib.AbstractContextManager[None]:
     """While a command runs, what it prints on a terminal is shown, never interpreted
     (output to a file or a pipe is left exactly as it is)."""
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = (
-        _TerminalText(stream) if stream is not None and stream.isatty() else stream
-        for stream in saved
+    return _streams(
+        lambda stream: _TerminalText(stream) if stream is not None and stream.isatty() else stream
     )
-    try:
-        yield
-    finally:
-        sys.stdout, sys.stderr = saved
+
+
+def own_output() -> contextlib.AbstractContextManager[None]:
+    """The streams as they were, inside ``printable_output``: for a program that writes
+    its own escape sequences (the worker's coloured log)."""
+    return _streams(lambda stream: stream._stream if isinstance(stream, _TerminalText) else stream)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -33,11 +33,8 @@ def render_diff(diff: str, max_lines: int = MAX_DRAWN_LINES) -> Text:
     lines = diff.splitlines()
     if lines[:1] and lines[0].startswith("---") and lines[1:2] and lines[1].startswith("+++"):
         lines = lines[2:]
-    if len(lines) > max_lines:
-        left_out = len(lines) - max_lines
-        lines = lines[:max_lines]
-    else:
-        left_out = 0
+    left_out = max(len(lines) - max_lines, 0)
+    lines = lines[:max_lines]
     for line in lines:
         match = _HUNK.match(line)
         if match:
