@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -119,6 +120,7 @@ class ScoreChatApp(App[int]):
             return
         try:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hang_up)
+            guard_resume(fd)
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread, or no SIGHUP on this platform: the poll still works
         self.set_interval(TERMINAL_CHECK_INTERVAL, partial(self._check_terminal, fd))
@@ -539,6 +541,26 @@ def _end_if_stuck(grace: float) -> None:
         "the app did not finish quitting %ss after its terminal went away; ending it", grace
     )
     os._exit(0)
+
+
+def guard_resume(fd: int) -> None:
+    """Keep Textual from taking a hang-up's SIGCONT for a return from Ctrl+Z.
+
+    The kernel sends SIGHUP and then SIGCONT when a terminal hangs up. Textual's
+    driver answers any SIGCONT by entering application mode again: a second output
+    thread whose first write to the dead terminal ends it, after which the shutdown
+    waits forever for room in its queue (one quit in five, ended only by
+    ``_end_if_stuck``). A SIGCONT with the terminal gone is left to the hang-up.
+    """
+    resume = signal.getsignal(signal.SIGCONT)
+    if not callable(resume):
+        return
+
+    def on_continue(signum: int, frame: FrameType | None) -> None:
+        if not terminal_hung_up(fd):
+            resume(signum, frame)
+
+    signal.signal(signal.SIGCONT, on_continue)
 
 
 def terminal_hung_up(fd: int) -> bool:

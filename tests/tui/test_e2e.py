@@ -63,9 +63,10 @@ def test_chat_with_loopback_ollama_in_a_real_terminal(
     assert "Traceback" not in term.text()
 
 
-def test_the_app_quits_when_its_terminal_goes_away(workspace: Path, tmp_path: Path) -> None:
-    """Under nohup (SIGHUP ignored) a closed terminal only reports a hang-up on its input;
-    the app must notice and quit rather than poll the dead terminal forever."""
+HANG_UPS = 5
+
+
+def _hang_up_once(home: Path, workspace: Path) -> None:
     import select
     import signal
 
@@ -76,7 +77,7 @@ def test_the_app_quits_when_its_terminal_goes_away(workspace: Path, tmp_path: Pa
         "OLLAMA_HOST": "http://127.0.0.1:9",
         "TERM": "xterm-256color",
         "SCORECHAT_WORKSPACE": str(workspace),
-        "SCORECHAT_HOME": str(tmp_path / "home"),
+        "SCORECHAT_HOME": str(home),
     }
     process = PtyProcess.spawn(
         [scorechat_command(), "--score", "greeting"],
@@ -105,6 +106,19 @@ def test_the_app_quits_when_its_terminal_goes_away(workspace: Path, tmp_path: Pa
             process.kill(signal.SIGKILL)
 
 
+def test_the_app_quits_when_its_terminal_goes_away(workspace: Path, tmp_path: Path) -> None:
+    """Under nohup (SIGHUP ignored) a closed terminal only reports a hang-up on its input;
+    the app must notice and quit rather than poll the dead terminal forever. It quits by
+    its own shutdown: the hang-up's SIGCONT once made Textual start a second output
+    thread, and one quit in five hung until the stuck-shutdown ender ended the process."""
+    home = tmp_path / "home"
+    for _ in range(HANG_UPS):
+        _hang_up_once(home, workspace)
+    log = (home / "logs" / "scorechat.log").read_text()
+    assert log.count("the terminal went away; quitting") == HANG_UPS
+    assert "did not finish quitting" not in log
+
+
 def test_an_editor_that_cannot_run_leaves_the_app_working(workspace: Path, tmp_path: Path) -> None:
     """F7 with a $EDITOR that does not exist: Textual resumes the app only when the
     suspended block ends normally, so a failure there once left a blank, dead screen."""
@@ -131,3 +145,26 @@ def test_an_editor_that_cannot_run_leaves_the_app_working(workspace: Path, tmp_p
     finally:
         if term.child.isalive():
             term.child.terminate(force=True)
+
+
+def test_a_continue_signal_after_a_hang_up_is_not_taken_for_a_resume() -> None:
+    """The guard passes SIGCONT on to Textual's handler (the return from Ctrl+Z) only
+    while the terminal is there."""
+    import pty
+    import signal
+
+    from tui.app import guard_resume
+
+    resumed: list[int] = []
+    before = signal.signal(signal.SIGCONT, lambda signum, frame: resumed.append(signum))
+    main, follower = pty.openpty()
+    try:
+        guard_resume(follower)
+        os.kill(os.getpid(), signal.SIGCONT)
+        assert resumed == [signal.SIGCONT]
+        os.close(main)  # the terminal goes away
+        os.kill(os.getpid(), signal.SIGCONT)
+        assert resumed == [signal.SIGCONT]
+    finally:
+        signal.signal(signal.SIGCONT, before)
+        os.close(follower)
