@@ -18,6 +18,12 @@ SAMPLES = ROOT / "data" / "scorecards"
 CORPUS = ROOT / "tests" / "corpus_plexus"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the long tests first: started last, one of them would leave the other
+    workers of a parallel run idle while it ends alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"

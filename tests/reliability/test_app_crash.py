@@ -20,6 +20,7 @@ GREETING = "Customer Service QA/Greeting.yaml"
 TRIALS = 20
 
 
+@pytest.mark.slow
 def test_kill_9_the_app_mid_turn(workspace: Path, tmp_path: Path, ollama_server: Any) -> None:
     binary = Path(sys.executable).parent / "scorechat"
     if not binary.exists():

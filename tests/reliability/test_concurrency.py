@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from engine.editor_tool import EditorTool
 from tests.cli.helpers import scripted_message
 
@@ -26,6 +28,7 @@ def _script(tmp_path: Path, turns: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_processes_share_one_database(workspace: Path, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SCORECHAT_WORKSPACE": str(workspace)}
     code = (

@@ -16,8 +16,8 @@ import pytest
 from tests.terminal import Terminal
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_TURNS = 70
-CLI_TURNS = 60
+APP_TURNS = 80
+CLI_TURNS = 40
 
 
 def _drive_app(
@@ -41,6 +41,7 @@ def _drive_app(
             term.child.terminate(force=True)
 
 
+@pytest.mark.slow
 def test_two_apps_and_the_cli_share_everything(workspace: Path, tmp_path: Path) -> None:
     binary = Path(sys.executable).parent / "scorechat"
     if not binary.exists():

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.fakes.steps import Step
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +38,7 @@ def _queue_turn(server: Any, trial: int) -> None:
     )
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_points(workspace: Path, tmp_path: Path, ollama_server: Any) -> None:
     rng = random.Random(20261122)
     db = tmp_path / "home" / "data" / "scorechat.db"

@@ -9,6 +9,8 @@ import sqlite3
 import time
 from typing import Any
 
+import pytest
+
 from tests.fakes.steps import Step
 from tests.service.conftest import Service, kill_turn, slow_edit_turn, wait_until
 
@@ -135,6 +137,7 @@ def test_a_pickled_message_is_refused(service: Service) -> None:
     assert _rows(service, "SELECT id FROM sessions") == [("chat-j",)]
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_turn_has_the_message_answered_once(
     service: Service, ollama_server: Any
 ) -> None:

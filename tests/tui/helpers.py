@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from engine.providers import base as stream
+from engine.providers.base import ProviderEvent
 from engine.providers.scripted import ScriptedProvider
 from engine.settings import Settings
 from engine.workspace import Workspace
@@ -15,6 +17,7 @@ from tui.app import ScoreChatApp, build_app
 
 __all__ = [
     "GREETING",
+    "HeldProvider",
     "edit",
     "is_open",
     "make_app",
@@ -28,19 +31,37 @@ __all__ = [
 ]  # fmt: skip
 
 
+class HeldProvider(ScriptedProvider):
+    """The scripted provider whose first reply, its text streamed, stays open until
+    ``release`` is set: a test acts during a reply without making the reply long."""
+
+    def __init__(self, responses: list[list[dict[str, Any]]]) -> None:
+        super().__init__(responses)
+        self.release = asyncio.Event()
+
+    async def stream(
+        self, messages: list[dict[str, Any]], system: str
+    ) -> AsyncIterator[ProviderEvent]:
+        held = not self.calls
+        async for event in super().stream(messages, system):
+            if held and isinstance(event, stream.UsageReport):
+                await self.release.wait()
+            yield event
+
+
 def make_app(
     settings: Settings,
     responses: list[list[dict[str, Any]]] | None = None,
     *,
     score: str | None = "greeting",
     chunk_delay: float = 0.0,
+    provider: ScriptedProvider | None = None,
     **kwargs: Any,
 ) -> ScoreChatApp:
-    provider = (
-        ScriptedProvider(responses or [], chunk_delay=chunk_delay)
-        if responses is not None
-        else None
-    )
+    """The app on ``score`` with the scripted provider playing ``responses`` (or
+    ``provider`` when given; no model at all when neither is)."""
+    if provider is None and responses is not None:
+        provider = ScriptedProvider(responses, chunk_delay=chunk_delay)
     ref = Workspace(settings.workspace).resolve_score(score) if score else None
     app = build_app(settings, provider=provider, score=ref, **kwargs)
     if provider is None:

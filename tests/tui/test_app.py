@@ -114,6 +114,7 @@ async def test_the_diff_pane_says_while_the_file_is_not_valid_yaml(
         await wait_for(pilot, lambda: "Not valid YAML" not in header_text(diff), 15)
 
 
+@pytest.mark.slow
 async def test_a_huge_change_is_drawn_in_part_and_the_app_keeps_up(
     settings: Settings, workspace: Path
 ) -> None:
@@ -441,6 +442,7 @@ async def test_corrupt_database_is_one_notification(settings: Settings, tmp_path
     assert bad.read_bytes().startswith(b"not a database")
 
 
+@pytest.mark.slow
 async def test_paging_a_long_session_to_its_start_and_back_keeps_what_is_mounted_bounded(
     settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,6 +13,7 @@ from tests.fakes.ollama_server import OllamaFake
 from tests.tui import helpers
 from tests.tui.helpers import (
     GREETING,
+    HeldProvider,
     browse,
     edit,
     make_app,
@@ -194,12 +195,8 @@ async def test_undo_of_a_changed_file_shows_what_it_would_discard(
 
 
 async def test_a_message_sent_during_a_reply_is_queued_then_sent(settings: Settings) -> None:
-    # A reply long enough (about 5 s) that the second message surely lands during it.
-    app = make_app(
-        settings,
-        [[text("first " * 250)], [text("second reply")]],
-        chunk_delay=0.02,
-    )
+    provider = HeldProvider([[text("first reply")], [text("second reply")]])
+    app = make_app(settings, provider=provider)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         await type_and_send(pilot, "one")
@@ -209,6 +206,9 @@ async def test_a_message_sent_during_a_reply_is_queued_then_sent(settings: Setti
         await wait_for(
             pilot, lambda: any("Queued" in n.render().plain for n in conversation.query(NoticeLine))
         )
+        stored = await app.store.messages(app.chat_screen.chat.id)
+        assert [m.text for m in stored if m.role == "user"] == ["one"]  # "two" waits
+        provider.release.set()
         await wait_for(
             pilot,
             lambda: (
@@ -307,7 +307,7 @@ async def test_a_draft_that_cannot_be_kept_never_stops_the_app(
 async def test_messages_queued_behind_a_reply_are_kept_at_quit(
     settings: Settings, store: Store
 ) -> None:
-    app = make_app(settings, [[text("first " * 250)]], chunk_delay=0.02, store=store)
+    app = make_app(settings, provider=HeldProvider([[text("first reply")]]), store=store)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         session = app.chat_screen.chat.id

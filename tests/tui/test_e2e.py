@@ -106,6 +106,7 @@ def _hang_up_once(home: Path, workspace: Path) -> None:
             process.kill(signal.SIGKILL)
 
 
+@pytest.mark.slow
 def test_the_app_quits_when_its_terminal_goes_away(workspace: Path, tmp_path: Path) -> None:
     """Under nohup (SIGHUP ignored) a closed terminal only reports a hang-up on its input;
     the app must notice and quit rather than poll the dead terminal forever. It quits by
