@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
+import re
 import time
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -602,6 +605,7 @@ class ChatSession:
             current.stop = "end_turn"
             last_flush = time.monotonic()
             flushed = 0
+            taken = _call_ids(history)
             try:
                 await self.provider.prepare()
                 system = await self._system_prompt()
@@ -620,7 +624,7 @@ class ChatSession:
                     elif isinstance(item, stream.ThinkingBlock):
                         current.thinking.append(item)
                     elif isinstance(item, stream.ToolCall):
-                        current.calls.append(item)
+                        current.calls.append(_with_unique_id(item, taken))
                     elif isinstance(item, stream.UsageReport):
                         current.input_tokens = item.input_tokens
                         current.output_tokens = item.output_tokens
@@ -747,6 +751,28 @@ def _assistant_parts(
 def _lists_scores(text: str) -> bool:
     """True for a scorecard file (a ``scores:`` list at the top level)."""
     return any(line.rstrip() == "scores:" for line in text.splitlines())
+
+
+#: What Claude takes as a tool call id; a session may move from another provider to it.
+_CALL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _call_ids(history: list[dict[str, Any]]) -> set[str]:
+    return {
+        call["id"] for item in history if item["role"] == "assistant"
+        for call in item["tool_calls"]
+    }  # fmt: skip
+
+
+def _with_unique_id(call: stream.ToolCall, taken: set[str]) -> stream.ToolCall:
+    """``call`` with an id no other call of the conversation has, in a form every
+    provider takes. A server that repeats ids (one counting from zero again after a
+    restart, say) would otherwise leave a history Claude refuses on every later turn
+    ("tool_use ids must be unique"), and a result could answer the wrong call."""
+    if call.id in taken or not _CALL_ID.fullmatch(call.id):
+        call = dataclasses.replace(call, id=f"call_{uuid.uuid4().hex[:16]}")
+    taken.add(call.id)
+    return call
 
 
 def _cut_result(call: stream.ToolCall, why: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,11 @@ from engine.events import FileChanged, Retrying, TextDelta, ToolResult, TurnDone
 from engine.providers import NoModelError, choose_provider, make_provider
 from engine.providers.anthropic import AnthropicProvider, cost_usd, editor_tool_for
 from engine.providers.ollama import OllamaProvider
+from engine.providers.scripted import ScriptedProvider
 from engine.settings import Settings, load_settings
 from engine.store import Store
 from engine.workspace import Workspace
+from tests.fakes.scripts import text
 from tests.fakes.steps import Step
 
 GREETING = "Customer Service QA/Greeting.yaml"
@@ -412,6 +415,34 @@ async def test_a_session_moves_from_ollama_to_claude_with_ids_and_names_it_accep
     sent = anthropic_server.message_requests[-1]["messages"]
     names = {b["name"] for m in sent for b in m["content"] if b.get("type") == "tool_use"}
     assert names == {"str_replace_based_edit_tool"}
+
+
+async def test_repeated_or_foreign_tool_call_ids_are_made_unique_before_they_are_stored(
+    settings: Settings, store: Store, anthropic_server: Any
+) -> None:
+    """A server that repeats tool call ids (one counting from zero after a restart) or
+    sends ids Claude does not take: the session must still move to Claude, whose API
+    refuses a history with two calls of one id."""
+    view = {"command": "view", "path": GREETING}
+    same = {"type": "tool_use", "id": "call_0", "name": "str_replace_editor", "input": view}
+    odd = {**same, "id": "call 0:x"}
+    provider = ScriptedProvider(
+        [[same, same], [text("Seen.")], [same], [text("Seen again.")], [odd], [text("Done.")]]
+    )
+    chat, _ = await run_turn(settings, store, provider, "look")
+    for message in ("look again", "and once more"):
+        await run_turn(settings, store, provider, message, session_id=chat.id)
+    stored = await store.messages(chat.id)
+    calls = [p["id"] for m in stored if m.role == "assistant" for p in m.parts
+             if p.get("type") == "tool_use"]  # fmt: skip
+    results = [p["tool_use_id"] for m in stored if m.role == "tool" for p in m.parts]
+    assert len(calls) == 4 and len(set(calls)) == 4 and sorted(results) == sorted(calls)
+    assert calls[0] == "call_0" and all(re.fullmatch(r"[A-Za-z0-9_-]+", i) for i in calls)
+    anthropic_server.queue(Step(text="All seen."))
+    _, events = await run_turn(
+        settings, store, claude(anthropic_server), "what did you see?", session_id=chat.id
+    )
+    assert isinstance(events[-1], TurnDone), events[-1]
 
 
 def test_price_table_rows() -> None:
