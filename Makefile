@@ -18,13 +18,19 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/activate
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@ $(VENV)/.installed
 
+# Byte-compile the project's sources: where PYTHONDONTWRITEBYTECODE is set, every process
+# (each CLI turn and app the tests start) would otherwise compile them again.
+COMPILE = $(PY) -m compileall -q engine tui worker
+
 ## Open the app on the bundled sample scorecards (or ./scorecards, or $$SCORECHAT_WORKSPACE).
 run: $(VENV)/.installed
+	@$(COMPILE)
 	$(BIN)/scorechat $(ARGS)
 
 ## Run the whole test suite (two processes; PYTEST_WORKERS=0 runs it in one).
 PYTEST_WORKERS ?= 2
 test: $(VENV)/.installed-dev
+	@$(COMPILE)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 ## Lint, type-check the engine, and enforce that the engine never imports the UI.
@@ -36,10 +42,12 @@ check: $(VENV)/.installed-dev
 
 ## Run every benchmark (5 runs each) and rewrite docs/performance.md.
 bench: $(VENV)/.installed-dev
+	@$(COMPILE)
 	$(PY) -m benchmarks
 
 ## Run each benchmark once: a smoke check.
 bench-quick: $(VENV)/.installed-dev
+	@$(COMPILE)
 	$(PY) -m benchmarks --quick
 
 clean:
