@@ -626,10 +626,10 @@ class ChatSession:
                     elif isinstance(item, stream.ToolCall):
                         current.calls.append(_with_unique_id(item, taken))
                     elif isinstance(item, stream.UsageReport):
-                        current.input_tokens = item.input_tokens
-                        current.output_tokens = item.output_tokens
-                        current.cache_read = item.cache_read_tokens
-                        current.cache_write = item.cache_write_tokens
+                        current.input_tokens = _tokens(item.input_tokens)
+                        current.output_tokens = _tokens(item.output_tokens)
+                        current.cache_read = _tokens(item.cache_read_tokens)
+                        current.cache_write = _tokens(item.cache_write_tokens)
                     elif isinstance(item, stream.Stop):
                         current.stop = item.reason
                 return
@@ -751,6 +751,17 @@ def _assistant_parts(
 def _lists_scores(text: str) -> bool:
     """True for a scorecard file (a ``scores:`` list at the top level)."""
     return any(line.rstrip() == "scores:" for line in text.splitlines())
+
+
+#: More tokens than any request has: a usage report beyond it is not believed.
+MAX_REPORTED_TOKENS = 1_000_000_000
+
+
+def _tokens(reported: int) -> int:
+    """A token count from a provider's usage report, as the store can keep it: a server
+    that reports a negative count or one past any context (a number too big for a
+    database integer once failed the turn) is not believed."""
+    return reported if 0 <= reported <= MAX_REPORTED_TOKENS else 0
 
 
 #: What Claude takes as a tool call id; a session may move from another provider to it.

@@ -135,6 +135,7 @@ class OllamaProvider(FreeOfCharge):
         lengths = [
             int(v) for k, v in dict(model_info).items()
             if str(k).endswith(".context_length") and isinstance(v, int | float)
+            and 0 < v < float("inf")  # not NaN, Infinity or a negative size
         ]  # fmt: skip
         self.context_window = min([*lengths, self.max_num_ctx]) if lengths else self.max_num_ctx
         # Servers that predate `capabilities` are assumed to support tools.

@@ -53,6 +53,34 @@ async def test_a_slow_model_description_does_not_fail_the_turn(
     assert isinstance(events[-1], TurnDone) and events[-1].text == "answered"
 
 
+@pytest.mark.parametrize("tokens", [10**20, -5])
+async def test_usage_a_server_lies_about_is_not_believed(
+    settings: Settings, store: Store, anthropic_server: Any, ollama_server: Any,
+    monkeypatch: pytest.MonkeyPatch, tokens: int,
+) -> None:  # fmt: skip
+    """Token counts past any context (too big for a database integer: the turn failed)
+    or below zero, and a model window of Infinity."""
+    from tests.engine.test_providers import claude, edit_call
+    from tests.fakes import ollama_server as fake
+
+    anthropic_server.queue(
+        Step(tool_calls=[edit_call("limit: 100", "limit: 7")], output_tokens=tokens),
+        Step(text="Done.", output_tokens=tokens),
+    )
+    chat, events = await run_turn(settings, store, claude(anthropic_server), "lower it")
+    assert isinstance(events[-1], TurnDone), events[-1]
+    assert "limit: 7" in (settings.workspace / GREETING).read_text()
+    record = await store.find_session(chat.id)
+    assert record.output_tokens == 0 and record.cost_usd < 1
+    monkeypatch.setitem(fake.CONTEXT_LENGTHS, "qwen3:8b", float("inf"))
+    ollama_server.queue(Step(text="Fine.", output_tokens=tokens))
+    provider = OllamaProvider("qwen3:8b", host=ollama_server.url, timeout=5)
+    _, events = await run_turn(settings, store, provider, "and?", session_id=chat.id)
+    assert isinstance(events[-1], TurnDone), events[-1]
+    assert provider.context_window == provider.max_num_ctx
+    assert (await store.find_session(chat.id)).output_tokens == 0
+
+
 async def test_stall_mid_stream_then_recovery(
     settings: Settings, store: Store, ollama_server: Any
 ) -> None:
