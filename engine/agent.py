@@ -606,10 +606,19 @@ class ChatSession:
             last_flush = time.monotonic()
             flushed = 0
             taken = _call_ids(history)
+            received = 0
             try:
                 await self.provider.prepare()
                 system = await self._system_prompt()
-                async for item in self.provider.stream(history, system):
+                events = self.provider.stream(history, system)
+                async for item in events:
+                    if isinstance(item, stream.TextChunk | stream.ThinkingChunk):
+                        received += len(item.text)
+                        if received > stream.MAX_REPLY_CHARS:
+                            # A model that runs on and on, or a stream that never ends.
+                            current.stop = "max_tokens"
+                            await _close(events)
+                            break
                     if isinstance(item, stream.TextChunk):
                         current.text.append(item.text)
                         yield TextDelta(item.text, current.message_id)
@@ -766,6 +775,13 @@ def _tokens(reported: int) -> int:
 
 #: What Claude takes as a tool call id; a session may move from another provider to it.
 _CALL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+async def _close(events: AsyncIterator[stream.ProviderEvent]) -> None:
+    """End a provider's stream that is not read to its end (its connection with it)."""
+    close = getattr(events, "aclose", None)
+    if close is not None:
+        await close()
 
 
 def _call_ids(history: list[dict[str, Any]]) -> set[str]:

@@ -72,10 +72,6 @@ def cost_usd(
     return 0.0
 
 
-#: Thinking shares max_tokens with the reply: room for both.
-MAX_TOKENS = 16_384
-
-
 #: Models that think adaptively (``{"type": "adaptive"}``); older Claude 4 models take a
 #: token budget instead, and the newest reject a budget (400).
 ADAPTIVE_THINKING = ("claude-opus-4-6", "claude-sonnet-4-6", "claude-opus-4-7",
@@ -276,7 +272,7 @@ class AnthropicProvider:
                 wire[-1]["content"][-1] = {**last, "cache_control": {"type": "ephemeral"}}
             response = await client.messages.create(
                 model=self.model,
-                max_tokens=MAX_TOKENS,
+                max_tokens=stream.MAX_REPLY_TOKENS,
                 system=(
                     [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
                     if self.cache
@@ -318,6 +314,9 @@ class AnthropicProvider:
                             yield stream.TextChunk(delta.text)
                         elif delta.type == "input_json_delta" and tool is not None:
                             tool["json"] += delta.partial_json
+                            if len(tool["json"]) > stream.MAX_ARGUMENT_CHARS:
+                                complete, stop = True, "max_tokens"
+                                break  # a call no edit needs: the rest is not read
                         elif delta.type == "thinking_delta" and think is not None:
                             think["text"] += delta.thinking
                             yield stream.ThinkingChunk(delta.thinking)

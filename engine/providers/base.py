@@ -19,6 +19,17 @@ from typing import Any, Protocol, runtime_checkable
 
 from engine.errors import ProviderError
 
+#: The most tokens one reply may have (thinking shares it with the text); sent as
+#: Claude's ``max_tokens`` and Ollama's ``num_predict``.
+MAX_REPLY_TOKENS = 16_384
+#: The most characters of text and thinking one reply is read for, whatever the server
+#: says: several times what ``MAX_REPLY_TOKENS`` makes, so only a model that runs on and
+#: on, or a server that never ends its stream, meets it.
+MAX_REPLY_CHARS = 400_000
+#: The most characters a tool call's arguments are read for: room for a create, or a
+#: replacement, of a whole score at its size limit.
+MAX_ARGUMENT_CHARS = 16_000_000
+
 
 @dataclass(frozen=True)
 class TextChunk:

@@ -174,7 +174,10 @@ class OllamaProvider(FreeOfCharge):
                 messages=wire,
                 tools=None if self.uses_text_protocol else TOOLS,
                 stream=True,
-                options={"num_ctx": self.context_window} if self.context_window else None,
+                options={
+                    "num_predict": stream.MAX_REPLY_TOKENS,
+                    **({"num_ctx": self.context_window} if self.context_window else {}),
+                },
                 think={"on": True, "off": False}.get(self.thinking),
             )
             shown = _ProtocolFilter() if self.uses_text_protocol else None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 from typing import Any
 
@@ -282,7 +283,11 @@ class AnthropicFake(ServerThread):
             last_call = call is step.tool_calls[-1]
             if step.cut_tool_call and last_call:
                 text = text[: len(text) // 2]
-            for start in range(0, len(text), size):
+            starts = range(0, len(text), size)
+            if step.forever and last_call:
+                starts = itertools.chain(starts, itertools.repeat(len(text)))
+                text += " " * size  # past the JSON's end, more arguments without end
+            for start in starts:
                 await response.chunk(
                     sse(
                         "content_block_delta",

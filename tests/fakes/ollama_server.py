@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import time
 from typing import Any
@@ -165,7 +166,7 @@ class OllamaFake(ServerThread):
             chunk = {"model": model, "created_at": created, "done": False,
                      "message": {"role": "assistant", "content": "", "thinking": thought}}  # fmt: skip
             await response.chunk(json.dumps(chunk) + "\n")
-        for index, piece in enumerate(pieces):
+        for index, piece in enumerate(itertools.cycle(pieces) if step.forever else pieces):
             if step.drop_after is not None and index >= step.drop_after:
                 response.drop()
                 return

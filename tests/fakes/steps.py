@@ -38,6 +38,9 @@ class Step:
     """End the stream cleanly but without its final event (no ``message_stop``/``done``)."""
     cut_tool_call: bool = False
     """Anthropic: stop inside the last tool call's arguments (no ``content_block_stop``)."""
+    forever: bool = False
+    """A reply that never ends: Ollama sends the text again and again; Anthropic sends the
+    last tool call's arguments, then more of them, without end."""
 
 
 def split_words(text: str, per_chunk: int) -> list[str]:

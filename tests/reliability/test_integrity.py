@@ -555,6 +555,37 @@ async def test_max_tokens_is_marked_and_said(
     assert replies[-1].parts == [{"type": "error", "text": events[-1].message}]
 
 
+async def test_a_reply_that_never_ends_is_cut_and_the_turn_ends(
+    settings: Settings, store: Store, anthropic_server: Any, ollama_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A model that runs on and on, or a server that never ends its stream: the reply is
+    read up to a bound, kept, marked cut, and the turn ends (it used to run for ever:
+    the app until Esc, `message` and a worker's task without end)."""
+    from engine.providers import base
+
+    ollama_server.queue(Step(text="again " * 500, words_per_chunk=500, forever=True))
+    provider = OllamaProvider("qwen3:8b", host=ollama_server.url, timeout=5)
+    chat = await _start(settings, store, provider)
+    events = await asyncio.wait_for(_collect(chat, "hi"), 60)
+    assert isinstance(events[-1], TurnFailed) and "cut off" in events[-1].message
+    reply = next(m for m in await store.messages(chat.id) if m.role == "assistant")
+    assert reply.status == "truncated"
+    assert base.MAX_REPLY_CHARS - 3_000 <= len(reply.text) <= base.MAX_REPLY_CHARS
+    assert ollama_server.chat_requests[-1]["options"]["num_predict"] == base.MAX_REPLY_TOKENS
+    # Claude: one tool call whose arguments never end. No edit is made.
+    monkeypatch.setattr(base, "MAX_ARGUMENT_CHARS", 20_000)
+    before = (settings.workspace / GREETING).read_text()
+    anthropic_server.queue(
+        Step(text="Editing.", tool_calls=[edit("limit: 100", "limit: 7")], forever=True)
+    )
+    chat = await _start(settings, store, _claude(anthropic_server))
+    events = await asyncio.wait_for(_collect(chat, "hi"), 60)
+    assert isinstance(events[-1], TurnFailed) and "cut off" in events[-1].message
+    assert (settings.workspace / GREETING).read_text() == before
+    assert anthropic_server.message_requests[-1]["max_tokens"] == base.MAX_REPLY_TOKENS
+
+
 async def test_ollama_stream_without_done_is_retried(
     settings: Settings, store: Store, ollama_server: Any
 ) -> None:
