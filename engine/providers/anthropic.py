@@ -335,6 +335,7 @@ class AnthropicProvider:
                             usage_out = event.usage.output_tokens
                     elif kind == "message_stop":
                         complete = True
+                        break  # the reply is whole: whatever a server sends after it is not
             if not complete:
                 # A stream that ends cleanly but early: what arrived is not the reply.
                 raise TransientError("the reply from Anthropic stopped before it was complete")

@@ -205,6 +205,7 @@ class OllamaProvider(FreeOfCharge):
                         for parsed in text_protocol.parse_edit_blocks("".join(text_seen)):
                             yield parsed
                     yield stream.Stop(part.done_reason or "stop")
+                    break  # the reply is whole: whatever a server sends after it is not
             if not done:
                 # The stream ended without its final `done` line: the reply is incomplete.
                 raise TransientError(

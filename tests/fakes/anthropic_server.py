@@ -330,6 +330,26 @@ class AnthropicFake(ServerThread):
             await response.end_stream()  # a clean end, but no message_stop
             return
         await response.chunk(sse("message_stop", {"type": "message_stop"}))
+        if step.more_after_end:
+            for extra, call in enumerate(step.tool_calls, start=index):
+                block = {"type": "tool_use", "id": f"toolu_after_{extra}", "input": {},
+                         "name": call.get("name") or "str_replace_based_edit_tool"}  # fmt: skip
+                delta = {"type": "input_json_delta", "partial_json": json.dumps(call["input"])}
+                await response.chunk(
+                    sse(
+                        "content_block_start",
+                        {"type": "content_block_start", "index": extra, "content_block": block},
+                    )
+                )
+                await response.chunk(
+                    sse(
+                        "content_block_delta",
+                        {"type": "content_block_delta", "index": extra, "delta": delta},
+                    )
+                )
+                await response.chunk(sse("content_block_stop", {
+                    "type": "content_block_stop", "index": extra}))  # fmt: skip
+            await response.chunk(sse("message_stop", {"type": "message_stop"}))
         await response.end_stream()
 
     def _usage(self, body: dict[str, Any], step: Step) -> dict[str, int]:

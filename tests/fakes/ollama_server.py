@@ -203,6 +203,12 @@ class OllamaFake(ServerThread):
             await response.end_stream()  # a clean end, but no `done` line
             return
         await response.chunk(json.dumps(final) + "\n")
+        if step.more_after_end:
+            for piece in pieces:
+                chunk = {"model": model, "created_at": created, "done": False,
+                         "message": {"role": "assistant", "content": piece}}  # fmt: skip
+                await response.chunk(json.dumps(chunk) + "\n")
+            await response.chunk(json.dumps(final) + "\n")
         await response.end_stream()
 
     def _brain_step(self, body: dict[str, Any]) -> Step:

@@ -38,6 +38,10 @@ class Step:
     """End the stream cleanly but without its final event (no ``message_stop``/``done``)."""
     cut_tool_call: bool = False
     """Anthropic: stop inside the last tool call's arguments (no ``content_block_stop``)."""
+    more_after_end: bool = False
+    """A server that goes on after the reply's final event: Ollama sends the reply again,
+    ``done`` line included; Anthropic sends the reply's tool calls again, then another
+    ``message_stop``."""
     forever: bool = False
     """A reply that never ends: Ollama sends the text again and again; Anthropic sends the
     last tool call's arguments, then more of them, without end."""

@@ -586,6 +586,27 @@ async def test_a_reply_that_never_ends_is_cut_and_the_turn_ends(
     assert anthropic_server.message_requests[-1]["max_tokens"] == base.MAX_REPLY_TOKENS
 
 
+async def test_what_a_server_sends_after_the_end_of_a_reply_is_not_read(
+    settings: Settings, store: Store, anthropic_server: Any, ollama_server: Any
+) -> None:
+    """A server that goes on after the reply's final event (a second ``done`` line, more
+    blocks after ``message_stop``): an edit in the reply is made once, not again."""
+    note = {"command": "insert", "path": GREETING, "insert_line": 0, "new_str": "# note"}
+    block = "Adding a note.\n```edit\n" + json.dumps(note) + "\n```\n"
+    ollama_server.queue(Step(text=block, more_after_end=True), Step(text="Added."))
+    chat = await _start(settings, store, OllamaProvider("llama3.2:1b", host=ollama_server.url))
+    events = await _collect(chat, "add a note")
+    assert isinstance(events[-1], TurnDone), events[-1]
+    assert (settings.workspace / GREETING).read_text().count("# note\n") == 1
+    anthropic_server.queue(
+        Step(tool_calls=[{"name": "", "input": note}], more_after_end=True), Step(text="Added.")
+    )
+    chat = await _start(settings, store, _claude(anthropic_server))
+    events = await _collect(chat, "add a note")
+    assert isinstance(events[-1], TurnDone), events[-1]
+    assert (settings.workspace / GREETING).read_text().count("# note\n") == 2
+
+
 async def test_ollama_stream_without_done_is_retried(
     settings: Settings, store: Store, ollama_server: Any
 ) -> None:
