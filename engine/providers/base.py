@@ -26,6 +26,8 @@ MAX_REPLY_TOKENS = 16_384
 #: says: several times what ``MAX_REPLY_TOKENS`` makes, so only a model that runs on and
 #: on, or a server that never ends its stream, meets it.
 MAX_REPLY_CHARS = 400_000
+#: The deepest a tool call's arguments may nest lists and objects (the editor's are flat).
+MAX_ARGUMENT_NESTING = 20
 #: The most characters a tool call's arguments are read for: room for a create, or a
 #: replacement, of a whole score at its size limit.
 MAX_ARGUMENT_CHARS = 16_000_000
@@ -83,12 +85,33 @@ def read_tool_call(
     if isinstance(arguments, str):
         try:
             arguments = json.loads(arguments.strip() or "{}")
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
             verb = "are" if what.endswith("s") else "is"
-            return ToolCall(call_id, name, None, f"{what} {verb} not valid JSON ({exc.msg})")
+            return ToolCall(call_id, name, None, f"{what} {verb} not valid JSON ({why})")
     if not isinstance(arguments, dict):
         return ToolCall(call_id, name, None, f"{what} must be a JSON object")
+    if _deeper_than(arguments, MAX_ARGUMENT_NESTING):
+        # The editor's arguments are flat; a deep value would be stored, and read back
+        # at every later turn, with a parser that a deep enough one stops.
+        verb = "are" if what.endswith("s") else "is"
+        return ToolCall(call_id, name, None, f"{what} {verb} nested too deeply")
     return ToolCall(call_id, name, dict(arguments))
+
+
+def _deeper_than(value: Any, levels: int) -> bool:
+    """True when ``value`` nests lists and objects more than ``levels`` deep."""
+    level = [value]
+    for _ in range(levels + 1):
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list)
+        ]  # fmt: skip
+        if not level:
+            return False
+    return True
 
 
 @dataclass(frozen=True)

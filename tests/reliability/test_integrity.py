@@ -607,6 +607,31 @@ async def test_what_a_server_sends_after_the_end_of_a_reply_is_not_read(
     assert (settings.workspace / GREETING).read_text().count("# note\n") == 2
 
 
+async def test_tool_arguments_nested_without_end_go_back_to_the_model(
+    settings: Settings, store: Store, anthropic_server: Any
+) -> None:
+    """JSON nested 5,000 deep failed the turn ("maximum recursion depth exceeded"); one
+    nested 30 deep would be stored and read back at every later turn."""
+    nested: dict[str, Any] = {"command": "view", "path": GREETING}
+    for _ in range(30):
+        nested = {"command": "view", "path": GREETING, "view_range": [nested]}
+    chat = await _start(settings, store, _claude(anthropic_server))
+    for arguments in ('{"a":' * 5000, nested):
+        anthropic_server.queue(
+            Step(tool_calls=[{"name": "", "input": arguments}]), Step(text="I will keep it flat.")
+        )
+        events = await _collect(chat, "look")
+        assert isinstance(events[-1], TurnDone), events[-1]
+        [result] = [e.text for e in events if isinstance(e, ToolResult)]
+        assert result.startswith("The tool call could not be run") and "nested too deeply" in result
+    resumed = await ChatSession.resume(
+        store=store, workspace=Workspace(settings.workspace), settings=settings,
+        provider=_claude(anthropic_server), session_id=chat.id,
+    )  # fmt: skip
+    anthropic_server.queue(Step(text="Still here."))
+    assert isinstance((await _collect(resumed, "and?"))[-1], TurnDone)
+
+
 async def test_ollama_stream_without_done_is_retried(
     settings: Settings, store: Store, ollama_server: Any
 ) -> None:
