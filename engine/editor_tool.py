@@ -422,9 +422,12 @@ class EditorTool:
             return EditResult("The tool input must be an object with a `command`.", is_error=True)
         command = tool_input.get("command")
         if command not in COMMANDS:
-            shown = f"{command!r}" if command is not None else "no command"
+            problem = (
+                f"Unknown command {command!r}" if command is not None
+                else "Missing required parameter `command`"
+            )  # fmt: skip
             return EditResult(
-                f"Unknown command {shown}: use one of {', '.join(COMMANDS)}.",
+                f"{problem}: use one of {', '.join(COMMANDS)}.",
                 is_error=True,
                 command=command if isinstance(command, str) else None,
             )

@@ -394,6 +394,10 @@ async def test_unknown_command_and_bad_input_never_raise(tool: EditorTool) -> No
     ]:
         result = await tool.run(bad)
         assert result.is_error and result.text
+    missing = await tool.run({"path": GREETING})
+    assert missing.text.startswith("Missing required parameter `command`: use one of view,")
+    unknown = await tool.run({"command": "delete", "path": GREETING})
+    assert unknown.text.startswith("Unknown command 'delete': use one of view,")
 
 
 async def test_approver_can_reject_with_reason(workspace: Path) -> None:
