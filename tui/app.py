@@ -300,7 +300,7 @@ class ScoreChatApp(App[int]):
 
     def remember_prompt(self, text: str) -> None:
         if self.store is not None:
-            self.run_worker(self.store.add_prompt(text), group="history")
+            self.run_worker(self.store.add_prompt(text), group="history", exit_on_error=False)
 
     # ---- actions -------------------------------------------------------------------------
 

@@ -277,11 +277,13 @@ class ChatScreen(Screen[None]):
     def provider_changed(self) -> None:
         """The app found (or lost) a model: redraw the status and an empty session's hint."""
         self._update_status()
-        self.run_worker(self._refresh_hint(), group="hint", exclusive=True)
+        self.run_worker(self._refresh_hint(), group="hint", exclusive=True, exit_on_error=False)
 
     async def _refresh_hint(self) -> None:
         if self.chat is None or await self.chat.store.count_messages(self.chat.id):
             return
+        if not self.is_attached:
+            return  # the app closed while the store answered
         conversation = self.query_one(Conversation)
         await conversation.query(".notice").remove()
         await self._empty_hint()
@@ -305,7 +307,10 @@ class ChatScreen(Screen[None]):
 
     def _refresh_sessions_when_idle(self) -> None:
         if self.chat is not None and not (self._turn is not None and self._turn.is_running):
-            self.run_worker(self._refresh_in_background(), group="sessions", exclusive=True)
+            self.run_worker(
+                self._refresh_in_background(), group="sessions", exclusive=True,
+                exit_on_error=False,
+            )  # fmt: skip
 
     async def _refresh_in_background(self) -> None:
         """The timer's refresh: a store that stops answering (a shared database's server
@@ -569,9 +574,14 @@ class ChatScreen(Screen[None]):
     # ---- approval (ask mode) -------------------------------------------------------------
 
     async def approve(self, proposal: ProposedEdit) -> str | None:
+        from engine.diffing import unified_diff
         from tui.screens.modals import ApprovalModal
 
-        result = await self.app.push_screen_wait(ApprovalModal(proposal))
+        # A whole rewrite of a big score takes a while to diff: not on the UI's thread.
+        diff = await asyncio.to_thread(
+            unified_diff, proposal.before or "", proposal.after or "", proposal.path
+        )
+        result = await self.app.push_screen_wait(ApprovalModal(proposal, diff))
         if result.apply:
             return None
         return result.reason or ""
@@ -595,6 +605,7 @@ class ChatScreen(Screen[None]):
     @work(group="action", exit_on_error=False)
     async def action_undo(self) -> None:
         """Undo this session's newest edit; never another session's, the CLI's or a restore."""
+        from engine.diffing import unified_diff
         from engine.editor_tool import ChangedSinceError
         from tui.screens.modals import DiscardModal
 
@@ -604,14 +615,15 @@ class ChatScreen(Screen[None]):
         try:
             result = await self.chat.undo_edit()
         except ChangedSinceError as changed:
+            diff = await asyncio.to_thread(
+                unified_diff, changed.current or "", changed.target or "", changed.rel
+            )
             ok = await self.app.push_screen_wait(
                 DiscardModal(
                     f"{changed.rel} was changed after this session's edit (by you, another "
                     "program or another session). Undoing the edit now also throws away "
                     "those later changes:",
-                    changed.current or "",
-                    changed.target or "",
-                    changed.rel,
+                    diff,
                 )
             )
             if not ok:
@@ -851,7 +863,7 @@ class ChatScreen(Screen[None]):
             failed = str(exc) or type(exc).__name__
         if failed is not None:
             self.notify(f"The editor {editor!r} did not run cleanly: {failed}.", severity="error")
-        self.run_worker(self.refresh_diff(), group="diff")
+        self.run_worker(self.refresh_diff(), group="diff", exit_on_error=False)
 
     def _idle(self, what: str) -> bool:
         if self.chat is None:

@@ -20,7 +20,6 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from engine.diffing import unified_diff
 from engine.editor_tool import ProposedEdit
 from tui.widgets.diff_pane import render_diff
 
@@ -58,8 +57,7 @@ class Dialog(ModalScreen[Answer]):
         return iter(())
 
 
-def _diff_view(before: str, after: str, path: str) -> VerticalScroll:
-    diff = unified_diff(before, after, path)
+def _diff_view(diff: str) -> VerticalScroll:
     return VerticalScroll(
         Static(render_diff(diff) if diff else Text("(no change)")), classes="approval-diff"
     )
@@ -102,14 +100,14 @@ class DiscardModal(ConfirmModal):
         Binding("y", "dismiss(True)", "Undo anyway"),
     ]
 
-    def __init__(self, question: str, now: str, after: str, path: str) -> None:
+    def __init__(self, question: str, diff: str) -> None:
+        """``diff``: from the file now to what undoing makes it (made off the UI thread:
+        a big file's takes a while)."""
         super().__init__(question, "Undo anyway", "y undo anyway · n or Esc keep the changes")
-        self.now = now
-        self.after = after
-        self.path = path
+        self.diff = diff
 
     def body(self) -> Iterator[Widget]:
-        yield _diff_view(self.now, self.after, self.path)
+        yield _diff_view(self.diff)
 
     def buttons(self) -> Iterator[Button]:
         yield Button("Undo anyway (y)", variant="error", id="yes")
@@ -158,16 +156,17 @@ class ApprovalModal(Dialog[Approval]):
         Binding("escape", "reject", "Reject"),
     ]
 
-    def __init__(self, proposal: ProposedEdit) -> None:
+    def __init__(self, proposal: ProposedEdit, diff: str) -> None:
+        """``diff``: the proposal's, made off the UI thread (``proposal_diff``)."""
         super().__init__(
             f"The assistant wants to {proposal.command} {proposal.path}",
             "a apply · r or Esc reject · e write a reason (Enter then rejects with it)",
         )
         self.proposal = proposal
+        self.diff = diff
 
     def body(self) -> Iterator[Widget]:
-        proposal = self.proposal
-        yield _diff_view(proposal.before or "", proposal.after or "", proposal.path)
+        yield _diff_view(self.diff)
         yield Input(placeholder="Reason to reject (optional), sent to the assistant", id="reason")
 
     def buttons(self) -> Iterator[Button]:

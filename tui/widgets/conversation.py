@@ -223,7 +223,10 @@ class ReplyLines(Widget):
             # lines are laid out in a thread, so their keys are drawn meanwhile, and what
             # is shown stays (the live tail, or the lines at the old width) until then.
             self._in_thread = True
-            self.run_worker(self._lay_out_in_thread(width, afresh=resized), group="reply-lines")
+            self.run_worker(
+                self._lay_out_in_thread(width, afresh=resized), group="reply-lines",
+                exit_on_error=False,
+            )  # fmt: skip
             return
         self._append(*self._render_blocks(self.blocks[self._drawn :], width, budgeted=True))
 
