@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from types import FrameType
@@ -86,6 +86,8 @@ class ScoreChatApp(App[int]):
         self.provider_checked = provider is not None or not choose_provider_automatically
         """True once the provider choice is known (so 'no model' can be said)."""
         self._choose = choose_provider_automatically and provider is None
+        self._terminal_lent = False
+        """True while another program (the F7 editor) has the terminal."""
         self.approval = settings.approval
         """``auto`` or ``ask``."""
         self.initial_score = score
@@ -120,10 +122,18 @@ class ScoreChatApp(App[int]):
             return
         try:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hang_up)
-            guard_resume(fd)
+            self.app_suspend_signal.subscribe(self, self._lend_terminal, immediate=True)
+            self.app_resume_signal.subscribe(self, self._take_terminal_back, immediate=True)
+            guard_resume(fd, lambda: self._terminal_lent)
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread, or no SIGHUP on this platform: the poll still works
         self.set_interval(TERMINAL_CHECK_INTERVAL, partial(self._check_terminal, fd))
+
+    def _lend_terminal(self, _app: object) -> None:
+        self._terminal_lent = True  # App.suspend: another program has the terminal
+
+    def _take_terminal_back(self, _app: object) -> None:
+        self._terminal_lent = False
 
     def _check_terminal(self, fd: int) -> None:
         if terminal_hung_up(fd):
@@ -543,24 +553,57 @@ def _end_if_stuck(grace: float) -> None:
     os._exit(0)
 
 
-def guard_resume(fd: int) -> None:
-    """Keep Textual from taking a hang-up's SIGCONT for a return from Ctrl+Z.
+def guard_resume(fd: int, lent: Callable[[], bool]) -> None:
+    """Re-enter application mode on SIGCONT only when it was left, and only once.
 
-    The kernel sends SIGHUP and then SIGCONT when a terminal hangs up. Textual's
-    driver answers any SIGCONT by entering application mode again: a second output
-    thread whose first write to the dead terminal ends it, after which the shutdown
-    waits forever for room in its queue (one quit in five, ended only by
-    ``_end_if_stuck``). A SIGCONT with the terminal gone is left to the hang-up.
+    Textual's driver answers every SIGCONT by entering application mode again, though
+    only a SIGCONT after its SIGTSTP (Ctrl+Z, ``kill -TSTP``) follows its leaving it:
+    any other one (a stray ``kill -CONT``, the SIGCONT that comes with a terminal's
+    hang-up) started a second output thread, and the quit then waited for ever for
+    room in the first one's queue (after a hang-up, one quit in five until
+    ``_end_if_stuck`` ended it). Now: after Textual's own suspension, it resumes as
+    before; with the terminal gone, or lent to another program (``lent()``, the F7
+    editor), nothing is done; when a shell took the terminal back while the process
+    was stopped (``kill -STOP``, then ``fg``), application mode is left cleanly and
+    entered afresh; otherwise (the terminal as the app left it) nothing is done.
     """
+    from textual.driver import Driver
+
+    suspend = signal.getsignal(signal.SIGTSTP)
     resume = signal.getsignal(signal.SIGCONT)
-    if not callable(resume):
+    if not callable(suspend) or not callable(resume):
         return
+    driver = getattr(resume, "__self__", None)
+    suspended = False
+
+    def on_suspend(signum: int, frame: FrameType | None) -> None:
+        nonlocal suspended
+        suspended = True
+        suspend(signum, frame)  # leaves application mode, then stops the process
 
     def on_continue(signum: int, frame: FrameType | None) -> None:
-        if not terminal_hung_up(fd):
+        nonlocal suspended
+        if terminal_hung_up(fd) or lent():
+            return
+        if suspended:
+            suspended = False
+            resume(signum, frame)
+        elif not terminal_is_raw(fd) and isinstance(driver, Driver):
+            driver.suspend_application_mode()
             resume(signum, frame)
 
+    signal.signal(signal.SIGTSTP, on_suspend)
     signal.signal(signal.SIGCONT, on_continue)
+
+
+def terminal_is_raw(fd: int) -> bool:
+    """True while the terminal behind ``fd`` reads keys one by one (as the app set it)."""
+    import termios
+
+    try:
+        return not termios.tcgetattr(fd)[3] & termios.ICANON
+    except termios.error:
+        return False
 
 
 def terminal_hung_up(fd: int) -> bool:

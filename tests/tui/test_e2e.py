@@ -148,24 +148,85 @@ def test_an_editor_that_cannot_run_leaves_the_app_working(workspace: Path, tmp_p
             term.child.terminate(force=True)
 
 
-def test_a_continue_signal_after_a_hang_up_is_not_taken_for_a_resume() -> None:
-    """The guard passes SIGCONT on to Textual's handler (the return from Ctrl+Z) only
-    while the terminal is there."""
+def test_a_continue_signal_resumes_only_after_a_suspension() -> None:
+    """Textual's SIGCONT handler (which enters application mode) runs after its own
+    SIGTSTP handler, with the terminal there and not lent to the F7 editor; never for
+    a stray SIGCONT nor the one a hang-up brings."""
     import pty
     import signal
+    import tty
 
     from tui.app import guard_resume
 
-    resumed: list[int] = []
-    before = signal.signal(signal.SIGCONT, lambda signum, frame: resumed.append(signum))
+    calls: list[str] = []
+    lent = [False]
+    before = {
+        signal.SIGTSTP: signal.signal(signal.SIGTSTP, lambda *_: calls.append("suspend")),
+        signal.SIGCONT: signal.signal(signal.SIGCONT, lambda *_: calls.append("resume")),
+    }
     main, follower = pty.openpty()
+    tty.setraw(follower)  # as the app leaves its terminal
     try:
-        guard_resume(follower)
-        os.kill(os.getpid(), signal.SIGCONT)
-        assert resumed == [signal.SIGCONT]
+        guard_resume(follower, lambda: lent[0])
+        os.kill(os.getpid(), signal.SIGCONT)  # stray: kill -CONT
+        assert calls == []
+        os.kill(os.getpid(), signal.SIGTSTP)
+        os.kill(os.getpid(), signal.SIGCONT)  # fg after Ctrl+Z
+        assert calls == ["suspend", "resume"]
+        os.kill(os.getpid(), signal.SIGCONT)  # once only
+        lent[0] = True
+        os.kill(os.getpid(), signal.SIGTSTP)
+        os.kill(os.getpid(), signal.SIGCONT)  # the editor has the terminal
+        assert calls == ["suspend", "resume", "suspend"]
+        lent[0] = False
         os.close(main)  # the terminal goes away
         os.kill(os.getpid(), signal.SIGCONT)
-        assert resumed == [signal.SIGCONT]
+        assert calls == ["suspend", "resume", "suspend"]
     finally:
-        signal.signal(signal.SIGCONT, before)
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
         os.close(follower)
+
+
+def test_the_app_comes_back_whole_from_a_stop_and_a_stray_continue(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """In a shell with job control: ``kill -STOP`` then ``fg`` (the shell takes the
+    terminal back meanwhile) and stray ``kill -CONT``s. Keys reach the prompt after
+    each, and Ctrl+Q quits: a stray SIGCONT used to leave a second output thread, and
+    the quit then hung for ever."""
+    import signal
+
+    env = {
+        **os.environ,
+        "OLLAMA_HOST": "http://127.0.0.1:9",
+        "TERM": "xterm-256color",
+        "SCORECHAT_WORKSPACE": str(workspace),
+        "SCORECHAT_HOME": str(tmp_path / "home"),
+        "PS1": "shell$ ",
+    }
+    term = Terminal(["/bin/bash", "--norc", "--noprofile", "-i"], env, cols=COLS, rows=ROWS)
+    try:
+        term.wait_for("shell$")
+        term.send(f"{scorechat_command()} --score greeting\r")
+        term.wait_for("No changes since the session started")
+        app = int(pexpect.run("pgrep -n -f 'scorechat --score greeting'").split()[0])
+        for _ in range(10):
+            os.kill(app, signal.SIGCONT)
+            time.sleep(0.05)
+        term.send("first")
+        term.wait_for("│ first")
+        os.kill(app, signal.SIGSTOP)
+        term.wait_for("Stopped")
+        term.send("fg\r")
+        deadline = time.monotonic() + 20  # the app draws its whole screen again
+        while "Stopped" in term.text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        term.wait_for("│ first")
+        time.sleep(0.5)  # keys typed while it takes the terminal back are dropped
+        term.send(" second")
+        term.wait_for("│ first second")
+        term.send("\x11")
+        term.wait_for("shell$", timeout=15)
+    finally:
+        term.child.terminate(force=True)
