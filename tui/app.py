@@ -576,6 +576,16 @@ def guard_resume(fd: int, lent: Callable[[], bool]) -> None:
     driver = getattr(resume, "__self__", None)
     suspended = False
 
+    def afresh(signum: int) -> None:
+        if isinstance(driver, Driver):
+            driver.suspend_application_mode()
+            resume(signum, None)
+
+    try:
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+
     def on_suspend(signum: int, frame: FrameType | None) -> None:
         nonlocal suspended
         suspended = True
@@ -588,9 +598,13 @@ def guard_resume(fd: int, lent: Callable[[], bool]) -> None:
         if suspended:
             suspended = False
             resume(signum, frame)
-        elif not terminal_is_raw(fd) and isinstance(driver, Driver):
-            driver.suspend_application_mode()
-            resume(signum, frame)
+        elif not terminal_is_raw(fd):
+            # From the event loop, not inside whatever this signal interrupted (a
+            # write holding the output queue's lock, say).
+            if loop is not None:
+                loop.call_soon_threadsafe(afresh, signum)
+            else:
+                afresh(signum)
 
     signal.signal(signal.SIGTSTP, on_suspend)
     signal.signal(signal.SIGCONT, on_continue)
