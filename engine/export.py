@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import time
+from pathlib import Path
 from typing import Any
 
 from engine.diffing import unified_diff
+from engine.errors import UsageError
 from engine.redact import redact
 from engine.store import Edit, SessionRecord, StoredMessage
+from engine.workspace import atomic_write
 
 
 def _when(ts: float) -> str:
@@ -109,3 +114,21 @@ def session_to_json(
     return redact(
         json.dumps(session_to_dict(session, messages, edits), indent=2, ensure_ascii=False)
     )
+
+
+def write_export(path: Path, text: str) -> None:
+    """Write an export where a person named: a new or regular file whole or not at all
+    (through a link, to the file it names); a terminal, pipe or device (``/dev/stdout``,
+    a FIFO) as a stream. Replacing any of those with a regular file, as an atomic
+    write does, once left a plain file where ``/dev/full`` was and cut links."""
+    try:
+        mode = path.stat().st_mode  # through links
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise UsageError(f"{path} is a folder; name a file to write.")
+    if mode is not None and not stat.S_ISREG(mode):
+        with open(path, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        return
+    atomic_write(Path(os.path.realpath(path)) if mode is not None else path, text)

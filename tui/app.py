@@ -387,8 +387,7 @@ class ScoreChatApp(App[int]):
         self.push_screen(HelpScreen(rows))
 
     async def export_session(self, session_id: str) -> None:
-        from engine.export import session_to_json, session_to_markdown
-        from engine.workspace import atomic_write
+        from engine.export import session_to_json, session_to_markdown, write_export
         from tui.screens.modals import ChoiceModal, TextModal
 
         assert self.store is not None
@@ -411,7 +410,7 @@ class ScoreChatApp(App[int]):
         text = (session_to_markdown if fmt == "md" else session_to_json)(session, messages, edits)
         path = Path(target).expanduser()
         try:
-            atomic_write(path, text)
+            await asyncio.to_thread(write_export, path, text)
         except (OSError, ScoreChatError) as exc:
             self.notify(f"Could not write {path}: {exc}", severity="error")
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,19 @@ def test_scripted_provider_and_session_commands(workspace: Path, tmp_path: Path)
     )
     exported = json.loads(cli(*base, "sessions", "export", chat_id, "--format", "json").stdout)
     assert exported["edits"][0]["command"] == "str_replace"
+    # Through a link to the file it names (the link stays); into a pipe as a stream (it
+    # stays a pipe: an atomic write once put a plain file where /dev/full was).
+    link = tmp_path / "latest.md"
+    link.symlink_to(out_md)
+    out_md.write_text("old")
+    assert cli(*base, "sessions", "export", chat_id, "-o", str(link)).returncode == 0
+    assert link.is_symlink() and out_md.read_text().startswith("# Limit work")
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    reader = subprocess.Popen(["cat", str(pipe)], stdout=subprocess.PIPE, text=True)
+    assert cli(*base, "sessions", "export", chat_id, "-o", str(pipe)).returncode == 0
+    assert reader.communicate(timeout=10)[0].startswith("# Limit work")
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
 
     saved = cli(*base, "versions", "save", "greeting", "--note", "limit 250")
     assert saved.returncode == 0 and "Saved version 1" in saved.stdout

@@ -131,8 +131,7 @@ def sessions_export(
     ] = None,
 ) -> None:
     """Export a session as Markdown or JSON."""
-    from engine.export import session_to_json, session_to_markdown
-    from engine.workspace import atomic_write
+    from engine.export import session_to_json, session_to_markdown, write_export
 
     if fmt not in ("md", "json"):
         raise UsageError(f"Unknown format {fmt!r}: use md or json.")
@@ -142,10 +141,8 @@ def sessions_export(
     if output is None:
         typer.echo(text, nl=False)
         return
-    if output.is_dir():
-        raise UsageError(f"{output} is a folder; name a file to write.")
     try:
-        atomic_write(output, text)
+        write_export(output, text)
     except FileNotFoundError:
         raise UsageError(f"The folder {output.parent} does not exist.") from None
     typer.echo(f"Exported to {output}.")
