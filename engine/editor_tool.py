@@ -388,6 +388,19 @@ def snippet(text: str, first: int, last: int, context: int = SNIPPET_CONTEXT) ->
     return numbered(lines[start - 1 : end], start)
 
 
+@contextlib.asynccontextmanager
+async def write_lock(store: Store | None, workspace: Workspace, rel: str) -> AsyncIterator[None]:
+    """The lock for one check-and-write of the score ``rel``: the store's lock on the file
+    (held across hosts on a shared store) and then the workspace's own file lock. Every
+    writer of a score (the editor, its undo, a version's restore) takes them in this order."""
+    if store is None:
+        async with workspace.write_lock():
+            yield
+        return
+    async with store.edit_lock(str(workspace.root), rel), workspace.write_lock():
+        yield
+
+
 class EditorTool:
     """Runs editor commands on the score files of one workspace.
 
@@ -535,20 +548,8 @@ class EditorTool:
                 command, path, rel, before, after, tool_input, first, last, warnings
             )
 
-    @contextlib.asynccontextmanager
-    async def _write_lock(self, rel: str) -> AsyncIterator[None]:
-        """The lock for one check-and-write of ``rel``: the store's lock on the file (held
-        across hosts on a shared store) and then the workspace's own file lock; every
-        writer takes them in this order."""
-        if self.store is None:
-            async with self.workspace.write_lock():
-                yield
-            return
-        async with (
-            self.store.edit_lock(str(self.workspace.root), rel),
-            self.workspace.write_lock(),
-        ):
-            yield
+    def _write_lock(self, rel: str) -> contextlib.AbstractAsyncContextManager[None]:
+        return write_lock(self.store, self.workspace, rel)
 
     async def _ask(self, proposal: ProposedEdit) -> EditResult | None:
         """``None`` when the approver (if any) applies ``proposal``, else the rejection."""

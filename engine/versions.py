@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from engine.editor_tool import write_lock
 from engine.errors import NotFoundError
 from engine.store import Store, Version
 from engine.workspace import Workspace, atomic_write, read_text
@@ -34,7 +35,7 @@ async def restore_version(
     if version is None:
         raise NotFoundError(f"No version has the id {version_id}.")
     path = workspace.resolve_path(version.path)
-    async with workspace.write_lock():
+    async with write_lock(store, workspace, version.path):
         before = await asyncio.to_thread(read_text, path) if path.exists() else None
         if before == version.content:
             return f"{version.path} already matches version {version.id}."

@@ -18,6 +18,8 @@ from engine.errors import StoreError
 from engine.postgres_store import PostgresStore, folded_words, snippet
 from engine.settings import load_settings
 from engine.store import Store
+from engine.versions import restore_version, save_version
+from engine.workspace import Workspace
 from tests.postgres import as_user, new_schema
 
 psycopg = pytest.importorskip("psycopg", reason="pip install 'scorechat[postgres]' for these tests")
@@ -181,6 +183,29 @@ async def test_an_edit_waits_for_another_process_editing_the_same_file(
                           "new_str": first + "  # checked"}), 30,
             )  # fmt: skip
             assert not result.is_error, result.text
+    finally:
+        await holder.close()
+        await writer.close()
+
+
+async def test_a_restore_waits_for_another_host_editing_the_file(
+    pg_url: str, workspace: Path
+) -> None:
+    """A version's restore is a write like an edit: it takes the store's lock on the file
+    too (it took only the workspace's, which another host does not share)."""
+    holder = await Store.open(pg_url)
+    writer = await Store.open(pg_url)
+    try:
+        rel = "Customer Service QA/Greeting.yaml"
+        ws = Workspace(workspace)
+        version = await save_version(writer, ws, rel)
+        (workspace / rel).write_text((workspace / rel).read_text().replace("100", "7"))
+        async with holder.edit_lock(str(workspace), rel):
+            restore = asyncio.create_task(restore_version(writer, ws, version.id))
+            await asyncio.sleep(0.5)
+            assert not restore.done() and "limit: 7" in (workspace / rel).read_text()
+        assert "Restored version" in await asyncio.wait_for(restore, 30)
+        assert "limit: 100" in (workspace / rel).read_text()
     finally:
         await holder.close()
         await writer.close()
