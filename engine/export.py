@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -128,7 +129,16 @@ def write_export(path: Path, text: str) -> None:
     if mode is not None and stat.S_ISDIR(mode):
         raise UsageError(f"{path} is a folder; name a file to write.")
     if mode is not None and not stat.S_ISREG(mode):
-        with open(path, "w", encoding="utf-8") as stream:
+        try:
+            # Not blocking: a pipe that nothing reads fails at once instead of waiting for
+            # ever (an app could then not quit).
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:
+                raise UsageError(f"Nothing is reading {path}: start its reader first.") from None
+            raise
+        os.set_blocking(fd, True)
+        with open(fd, "w", encoding="utf-8") as stream:
             stream.write(text)
         return
     atomic_write(Path(os.path.realpath(path)) if mode is not None else path, text)

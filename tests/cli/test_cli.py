@@ -254,6 +254,8 @@ def test_scripted_provider_and_session_commands(workspace: Path, tmp_path: Path)
     assert cli(*base, "sessions", "export", chat_id, "-o", str(pipe)).returncode == 0
     assert reader.communicate(timeout=10)[0].startswith("# Limit work")
     assert stat.S_ISFIFO(pipe.stat().st_mode)
+    unread = cli(*base, "sessions", "export", chat_id, "-o", str(pipe))  # waits for no reader
+    assert unread.returncode == 2 and "Nothing is reading" in one_sentence(unread)
 
     saved = cli(*base, "versions", "save", "greeting", "--note", "limit 250")
     assert saved.returncode == 0 and "Saved version 1" in saved.stdout
