@@ -141,4 +141,5 @@ def write_export(path: Path, text: str) -> None:
         with open(fd, "w", encoding="utf-8") as stream:
             stream.write(text)
         return
-    atomic_write(Path(os.path.realpath(path)) if mode is not None else path, text)
+    # A link, dangling or not, stays: the file it names is written (made if need be).
+    atomic_write(Path(os.path.realpath(path)) if path.is_symlink() else path, text)

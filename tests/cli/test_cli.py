@@ -248,6 +248,10 @@ def test_scripted_provider_and_session_commands(workspace: Path, tmp_path: Path)
     out_md.write_text("old")
     assert cli(*base, "sessions", "export", chat_id, "-o", str(link)).returncode == 0
     assert link.is_symlink() and out_md.read_text().startswith("# Limit work")
+    dangling = tmp_path / "next.md"
+    dangling.symlink_to(tmp_path / "made-by-the-export.md")
+    assert cli(*base, "sessions", "export", chat_id, "-o", str(dangling)).returncode == 0
+    assert dangling.is_symlink() and dangling.read_text().startswith("# Limit work")
     pipe = tmp_path / "pipe"
     os.mkfifo(pipe)
     reader = subprocess.Popen(["cat", str(pipe)], stdout=subprocess.PIPE, text=True)
