@@ -378,28 +378,30 @@ def unused_port_below_the_ephemeral_range() -> int:
     raise AssertionError("no free port below 32000")
 
 
-async def test_a_model_that_appears_later_is_found(settings: Settings) -> None:
+async def test_a_model_that_appears_later_is_found(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     port = unused_port_below_the_ephemeral_range()
     settings = settings.with_overrides(ollama_host=f"http://127.0.0.1:{port}")
     from tui import app as app_module
 
+    # Probes every 0.2 s: the backoff's later waits (up to 30 s) could outlast the wait
+    # below on a loaded machine.
+    monkeypatch.setattr(app_module, "PROBE_FIRST_DELAY", 0.2)
+    monkeypatch.setattr(app_module, "PROBE_MAX_DELAY", 0.2)
     app = make_app(settings, None)
     app.provider_checked = False
     app._choose = True
-    app_module.PROBE_FIRST_DELAY = 0.2
-    try:
-        async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: app.provider_checked and app.provider is None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.provider_checked and app.provider is None)
 
-            def hint() -> str:
-                return " ".join(n.render().plain for n in app.chat_screen.query(NoticeLine))
+        def hint() -> str:
+            return " ".join(n.render().plain for n in app.chat_screen.query(NoticeLine))
 
-            await wait_for(pilot, lambda: "F4" in hint() and "/model" in hint())
-            with OllamaFake(port=port):
-                await wait_for(pilot, lambda: app.provider is not None, timeout=20)
-                assert any("Connected" in n for n in _notices(app))
-    finally:
-        app_module.PROBE_FIRST_DELAY = 2.0
+        await wait_for(pilot, lambda: "F4" in hint() and "/model" in hint())
+        with OllamaFake(port=port):
+            await wait_for(pilot, lambda: app.provider is not None, timeout=20)
+            assert any("Connected" in n for n in _notices(app))
 
 
 async def test_resuming_a_search_hit_opens_on_that_message(
