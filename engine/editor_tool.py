@@ -16,6 +16,7 @@ import asyncio
 import bisect
 import contextlib
 import difflib
+import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -395,10 +396,31 @@ async def write_lock(store: Store | None, workspace: Workspace, rel: str) -> Asy
     writer of a score (the editor, its undo, a version's restore) takes them in this order."""
     if store is None:
         async with workspace.write_lock():
+            remove_stale_temp_files(workspace.root / rel)
             yield
         return
     async with store.edit_lock(str(workspace.root), rel), workspace.write_lock():
+        remove_stale_temp_files(workspace.root / rel)
         yield
+
+
+def remove_stale_temp_files(path: Path) -> None:
+    """Remove the temp files ``atomic_write`` left beside ``path`` when a process was
+    killed mid-write (``.Greeting.yaml.k3j9x2ab.tmp``). Called under the write lock, when
+    no write of the file can be under way."""
+    try:
+        names = [entry.name for entry in os.scandir(path.parent)]
+    except OSError:
+        return
+    stale = _stale_temp(path.name)
+    for name in names:
+        if stale.fullmatch(name):
+            with contextlib.suppress(OSError):
+                (path.parent / name).unlink()
+
+
+def _stale_temp(name: str) -> re.Pattern[str]:
+    return re.compile(rf"\.{re.escape(name)}\.[a-z0-9_]{{8}}\.tmp")
 
 
 class EditorTool:

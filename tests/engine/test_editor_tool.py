@@ -477,3 +477,21 @@ def test_replace_unique_reports_line_range() -> None:
 def test_samples_unchanged_by_tests() -> None:
     repo = Path(__file__).resolve().parents[2] / "data" / "scorecards"
     assert (repo / "Customer Service QA" / "Greeting.yaml").read_text().count("limit: 100") == 1
+
+
+async def test_a_temp_file_left_by_a_killed_write_goes_with_the_next_write(
+    tool: EditorTool, workspace: Path
+) -> None:
+    """kill -9 between the temp file's creation and its rename leaves it; the next write
+    of the file (under the lock, when no other write can be under way) removes it, and
+    nothing that is not such a temp file."""
+    folder = (workspace / GREETING).parent
+    stale = folder / ".Greeting.yaml.k3j9x2ab.tmp"
+    stale.write_text("half a file")
+    kept = [folder / ".Greeting.yaml.swp", folder / ".Empathy Shown.yaml.k3j9x2ab.tmp"]
+    for path in kept:
+        path.write_text("not ours to remove")
+    result = await tool.run({"command": "str_replace", "path": GREETING,
+                             "old_str": "limit: 100", "new_str": "limit: 7"})  # fmt: skip
+    assert not result.is_error, result.text
+    assert not stale.exists() and all(path.exists() for path in kept)
