@@ -210,7 +210,8 @@ def test_the_app_comes_back_whole_from_a_stop_and_a_stray_continue(
         term.wait_for("shell$")
         term.send(f"{scorechat_command()} --score greeting\r")
         term.wait_for("No changes since the session started")
-        app = int(pexpect.run("pgrep -n -f 'scorechat --score greeting'").split()[0])
+        # The shell's own child: other tests may run an app with these arguments too.
+        app = int(pexpect.run(f"pgrep -P {term.child.pid}").split()[0])
         for _ in range(10):
             os.kill(app, signal.SIGCONT)
             time.sleep(0.05)
