@@ -26,7 +26,13 @@ from tests.tui.helpers import (
 from tui.screens.chat import ChatScreen
 from tui.screens.modals import ConfirmModal, DiscardModal, HelpScreen
 from tui.screens.sessions import SessionsScreen
-from tui.widgets.conversation import Conversation, NoticeLine, ToolCallRow, UserMessage
+from tui.widgets.conversation import (
+    AssistantMessage,
+    Conversation,
+    NoticeLine,
+    ToolCallRow,
+    UserMessage,
+)
 from tui.widgets.prompt import PromptInput
 from tui.widgets.session_list import SessionList
 
@@ -247,6 +253,22 @@ async def test_a_message_sent_during_a_reply_is_queued_then_sent(settings: Setti
         assert [m.text for m in users] == ["one", "two"]
 
 
+async def test_a_failed_turn_marks_only_its_own_reply(settings: Settings) -> None:
+    app = make_app(
+        settings,
+        [[text("The first answer.")], [text("Half of"), {"type": "error", "message": "boom"}]],
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send_and_wait(pilot, "one")
+        await type_and_send(pilot, "two")
+        await wait_for(pilot, lambda: len(app.chat_screen.query(AssistantMessage)) == 2)
+        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        first, second = app.chat_screen.query(AssistantMessage)
+        assert str(first.border_title) == "Assistant"
+        assert str(second.border_title) == "Assistant · error"
+
+
 async def stored_draft(pilot: Any, store: Store, session_id: str, expected: str) -> None:
     """Wait until the store holds ``expected`` as the session's draft."""
     for _ in range(200):
@@ -392,6 +414,11 @@ async def test_a_model_that_appears_later_is_found(
     app = make_app(settings, None)
     app.provider_checked = False
     app._choose = True
+    said: list[str] = []  # what was notified (a shown notification may expire before a look)
+    notify = app.notify
+    monkeypatch.setattr(
+        app, "notify", lambda message, **kw: (said.append(message), notify(message, **kw))[1]
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.provider_checked and app.provider is None)
 
@@ -401,7 +428,7 @@ async def test_a_model_that_appears_later_is_found(
         await wait_for(pilot, lambda: "F4" in hint() and "/model" in hint())
         with OllamaFake(port=port):
             await wait_for(pilot, lambda: app.provider is not None, timeout=20)
-            assert any("Connected" in n for n in _notices(app))
+            await wait_for(pilot, lambda: any("Connected" in m for m in said))
 
 
 async def test_resuming_a_search_hit_opens_on_that_message(

@@ -739,7 +739,12 @@ class Conversation(VerticalScroll):
         return widget
 
     async def finish_assistant(self, status: str | None = None) -> None:
-        for widget in list(self._assistant.values()):
+        """Finish the replies streaming now, marked ``status`` when given; replies
+        finished before are left as they are (a failed turn marked every reply drawn
+        since the session opened as failed, and each turn finished them all again)."""
+        streaming = list(self._assistant.values())
+        self._assistant.clear()
+        for widget in streaming:
             await widget.finish(status)
 
     async def add_tool_call(self, event: ToolCallStarted) -> ToolCallRow:
