@@ -16,7 +16,6 @@ import asyncio
 import bisect
 import contextlib
 import difflib
-import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from engine.workspace import (
     Workspace,
     atomic_write,
     read_text,
+    remove_stale_temp_files,
 )
 from engine.yaml_text import document_warnings, load_edited, load_plain, yaml_problem
 
@@ -393,34 +393,14 @@ def snippet(text: str, first: int, last: int, context: int = SNIPPET_CONTEXT) ->
 async def write_lock(store: Store | None, workspace: Workspace, rel: str) -> AsyncIterator[None]:
     """The lock for one check-and-write of the score ``rel``: the store's lock on the file
     (held across hosts on a shared store) and then the workspace's own file lock. Every
-    writer of a score (the editor, its undo, a version's restore) takes them in this order."""
-    if store is None:
-        async with workspace.write_lock():
-            remove_stale_temp_files(workspace.root / rel)
-            yield
-        return
-    async with store.edit_lock(str(workspace.root), rel), workspace.write_lock():
+    writer of a score (the editor, its undo, a version's restore) takes them in this order;
+    a temp file a killed write left is removed once they are held."""
+    held = (
+        store.edit_lock(str(workspace.root), rel) if store is not None else contextlib.nullcontext()
+    )
+    async with held, workspace.write_lock():
         remove_stale_temp_files(workspace.root / rel)
         yield
-
-
-def remove_stale_temp_files(path: Path) -> None:
-    """Remove the temp files ``atomic_write`` left beside ``path`` when a process was
-    killed mid-write (``.Greeting.yaml.k3j9x2ab.tmp``). Called under the write lock, when
-    no write of the file can be under way."""
-    try:
-        names = [entry.name for entry in os.scandir(path.parent)]
-    except OSError:
-        return
-    stale = _stale_temp(path.name)
-    for name in names:
-        if stale.fullmatch(name):
-            with contextlib.suppress(OSError):
-                (path.parent / name).unlink()
-
-
-def _stale_temp(name: str) -> re.Pattern[str]:
-    return re.compile(rf"\.{re.escape(name)}\.[a-z0-9_]{{8}}\.tmp")
 
 
 class EditorTool:

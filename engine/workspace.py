@@ -464,6 +464,25 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+#: The end of ``atomic_write``'s temp files (``.<name>.<8 of mkstemp's characters>.tmp``).
+_TEMP_SUFFIX = ".tmp"
+
+
+def remove_stale_temp_files(path: Path) -> None:
+    """Remove the temp files ``atomic_write`` left beside ``path`` when a process was
+    killed mid-write (``.Greeting.yaml.k3j9x2ab.tmp``). Call it under the write lock,
+    when no write of the file can be under way."""
+    try:
+        names = [entry.name for entry in os.scandir(path.parent)]
+    except OSError:
+        return
+    stale = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}{re.escape(_TEMP_SUFFIX)}")
+    for name in names:
+        if stale.fullmatch(name):
+            with contextlib.suppress(OSError):
+                (path.parent / name).unlink()
+
+
 def atomic_write(path: Path, text: str | bytes) -> None:
     """Replace ``path`` with ``text`` so that readers see the old or the new file, never half.
 
@@ -483,7 +502,7 @@ def atomic_write(path: Path, text: str | bytes) -> None:
     if exists and not os.access(path, os.W_OK):
         raise UsageError(f"The file {path.name} is read-only; nothing was written.")
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX)
     except OSError as exc:
         raise UsageError(f"Cannot write in {folder.name}: {exc.strerror}.") from None
     try:
