@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import datasets
-from benchmarks.pty import App
+from benchmarks.pty import App, scorechat_bin
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -123,6 +123,22 @@ def interpreter_floor() -> float:
 
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.perf_counter() - started
+
+
+def command_start(env: Env) -> float:
+    """``scorechat sessions list --limit 1`` on the benchmark database, until it exits: what
+    every headless command (and each ``scorechat message``) pays before its own work."""
+    import os
+    import subprocess
+
+    started = time.perf_counter()
+    subprocess.run(
+        [scorechat_bin(), "sessions", "list", "--limit", "1"],
+        env={**os.environ, **env.env()},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - started
 
 
@@ -531,6 +547,7 @@ def collect(env: Env, runs: int, log: Callable[[str], None]) -> dict[str, list[f
     for run in range(runs):
         log(f"run {run + 1}/{runs}")
         figures["floor_interpreter_s"].append(interpreter_floor())
+        figures["command_start_s"].append(command_start(env))
         floor = startup_floor(env)
         figures["floor_startup_s"].append(floor["seconds"])
         figures["floor_startup_rss_mib"].append(floor["rss"])
