@@ -27,8 +27,10 @@ run: $(VENV)/.installed
 	@$(COMPILE)
 	$(BIN)/scorechat $(ARGS)
 
-## Run the whole test suite (two processes; PYTEST_WORKERS=0 runs it in one).
-PYTEST_WORKERS ?= 2
+## Run the whole test suite (three processes; PYTEST_WORKERS=0 runs it in one).
+# Three on two cores: many tests wait on the processes and terminals they start, and a
+# third worker runs meanwhile (about 10% less wall time than two, measured here).
+PYTEST_WORKERS ?= 3
 test: $(VENV)/.installed-dev
 	@$(COMPILE)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)

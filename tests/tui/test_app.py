@@ -23,6 +23,7 @@ from tests.tui.helpers import (
     type_and_send,
     wait_for,
 )
+from tui.screens import chat as chat_module
 from tui.screens.modals import ApprovalModal, HelpScreen
 from tui.screens.picker import PickerScreen, filter_scores
 from tui.screens.sessions import highlight
@@ -449,8 +450,12 @@ async def test_paging_a_long_session_to_its_start_and_back_keeps_what_is_mounted
     """PageUp from the prompt (as a person pages) reaches the first message; what is far
     below is released and comes back with PageDown; a message sent while far up shows
     below the latest messages."""
-    monkeypatch.setattr(Conversation, "MOUNTED_MESSAGES", 40)
-    session = await long_session(settings, store, 70, words=30)
+    # Small pages and a small bound: the same paths as 30 and 120, in fewer key presses.
+    mounted = 16
+    monkeypatch.setattr(Conversation, "MOUNTED_MESSAGES", mounted)
+    monkeypatch.setattr(chat_module, "OLDER_PAGE", 6)
+    session = await long_session(settings, store, 30, words=12)
+    questions = mounted // 2 + 1  # half of what is mounted, and one at a page boundary
     app = make_app(
         settings, [[text("the newest reply")]], store=store, session_id=session.id, score=None
     )
@@ -460,7 +465,7 @@ async def test_paging_a_long_session_to_its_start_and_back_keeps_what_is_mounted
 
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: is_open(app))
-        await wait_for(pilot, lambda: "question 69" in shown())
+        await wait_for(pilot, lambda: "question 29" in shown())
         conversation = app.chat_screen.query_one(Conversation)
         for _ in range(400):
             if "question 0" in shown():
@@ -468,17 +473,19 @@ async def test_paging_a_long_session_to_its_start_and_back_keeps_what_is_mounted
             await pilot.press("pageup")
             await pilot.pause()
         assert "question 0" in shown()
-        assert conversation.has_newer and "question 69" not in shown()
-        assert len(shown()) <= 21  # 40 messages: 20 questions, and a page boundary
+        assert conversation.has_newer and "question 29" not in shown()
+        assert len(shown()) <= questions
         for _ in range(400):
-            if "question 69" in shown() and not conversation.has_newer:
+            if "question 29" in shown() and not conversation.has_newer:
                 break
             await pilot.press("pagedown")
             await pilot.pause()
-        assert "question 69" in shown() and "question 0" not in shown()
-        assert len(shown()) <= 21  # 40 messages: 20 questions, and a page boundary
+        assert "question 29" in shown() and "question 0" not in shown()
+        assert len(shown()) <= questions
         # Far up again, then a message: it is answered below the latest messages.
-        for _ in range(30):
+        for _ in range(400):
+            if conversation.has_newer:
+                break
             await pilot.press("pageup")
             await pilot.pause()
         assert conversation.has_newer
@@ -487,7 +494,7 @@ async def test_paging_a_long_session_to_its_start_and_back_keeps_what_is_mounted
             pilot, lambda: "the newest reply" in app.chat_screen.query(AssistantMessage).last().text
         )
         users = shown()
-        assert users[-1] == "one more question" and users[-2] == "question 69"
+        assert users[-1] == "one more question" and users[-2] == "question 29"
         await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
         # What that turn drew is released too on the way up, and comes back from the record.
         for _ in range(400):
@@ -495,7 +502,7 @@ async def test_paging_a_long_session_to_its_start_and_back_keeps_what_is_mounted
                 break
             await pilot.press("pageup")
             await pilot.pause()
-        assert "one more question" not in shown() and len(shown()) <= 21
+        assert "one more question" not in shown() and len(shown()) <= questions
         for _ in range(400):
             if not conversation.has_newer:
                 break
