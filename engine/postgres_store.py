@@ -258,9 +258,7 @@ class PostgresStore(Store):
             cursor = await conn.execute(_pg(sql), _params(params))
             return await cursor.fetchall()
 
-    async def search(
-        self, query: str, *, limit: int = 50, mark: tuple[str, str] = ("[", "]")
-    ) -> list[SearchHit]:
+    async def _search(self, query: str, *, limit: int, mark: tuple[str, str]) -> list[SearchHit]:
         """Newest first, as on SQLite, in two steps, because a GIN index cannot give its
         matches in order: the newest ``RECENT_WINDOW`` messages are read backwards by id
         (a common word fills the page there at once); only when they hold fewer than

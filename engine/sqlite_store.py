@@ -241,9 +241,7 @@ class SQLiteStore(Store):
         async with self._turn, self._db.execute(sql, params) as cursor:
             return list(await cursor.fetchall())  # type: ignore[arg-type]
 
-    async def search(
-        self, query: str, *, limit: int = 50, mark: tuple[str, str] = ("[", "]")
-    ) -> list[SearchHit]:
+    async def _search(self, query: str, *, limit: int, mark: tuple[str, str]) -> list[SearchHit]:
         """Newest first rather than by rank: FTS5 walks its index in rowid order and stops
         at ``limit``, so a common word over 100,000 messages costs a few milliseconds
         instead of scoring every match."""

@@ -24,7 +24,7 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +151,48 @@ def is_database_url(location: str | Path | None) -> bool:
 
 #: A part of a word as both stores' search splits text: letters and digits.
 WORD_PART = re.compile(r"[^\W_]+")
+
+
+SNIPPET_CHARS = 200
+"""The most characters of a message a search hit shows (its marks aside)."""
+SNIPPET_WORD_CHARS = 40
+"""A longer word (a pasted blob, a base64 line, a path) shows its start and end."""
+
+
+def bound_snippet(snippet: str, mark: tuple[str, str]) -> str:
+    """``snippet`` cut to a line's worth: an index's snippet is a window of words, but
+    one word may be 300,000 characters of a paste and the space between two a million.
+    It is one line (white space of any length becomes one space), a word past
+    ``SNIPPET_WORD_CHARS`` keeps its start and end around ``…``, and past
+    ``SNIPPET_CHARS`` the text ends with ``…``. The marks are kept in pairs: a cut
+    inside a match closes it."""
+    marks = sorted({m for m in mark if m}, key=len, reverse=True)
+    pieces = re.split("(" + "|".join(map(re.escape, marks)) + ")", snippet) if marks else [snippet]
+    out: list[str] = []
+    room, inside = SNIPPET_CHARS, False
+    for i, piece in enumerate(pieces):
+        if i % 2:  # a mark: it opens a match, or closes the one open
+            inside = not inside
+            out.append(mark[0] if inside else mark[1])
+            continue
+        text = "".join(_shorten_word(w) for w in re.split(r"(\s+)", piece))
+        if len(text) > room:
+            out.append(text[:room].rstrip() + "…")
+            break
+        out.append(text)
+        room -= len(text)
+    if inside:
+        out.append(mark[1])
+    return "".join(out).strip()
+
+
+def _shorten_word(word: str) -> str:
+    if word.isspace():
+        return " "
+    if len(word) <= SNIPPET_WORD_CHARS:
+        return word
+    half = SNIPPET_WORD_CHARS // 2
+    return f"{word[:half]}…{word[-half:]}"
 
 
 def search_words(text: str) -> list[list[str]]:
@@ -567,12 +609,18 @@ class Store(ABC):
         )
         return done.rowcount
 
-    @abstractmethod
     async def search(
         self, query: str, *, limit: int = 50, mark: tuple[str, str] = ("[", "]")
     ) -> list[SearchHit]:
         """Messages holding every word of ``query`` (the last part of each word as a
-        prefix), newest first, with a snippet whose matches are wrapped in ``mark``."""
+        prefix), newest first, with a snippet whose matches are wrapped in ``mark``: a
+        line of text however the message is made (``bound_snippet``)."""
+        hits = await self._search(query, limit=limit, mark=mark)
+        return [replace(hit, snippet=bound_snippet(hit.snippet, mark)) for hit in hits]
+
+    @abstractmethod
+    async def _search(self, query: str, *, limit: int, mark: tuple[str, str]) -> list[SearchHit]:
+        """The back end's search (as ``search``), its snippets as its index cuts them."""
 
     # ---- edits -----------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sqlite3
 import stat
 from collections.abc import AsyncIterator
@@ -15,7 +16,7 @@ import pytest
 from engine import sqlite_migrations
 from engine.errors import AmbiguousError, NotFoundError, StoreError
 from engine.settings import Settings
-from engine.store import Store
+from engine.store import SNIPPET_CHARS, Store
 from tests.postgres import new_schema
 
 MIGRATIONS, SCHEMA_VERSION = sqlite_migrations.MIGRATIONS, sqlite_migrations.SCHEMA_VERSION
@@ -281,6 +282,37 @@ async def test_a_very_long_message_is_stored_and_found_by_its_beginning(store: S
     assert len((await store.get_message(mid)).text) > 1_000_000  # type: ignore[union-attr]
     hits = await store.search("needle")
     assert [h.message_id for h in hits] == [mid] and "[needle]" in hits[0].snippet
+
+
+def _in_pairs(snippet: str, mark: tuple[str, str]) -> bool:
+    """Every match mark in ``snippet`` opens a match that a later one closes."""
+    found = re.findall("|".join(map(re.escape, sorted(set(mark), key=len, reverse=True))), snippet)
+    if mark[0] == mark[1]:
+        return len(found) % 2 == 0
+    return found == [mark[0], mark[1]] * (len(found) // 2)
+
+
+@pytest.mark.parametrize("mark", [("[", "]"), ("**", "**"), ("\x1b[1m", "\x1b[22m"), ("", "")])
+async def test_a_hit_beside_a_pasted_blob_is_one_line_with_its_marks_in_pairs(
+    store: Store, mark: tuple[str, str]
+) -> None:
+    """A word of 300,000 characters (a paste) and a million spaces between two words
+    were shown whole: one hit filled the browser with thousands of lines."""
+    session = await _session(store)
+    await store.add_message(session.id, "user", f"see needle {'x' * 300_000} and more")
+    await store.add_message(session.id, "user", "needle" + " " * 1_000_000 + "haystack")
+    await store.add_message(session.id, "user", ("needle " + "long words " * 100).strip())
+    hits = sorted(await store.search("needle", mark=mark), key=lambda h: h.message_id)
+    assert len(hits) == 3
+    plain = [h.snippet.replace(mark[0], "").replace(mark[1], "") if any(mark) else h.snippet
+             for h in hits]  # fmt: skip
+    for hit, text in zip(hits, plain, strict=True):
+        assert len(text) <= SNIPPET_CHARS + 1 and "\n" not in text and "  " not in text
+        assert "needle" in text and (not any(mark) or f"{mark[0]}needle{mark[1]}" in hit.snippet)
+        assert _in_pairs(hit.snippet, mark) if any(mark) else True
+    assert "xxxxxxxx…xxxxxxxx" in plain[0]
+    assert plain[1].startswith("needle") and plain[1] in ("needle", "needle haystack")
+    assert plain[2].endswith("…")
 
 
 def test_the_postgres_search_sees_what_its_index_holds() -> None:
