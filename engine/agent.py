@@ -335,7 +335,7 @@ class ChatSession:
         except (StopAsyncIteration, asyncio.CancelledError):
             return None
 
-    async def send(self, text: str, *, turn_key: str | None = None) -> AsyncIterator[Event]:
+    async def send(self, text: str, *, turn_key: str | None = None) -> AsyncGenerator[Event, None]:
         """Run one turn for the user's ``text``; yields events until a final one.
 
         Whatever fails, the turn ends with one final event and the record stays whole:
@@ -542,6 +542,14 @@ class ChatSession:
             log.info("turn cancelled in session %s", self.id)
             yield TurnCancelled(partial)
             return
+        except GeneratorExit:
+            # The front end stopped reading the turn (closed it): the turn ends here, and
+            # what the reply had is kept as interrupted rather than left 'partial'.
+            if current is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._save_interrupted(current))
+            log.info("turn closed by its reader in session %s", self.id)
+            raise
         except ProviderError as exc:
             log.warning("turn failed in session %s: %s", self.id, exc)
             await self._save_failed(current, str(exc))

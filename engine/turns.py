@@ -7,6 +7,7 @@ app renders the same engine events itself.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -124,13 +125,16 @@ async def run_turn(
         pending.clear()
 
     try:
-        try:
-            async for event in chat.send(text, turn_key=turn_key):
-                if on_event is not None:
-                    on_event(event)
-                _record(event, report, pending, flush)
-        finally:
-            flush()
+        # Closed at once however the loop ends: should ``on_event`` raise, the turn stops
+        # here, its reply kept as interrupted, while the store is still open.
+        async with contextlib.aclosing(chat.send(text, turn_key=turn_key)) as events:
+            try:
+                async for event in events:
+                    if on_event is not None:
+                        on_event(event)
+                    _record(event, report, pending, flush)
+            finally:
+                flush()
         if report.changes or any(r["type"] == "tool_result" for r in report.responses):
             state = await chat.file_state()
             report.changes = (

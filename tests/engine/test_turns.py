@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import UsageError
+from engine.events import Event, TextDelta
 from engine.providers.scripted import ScriptedProvider
 from engine.settings import Settings
 from engine.store import Store
@@ -70,3 +71,24 @@ async def test_a_failed_turn_is_an_error_response(settings: Settings, store: Sto
     assert TurnReport("x").fail("No.").to_dict()["responses"] == [
         {"type": "error", "content": "No."}
     ]
+
+
+async def test_a_front_end_that_fails_mid_turn_leaves_the_reply_interrupted(
+    settings: Settings, store: Store
+) -> None:
+    """A front end whose printing raised left the turn's reply 'partial' until the next
+    open: the turn now stops where it was, its reply kept and marked interrupted."""
+    ws = Workspace(settings.workspace)
+    chat = await open_chat(
+        store, ws, settings, ScriptedProvider([[text("one two three four")]]),
+        score=ws.resolve_score("greeting"),
+    )  # fmt: skip
+
+    def show(event: Event) -> None:
+        if isinstance(event, TextDelta):
+            raise OSError("the terminal went away")
+
+    report = await run_turn(chat, "hello", on_event=show)
+    assert report.exit_code == 1 and "the terminal went away" in report.responses[-1]["content"]
+    replies = [m for m in await store.messages(chat.id) if m.role == "assistant"]
+    assert [(m.status, m.text.strip()) for m in replies] == [("interrupted", "one")]
