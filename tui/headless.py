@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from engine.diffing import unified_diff
 from engine.editor_tool import Approver, ProposedEdit
@@ -31,9 +32,22 @@ from engine.turns import TurnReport, open_chat, run_turn
 from engine.workspace import Workspace
 
 
+def _write(stream: TextIO, text: str) -> None:
+    """Write and flush. A reader that went away (``scorechat message ... | head``)
+    silences the stream, not the turn: the turn goes on, is recorded whole, and the
+    command ends as the turn does."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())  # what is still buffered goes nowhere
+            os.close(devnull)
+
+
 def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
+    _write(sys.stderr, text + "\n")
 
 
 async def run_message(
@@ -100,8 +114,7 @@ def _print_event(event: Event) -> None:
     """A person's view of one event: the reply on stdout, the rest on stderr."""
     match event:
         case TextDelta(text=chunk):
-            sys.stdout.write(chunk)
-            sys.stdout.flush()
+            _write(sys.stdout, chunk)
         case ToolCallStarted():
             _err(f"\n[{event.command} {event.path}]")
         case ToolResult():
@@ -113,7 +126,7 @@ def _print_event(event: Event) -> None:
         case TurnFailed(message=message):
             _err(f"\nscorechat: {message}")
         case TurnDone():
-            sys.stdout.write("\n")
+            _write(sys.stdout, "\n")
 
 
 def terminal_approver() -> Approver:

@@ -44,6 +44,40 @@ def test_output_cut_by_head_ends_quietly(workspace: Path, tmp_path: Path) -> Non
     assert "BrokenPipe" not in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_turn_whose_reader_left_goes_on_and_is_recorded_whole(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """``scorechat message ... | head`` with the reader gone before the reply: the turn
+    failed with "Broken pipe" and left its reply 'partial', its edit never made."""
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps([
+        [{"type": "text", "text": "Raising it."}, {"type": "tool_use", "id": "t1",
+          "name": "str_replace_editor", "input": {"command": "str_replace", "path": GREETING,
+          "old_str": "limit: 100", "new_str": "limit: 200"}}],
+        [{"type": "text", "text": "Done, the limit is 200."}],
+    ]))  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SCORECHAT_WORKSPACE": str(workspace)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "message", "raise the limit", "--score", "greeting",
+         "--provider", "scripted", "--script", str(script)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    assert process.stdout is not None
+    process.stdout.close()  # the reader is gone before the first word
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert b"Traceback" not in err and b"Broken pipe" not in err
+    assert "limit: 200" in (workspace / GREETING).read_text()
+    shown = cli("-w", str(workspace), "sessions", "list", "--json")
+    session = json.loads(shown.stdout)[0]["id"]
+    messages = json.loads(cli("sessions", "show", session, "--json").stdout)["messages"]
+    assert [(m["role"], m["status"]) for m in messages] == [
+        ("user", "complete"), ("assistant", "complete"), ("tool", "complete"),
+        ("assistant", "complete"),
+    ]  # fmt: skip
+    assert messages[-1]["text"] == "Done, the limit is 200."
+
+
 def test_versions_are_numbered_per_score(workspace: Path) -> None:
     base = ["-w", str(workspace)]
     assert (
