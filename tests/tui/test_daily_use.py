@@ -104,6 +104,32 @@ async def test_unexpected_worker_errors_are_one_sentence_and_logged(
     assert "Traceback" in log_file.read_text()
 
 
+async def test_a_reply_that_cannot_be_drawn_is_kept_interrupted(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug while drawing a reply ended the turn's loop but left the turn itself open:
+    its reply stayed 'partial' in the record until the next start."""
+    original = ChatScreen.render_event
+
+    async def broken(self: ChatScreen, event: Any) -> None:
+        if type(event).__name__ == "TextDelta":
+            raise RuntimeError("a bug while drawing")
+        await original(self, event)
+
+    monkeypatch.setattr(ChatScreen, "render_event", broken)
+    app = make_app(settings, [[text("never drawn")]], store=store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await type_and_send(pilot, "hello")
+        await wait_for(pilot, lambda: any("RuntimeError" in n for n in _notices(app)))
+        session = app.chat_screen.chat.id
+        replies = [m for m in await store.messages(session) if m.role == "assistant"]
+        assert [m.status for m in replies] == ["interrupted"]
+        assert "never drawn".startswith(replies[0].text.strip())
+        assert app.is_running
+        await send_and_wait(pilot, "and again")  # the next turn runs as usual
+
+
 def test_every_worker_reports_its_failure_instead_of_ending_the_app() -> None:
     """A worker's failure goes to the app's one handler (a sentence, the log); with
     Textual's default, ``exit_on_error=True``, it ends the app with a traceback (a hint

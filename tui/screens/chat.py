@@ -478,9 +478,14 @@ class ChatScreen(Screen[None]):
             # Esc landed while an event was being drawn, or the app is quitting: the
             # turn still saves its reply.
             stopped = True
-            final = await self.chat.settle_cancelled(events)  # type: ignore[arg-type]
+            final = await self.chat.settle_cancelled(events)
             if final is not None and conversation.is_attached:
                 await self.render_event(final)
+        except Exception:
+            # Drawing failed (a bug: the app's handler reports it): the turn ends here,
+            # keeping what its reply had as interrupted instead of leaving it open.
+            await events.aclose()
+            raise
         finally:
             if conversation.is_attached:
                 await self._turn_ended(stopped)
