@@ -503,8 +503,10 @@ def atomic_write(path: Path, text: str | bytes) -> None:
         raise UsageError(f"The file {path.name} is read-only; nothing was written.")
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX)
+    except FileNotFoundError:
+        raise UsageError(f"Cannot write {path.name}: the folder {folder} does not exist.") from None
     except OSError as exc:
-        raise UsageError(f"Cannot write in {folder.name}: {exc.strerror}.") from None
+        raise UsageError(f"Cannot write in {folder}: {exc.strerror}.") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

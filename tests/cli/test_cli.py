@@ -260,6 +260,9 @@ def test_scripted_provider_and_session_commands(workspace: Path, tmp_path: Path)
     assert stat.S_ISFIFO(pipe.stat().st_mode)
     unread = cli(*base, "sessions", "export", chat_id, "-o", str(pipe))  # waits for no reader
     assert unread.returncode == 2 and "Nothing is reading" in one_sentence(unread)
+    nowhere = cli(*base, "sessions", "export", chat_id, "-o", str(tmp_path / "gone" / "s.md"))
+    assert nowhere.returncode == 2  # it named only the missing folder's last part
+    assert f"the folder {tmp_path / 'gone'} does not exist" in one_sentence(nowhere)
 
     saved = cli(*base, "versions", "save", "greeting", "--note", "limit 250")
     assert saved.returncode == 0 and "Saved version 1" in saved.stdout
