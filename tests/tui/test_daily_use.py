@@ -130,6 +130,23 @@ async def test_a_reply_that_cannot_be_drawn_is_kept_interrupted(
         await send_and_wait(pilot, "and again")  # the next turn runs as usual
 
 
+async def test_messages_name_the_keys_that_are_bound(settings: Settings) -> None:
+    """Turning approval off said "undo with Ctrl+Z", a key the prompt keeps for undoing
+    typing: messages now take each key from the bindings."""
+    from tui.screens.chat import key_for
+
+    assert (key_for("undo"), key_for("open_score"), key_for("switch_model")) == (
+        "Ctrl+R", "Ctrl+O", "F4"
+    )  # fmt: skip
+    app = make_app(settings, [])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("f12", "f12")  # ask first, then apply at once again
+        await wait_for(pilot, lambda: any("apply at once" in n for n in _notices(app)))
+        said = next(n for n in _notices(app) if "apply at once" in n)
+        assert "undo with Ctrl+R" in said
+
+
 def test_every_worker_reports_its_failure_instead_of_ending_the_app() -> None:
     """A worker's failure goes to the app's one handler (a sentence, the log); with
     Textual's default, ``exit_on_error=True``, it ends the app with a traceback (a hint

@@ -302,7 +302,9 @@ class ChatScreen(Screen[None]):
     async def show_no_score(self) -> None:
         conversation = self.query_one(Conversation)
         await conversation.clear()
-        await conversation.add_notice("No score is open: press Ctrl+O to pick one.", "hint")
+        await conversation.add_notice(
+            f"No score is open: press {key_for('open_score')} to pick one.", "hint"
+        )
         self.query_one(DiffPane).show(None)
 
     def _refresh_sessions_when_idle(self) -> None:
@@ -399,7 +401,7 @@ class ChatScreen(Screen[None]):
             self.run_slash(text.strip())
             return
         if self.chat is None:
-            self.notify("Open a score first: Ctrl+O.", severity="warning")
+            self.notify(f"Open a score first: {key_for('open_score')}.", severity="warning")
             return
         self.query_one(PromptInput).clear()
         self._typed, self._typed_at = "", 0.0  # sent: no longer a draft
@@ -721,7 +723,7 @@ class ChatScreen(Screen[None]):
         from tui.screens.modals import TextModal
 
         if self.chat is None:
-            self.notify("Open a score first: Ctrl+O.", severity="warning")
+            self.notify(f"Open a score first: {key_for('open_score')}.", severity="warning")
             return
         if note is None:
             note = await self.app.push_screen_wait(
@@ -755,12 +757,14 @@ class ChatScreen(Screen[None]):
         ]
         chosen = await self.app.push_screen_wait(
             ChoiceModal(f"Versions of {self.chat.record.score} (Enter restores)", choices,
-                        "Enter to restore · Esc to close · Ctrl+S saves a new version")
+                        f"Enter to restore · Esc to close · {key_for('save_version')} saves a new version")
         )  # fmt: skip
         if chosen is None:
             return
         ok = await self.app.push_screen_wait(
-            ConfirmModal(f"Restore version {chosen}? It can be undone with Ctrl+R.", "Restore")
+            ConfirmModal(
+                f"Restore version {chosen}? It can be undone with {key_for('undo')}.", "Restore"
+            )
         )
         if not ok:
             self.notify("Cancelled.")
@@ -843,7 +847,7 @@ class ChatScreen(Screen[None]):
         self.notify(
             "Edits now wait for your approval."
             if app.approval == "ask"
-            else "Edits now apply at once (undo with Ctrl+Z)."
+            else f"Edits now apply at once (undo with {key_for('undo')})."
         )
         self._update_status()
 
@@ -872,7 +876,7 @@ class ChatScreen(Screen[None]):
 
     def _idle(self, what: str) -> bool:
         if self.chat is None:
-            self.notify("Open a score first: Ctrl+O.", severity="warning")
+            self.notify(f"Open a score first: {key_for('open_score')}.", severity="warning")
             return False
         if self._turn is not None and self._turn.is_running:
             self.notify(
@@ -958,6 +962,16 @@ def _hold_in_view(conversation: Conversation, keep: tuple[Widget, int] | None) -
             )
 
     conversation.call_after_refresh(scroll)
+
+
+def key_for(action: str) -> str:
+    """The key bound to ``action`` as a sentence names it (``Ctrl+R``), read from the
+    bindings so that no message names a key the screen does not bind."""
+    key = next(b.key for b in ChatScreen.BINDINGS if isinstance(b, Binding) and b.action == action)
+    first = key.split(",")[0]
+    return "+".join(
+        part.upper() if len(part) == 1 else part.capitalize() for part in first.split("+")
+    )
 
 
 def default_export_path(session_id: str, fmt: str) -> Path:
