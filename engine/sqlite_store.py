@@ -232,14 +232,28 @@ class SQLiteStore(Store):
                         rows = list(await cursor.fetchall()) if cursor.description else []
                         results.append(Done(cursor.rowcount, rows))  # type: ignore[arg-type]
                 await self._db.commit()
-            except BaseException:
+            except BaseException as exc:
                 await asyncio.shield(self._db.rollback())
+                if isinstance(exc, sqlite3.Error):
+                    raise self._failed(exc) from exc
                 raise
         return results
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Mapping[str, Any]]:
-        async with self._turn, self._db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())  # type: ignore[arg-type]
+        try:
+            async with self._turn, self._db.execute(sql, params) as cursor:
+                return list(await cursor.fetchall())  # type: ignore[arg-type]
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from exc
+
+    def _failed(self, exc: sqlite3.Error) -> StoreError:
+        """A statement's failure as one sentence (a full disk, a lock held too long), a
+        ``StoreError`` as the PostgreSQL store gives, so every caller hears of it."""
+        if "locked" in str(exc) or "busy" in str(exc):
+            return StoreError(
+                "The database is busy: another scorechat holds it; try again in a moment."
+            )
+        return StoreError(f"The database {self.path} failed: {exc}.")
 
     async def _search(self, query: str, *, limit: int, mark: tuple[str, str]) -> list[SearchHit]:
         """Newest first rather than by rank: FTS5 walks its index in rowid order and stops

@@ -432,6 +432,29 @@ async def test_an_edit_neither_recorded_nor_put_back_says_so(
     assert "limit: 2" in (workspace / GREETING).read_text()
 
 
+async def fill_the_disk(store: Store) -> None:
+    """Let the SQLite file grow no more: a write needing a new page fails as on a full disk
+    ("database or disk is full"), from SQLite itself."""
+    pages = (await store._one("PRAGMA page_count"))["page_count"]  # type: ignore[index]
+    await store._db.execute(f"PRAGMA max_page_count = {pages}")  # type: ignore[attr-defined]
+
+
+async def test_a_message_a_full_disk_cannot_hold_fails_the_turn_in_one_sentence(
+    settings: Settings, store: Store
+) -> None:
+    """SQLite's own errors left the store raw (``OperationalError``): the turn's first
+    step did not catch them, and the app said "Something went wrong"."""
+    chat = await _start(settings, store, ScriptedProvider([[text("never asked")]]))
+    await fill_the_disk(store)
+    events = await _collect(chat, "q" * 200_000)
+    assert [type(e) for e in events] == [TurnFailed]
+    assert events[0].message.endswith("failed: database or disk is full.")
+    with pytest.raises(StoreError, match="database or disk is full"):
+        await store.add_message(chat.id, "user", "q" * 200_000)
+    assert (await store._one("PRAGMA integrity_check"))["integrity_check"] == "ok"  # type: ignore[index]
+    assert await store.messages(chat.id) == []
+
+
 def test_what_the_engine_logs_never_reaches_the_terminal(workspace: Path, tmp_path: Path) -> None:
     """A command's logged errors go to the log file; with no log file they are dropped,
     never printed with a traceback."""
