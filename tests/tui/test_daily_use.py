@@ -130,6 +130,28 @@ async def test_a_reply_that_cannot_be_drawn_is_kept_interrupted(
         await send_and_wait(pilot, "and again")  # the next turn runs as usual
 
 
+async def test_a_message_the_disk_cannot_hold_goes_back_into_the_prompt(
+    settings: Settings, store: Store
+) -> None:
+    """On a full disk the message was never stored, the prompt was already cleared, and
+    the app said "Something went wrong (OperationalError ...)": the text was lost."""
+    from tests.reliability.test_integrity import fill_the_disk
+
+    app = make_app(settings, [[text("never asked")]], store=store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await fill_the_disk(store)
+        message = "keep me " * 20_000
+        await type_and_send(pilot, message)
+        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
+        prompt = app.chat_screen.query_one(PromptInput)
+        assert prompt.text == message.strip()
+        notes = [str(w.render()) for w in app.chat_screen.query(NoticeLine)]
+        assert any("database or disk is full" in n for n in notes), notes
+        assert not any("Something went wrong" in n for n in _notices(app))
+        assert not app.chat_screen.query(UserMessage)  # nothing shown as sent
+
+
 async def test_messages_name_the_keys_that_are_bound(settings: Settings) -> None:
     """Turning approval off said "undo with Ctrl+Z", a key the prompt keeps for undoing
     typing: messages now take each key from the bindings."""

@@ -465,11 +465,18 @@ class ChatScreen(Screen[None]):
         yielded = time.monotonic()
         events = self.chat.send(text)
         stopped = False
+        started = False
         try:
             async for event in events:
                 stopped = stopped or isinstance(event, ev.TurnCancelled)
+                started = started or isinstance(event, ev.TurnStarted)
                 if not conversation.is_attached:
                     continue  # the app is quitting: the turn still saves what it has
+                if isinstance(event, ev.TurnFailed) and not started:
+                    # The message was never stored (a full disk, say): nothing typed is
+                    # lost; it goes back into the prompt, with any queued behind it.
+                    stopped = True
+                    self._back_to_prompt([text, *self._queued])
                 await self.render_event(event)
                 # A fast stream can arrive with no real await in between: give keys and
                 # repaints their turn at least every YIELD_INTERVAL.
@@ -571,12 +578,16 @@ class ChatScreen(Screen[None]):
     def action_cancel_turn(self) -> None:
         if self._queued:
             # Nothing typed is lost: queued messages go back into the prompt.
-            prompt = self.query_one(PromptInput)
-            prompt.load_text("\n\n".join([*self._queued, prompt.text]).strip())
-            self._queued.clear()
+            self._back_to_prompt(self._queued)
             self.notify("The queued message was not sent; it is back in the prompt.")
         if self.chat is not None and self._turn is not None and self._turn.is_running:
             self.chat.cancel()
+
+    def _back_to_prompt(self, texts: list[str]) -> None:
+        """Messages not sent, back into the prompt above what it holds; none stay queued."""
+        prompt = self.query_one(PromptInput)
+        prompt.load_text("\n\n".join([*texts, prompt.text]).strip())
+        self._queued.clear()
 
     # ---- approval (ask mode) -------------------------------------------------------------
 
