@@ -146,6 +146,7 @@ async def test_a_message_the_disk_cannot_hold_goes_back_into_the_prompt(
         await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
         prompt = app.chat_screen.query_one(PromptInput)
         assert prompt.text == message.strip()
+        assert prompt.cursor_location == prompt.document.end  # typing goes on after it
         notes = [str(w.render()) for w in app.chat_screen.query(NoticeLine)]
         assert any("database or disk is full" in n for n in notes), notes
         assert not any("Something went wrong" in n for n in _notices(app))

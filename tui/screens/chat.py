@@ -587,6 +587,7 @@ class ChatScreen(Screen[None]):
         """Messages not sent, back into the prompt above what it holds; none stay queued."""
         prompt = self.query_one(PromptInput)
         prompt.load_text("\n\n".join([*texts, prompt.text]).strip())
+        prompt.move_cursor(prompt.document.end)  # typing goes on after it
         self._queued.clear()
 
     # ---- approval (ask mode) -------------------------------------------------------------
