@@ -101,6 +101,10 @@ def test_versions_are_numbered_per_score(workspace: Path) -> None:
     assert missing.returncode == 2 and "has 2 saved versions, not 3" in missing.stderr
     restored = cli(*base, "versions", "restore", "greeting", "1")
     assert restored.returncode == 0 and "limit: 100" in path.read_text()
+    # A score without its number: the sentence names the command that was typed.
+    for command in ("show", "restore"):
+        alone = cli(*base, "versions", command, "greeting")
+        assert alone.returncode == 2 and f"(versions {command} SCORE N)" in alone.stderr
 
 
 def test_continue_and_redo(workspace: Path, tmp_path: Path) -> None:

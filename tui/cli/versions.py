@@ -141,13 +141,15 @@ VersionNumber = Annotated[
 
 
 async def _find_version(
-    store: Store, first: str, second: str | None, scorecard: str | None
+    store: Store, first: str, second: str | None, scorecard: str | None, command: str
 ) -> Version:
-    """``SCORE N`` (the score's N-th version, 1 = oldest), or a version's id alone."""
+    """``SCORE N`` (the score's N-th version, 1 = oldest), or a version's id alone;
+    ``command`` (``show``, ``restore``) is named in what a mistake is told."""
     if second is None:
         if not first.isdigit() or len(first) > 18:
             raise UsageError(
-                f"Name the score and its version number (versions show SCORE N), not {first!r}."
+                f"Name the score and its version number (versions {command} SCORE N), "
+                f"not {first!r}."
             )
         version = await store.get_version(int(first))
         if version is None:
@@ -173,7 +175,7 @@ def versions_show(
 ) -> None:
     """Print the content of a saved version: `versions show "Sentiment Analysis" 1`."""
     version = with_store(
-        lambda store: _find_version(store, score_or_id, number, scorecard), read_only=True
+        lambda store: _find_version(store, score_or_id, number, scorecard, "show"), read_only=True
     )
     typer.echo(version.content, nl=False)
 
@@ -192,7 +194,7 @@ def versions_restore(
     from engine.workspace import Workspace
 
     async def go(store: Store) -> str:
-        version = await _find_version(store, score_or_id, number, scorecard)
+        version = await _find_version(store, score_or_id, number, scorecard, "restore")
         sid = (await store.find_session(session_id)).id if session_id else None
         return await restore_version(
             store, Workspace(settings().workspace), version.id, session_id=sid
