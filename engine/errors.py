@@ -47,5 +47,9 @@ class StoreError(ScoreChatError):
     """The database cannot be opened or written."""
 
 
+#: What a database lock held past the busy timeout (another process writing) is told.
+DATABASE_BUSY = "The database is busy: another scorechat holds it; try again in a moment."
+
+
 class ProviderError(ScoreChatError):
     """A model provider failed in a way a retry will not fix."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiosqlite
 
-from engine.errors import StoreError
+from engine.errors import DATABASE_BUSY, StoreError
 from engine.sqlite_migrations import MIGRATIONS, SCHEMA_VERSION, split_sql
 from engine.store import Backend, Done, SearchHit, Store, search_words
 
@@ -250,9 +250,7 @@ class SQLiteStore(Store):
         """A statement's failure as one sentence (a full disk, a lock held too long), a
         ``StoreError`` as the PostgreSQL store gives, so every caller hears of it."""
         if "locked" in str(exc) or "busy" in str(exc):
-            return StoreError(
-                "The database is busy: another scorechat holds it; try again in a moment."
-            )
+            return StoreError(DATABASE_BUSY)
         return StoreError(f"The database {self.path} failed: {exc}.")
 
     async def _search(self, query: str, *, limit: int, mark: tuple[str, str]) -> list[SearchHit]:

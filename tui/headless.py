@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import sys
 from typing import Any, TextIO
@@ -30,6 +29,7 @@ from engine.settings import Settings
 from engine.store import Store
 from engine.turns import TurnReport, open_chat, run_turn
 from engine.workspace import Workspace
+from tui.launch import silence
 
 
 def _write(stream: TextIO, text: str) -> None:
@@ -40,10 +40,7 @@ def _write(stream: TextIO, text: str) -> None:
         stream.write(text)
         stream.flush()
     except BrokenPipeError:
-        with contextlib.suppress(OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, stream.fileno())  # what is still buffered goes nowhere
-            os.close(devnull)
+        silence(stream)
 
 
 def _err(text: str) -> None:

@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from engine.errors import ScoreChatError, UsageError
+from engine.errors import DATABASE_BUSY, ScoreChatError, UsageError
 from engine.logs import setup_logging
 from engine.redact import redact
 from engine.settings import PLACES, Settings, load_settings, prepare_workspace
@@ -181,7 +181,7 @@ def describe_error(exc: BaseException) -> tuple[str, int]:
         return "Interrupted.", 130
     if isinstance(exc, sqlite3.OperationalError):
         if "locked" in str(exc) or "busy" in str(exc):
-            return "The database is busy: another scorechat holds it; try again in a moment.", 1
+            return DATABASE_BUSY, 1
         return f"The database failed: {exc}.", 1
     return f"Unexpected error: {type(exc).__name__}: {exc}.", 1
 
@@ -226,6 +226,15 @@ def _streams(wrap: Callable[[TextIO], Any]) -> Iterator[None]:
         yield
     finally:
         sys.stdout, sys.stderr = saved
+
+
+def silence(stream: TextIO) -> None:
+    """The reader of ``stream`` went away (``scorechat ... | head``): what it still
+    buffers, and whatever is written to it later, goes nowhere instead of failing."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
 
 
 def printable_output() -> contextlib.AbstractContextManager[None]:

@@ -9,7 +9,6 @@ are imported only by the commands that need them. One module per command group:
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,7 +31,7 @@ from tui.cli.common import (
     handle_errors,
     place_option,
 )
-from tui.launch import open_app, printable_output
+from tui.launch import open_app, printable_output, silence
 
 app = Group(
     name="scorechat",
@@ -131,8 +130,7 @@ def _main(argv: list[str] | None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         # `scorechat ... | head`: the reader left; end quietly, as other tools do.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        silence(sys.stdout)
         sys.exit(0)
     sys.exit(rv if isinstance(rv, int) else 0)
 
