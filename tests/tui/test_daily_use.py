@@ -442,11 +442,17 @@ async def test_page_keys_scroll_the_conversation_from_the_prompt(settings: Setti
         await ready(pilot)
         await send_and_wait(pilot, "long please")
         conversation = app.chat_screen.query_one(Conversation)
+        # The finished reply is laid out in steps (a few milliseconds of blocks a frame):
+        # on a loaded machine it still grows after the turn, and the view, anchored to
+        # the end, grows with it. So the key must take the view off the end, and keep it
+        # off while the reply grows; a position read before the key is no measure.
+        await wait_for(pilot, lambda: conversation.max_scroll_y > 0)
         conversation.scroll_end(animate=False)
-        await pilot.pause(0.2)
-        bottom = conversation.scroll_y
+        await wait_for(pilot, lambda: conversation.scroll_y == conversation.max_scroll_y)
         await pilot.press("pageup")
-        await wait_for(pilot, lambda: conversation.scroll_y < bottom)
+        await wait_for(pilot, lambda: conversation.scroll_y < conversation.max_scroll_y)
+        await pilot.pause(0.3)
+        assert conversation.scroll_y < conversation.max_scroll_y
         assert isinstance(app.focused, PromptInput)
 
 
