@@ -234,6 +234,22 @@ async def test_editing_keys_keep_their_meaning_in_the_prompt(
     assert (workspace / GREETING).read_bytes() == before
 
 
+async def test_the_footer_lists_the_screen_keys_in_their_order_from_the_prompt(
+    settings: Settings,
+) -> None:
+    """The first thing a person reads in the footer is the screen's first key, Ctrl+O,
+    not F6 held at the head by the prompt's own (TextArea's select-line) binding. The
+    footer shows the screen's active bindings in their order."""
+    app = make_app(settings, [])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        shown = [b.key for b in ChatScreen.BINDINGS if b.show]
+        active = app.screen.active_bindings.values()
+        footer = [bound.binding.key for bound in active if bound.binding.show]
+        assert [key for key in footer if key in shown] == shown
+        assert footer[0] == "ctrl+o"
+
+
 async def test_help_lists_every_binding_and_the_slash_commands(settings: Settings) -> None:
     async with helpers.opened(settings, size=(80, 24)) as (_, pilot):
         help_screen = await helpers.press_for(pilot, "f1", HelpScreen)

@@ -11,13 +11,34 @@ import time
 from dataclasses import dataclass
 
 from textual import events
+from textual.binding import Binding, BindingType
+from textual.containers import ScrollableContainer
 from textual.widgets import TextArea
 
 from tui.widgets import WidgetMessage
 
+#: TextArea keys the chat screen takes for itself (F6 the diff or file view, F7 the
+#: external editor). Left bound here, they would hold their place at the head of the
+#: footer, under the screen's names, whenever the prompt has focus.
+SCREEN_KEYS = frozenset({"f6", "f7"})
 
-class PromptInput(TextArea):
+
+def _prompt_bindings() -> list[BindingType]:
+    """TextArea's bindings, and its container's where TextArea binds nothing, less
+    ``SCREEN_KEYS``: what the prompt would inherit, with those keys left to the screen."""
+    own = list(Binding.make_bindings(TextArea.BINDINGS))
+    taken = {binding.key for binding in own}
+    inherited = Binding.make_bindings(ScrollableContainer.BINDINGS)
+    return [
+        *(binding for binding in inherited if binding.key not in taken),
+        *(binding for binding in own if binding.key not in SCREEN_KEYS),
+    ]
+
+
+class PromptInput(TextArea, inherit_bindings=False):
     """A TextArea that sends on Enter and remembers what was sent."""
+
+    BINDINGS = _prompt_bindings()
 
     DEFAULT_CSS = """
     PromptInput {
