@@ -263,7 +263,7 @@ async def test_help_lists_every_binding_and_the_slash_commands(settings: Setting
 async def test_slash_commands_and_completion(settings: Settings, workspace: Path) -> None:
     app = make_app(
         settings,
-        [[edit("limit: 100", "limit: 5")], [text("done")]],
+        [[edit("limit: 100", "limit: 5")], [text("done")], [text("About that path.")]],
     )
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
@@ -280,8 +280,48 @@ async def test_slash_commands_and_completion(settings: Settings, workspace: Path
         await wait_for(pilot, lambda: any("Saved version" in n for n in _notices(app)))
         versions = await app.store.list_versions(GREETING)
         assert versions[0].note == "before the review"
-        await type_and_send(pilot, "/nonsense")
-        await wait_for(pilot, lambda: any("Unknown command /nonsense" in n for n in _notices(app)))
+        # A first word that is no command is said, and nothing typed is lost: the text
+        # stays, and Enter again sends it as a message.
+        await type_and_send(pilot, "/etc/hosts lists the hosts")
+        await wait_for(pilot, lambda: any("Unknown command /etc/hosts" in n for n in _notices(app)))
+        assert prompt.text == "/etc/hosts lists the hosts"
+        assert len(app.chat_screen.query(UserMessage)) == 1
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(app.chat_screen.query(UserMessage)) == 2)
+        replies = app.chat_screen.query(AssistantMessage)
+        await wait_for(pilot, lambda: "About that path." in [reply.text for reply in replies])
+        assert prompt.text == ""
+
+
+@pytest.mark.parametrize("command", ["/quit", "/exit"])
+async def test_quit_and_exit_commands_quit(settings: Settings, command: str) -> None:
+    app = make_app(settings, [])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await type_and_send(pilot, command)
+        await wait_for(pilot, lambda: not app.is_running)
+
+
+async def test_each_slash_command_runs_its_action_from_the_prompt(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    screen_actions = {
+        name: action for name, (action, _) in ChatScreen.SLASH.items()
+        if hasattr(ChatScreen, f"action_{action}")
+    }  # fmt: skip
+    assert len(screen_actions) >= 12
+    ran: list[str] = []
+    for action in set(screen_actions.values()):
+        monkeypatch.setattr(
+            ChatScreen, f"action_{action}", lambda self, *a, _name=action, **k: ran.append(_name)
+        )
+    app = make_app(settings, [])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        for count, (name, action) in enumerate(screen_actions.items(), 1):
+            await type_and_send(pilot, name)
+            await wait_for(pilot, lambda n=count: len(ran) == n)
+            assert ran[-1] == action, name
 
 
 async def test_undo_of_a_changed_file_shows_what_it_would_discard(

@@ -94,7 +94,11 @@ class ChatScreen(Screen[None]):
         "/approval": ("toggle_approval", "apply edits at once, or ask first"),
         "/copy": ("copy", "copy the last reply (/copy code: its last code block)"),
         "/retry": ("retry", "send your last message again for a new reply"),
+        "/open": ("open_score", "open another score"),
+        "/sessions": ("browse", "browse and search every session"),
         "/help": ("help", "every key and command"),
+        "/quit": ("quit", "quit scorechat (as /exit does)"),
+        "/exit": ("quit", "quit scorechat"),
     }
 
     def __init__(self) -> None:
@@ -116,6 +120,8 @@ class ChatScreen(Screen[None]):
         """The open session's draft as the store holds it."""
         self._typed_at = 0.0
         """When the prompt's text last changed (``time.monotonic()``; 0: keep it now)."""
+        self._not_a_command: str | None = None
+        """A ``/word`` just refused as no command: Enter on it again sends it as text."""
 
     @property
     def scorechat(self) -> ScoreChatApp:
@@ -396,10 +402,14 @@ class ChatScreen(Screen[None]):
     @on(PromptInput.Submitted)
     async def _submitted(self, event: PromptInput.Submitted) -> None:
         text = event.text
-        if text.strip().startswith("/"):
-            self.query_one(PromptInput).clear()
-            self.run_slash(text.strip())
+        command = text.strip()
+        if command.startswith("/") and command != self._not_a_command:
+            if self.run_slash(command):
+                self.query_one(PromptInput).clear()
+            else:
+                self._not_a_command = command  # Enter again sends it as a message
             return
+        self._not_a_command = None
         if self.chat is None:
             self.notify(f"Open a score first: {key_for('open_score')}.", severity="warning")
             return
@@ -422,18 +432,28 @@ class ChatScreen(Screen[None]):
         self._turn = self.run_turn(text)
         self._update_status()
 
-    def run_slash(self, text: str) -> None:
-        """Run a slash command typed in the prompt (``/undo``, ``/save note``...)."""
+    def run_slash(self, text: str) -> bool:
+        """Run a slash command typed in the prompt (``/undo``, ``/save note``...).
+
+        A first word that names no command (a typo, or a message about ``/etc/hosts``)
+        runs nothing and is said; ``False`` then, and the text stays in the prompt.
+        """
         name, _, argument = text.partition(" ")
         entry = self.SLASH.get(name.lower())
         if entry is None:
             known = ", ".join(self.SLASH)
-            self.notify(f"Unknown command {name}: use one of {known}.", severity="warning")
-            return
+            self.notify(
+                f"Unknown command {name}: use one of {known}. "
+                "Press Enter again to send it as a message.",
+                severity="warning",
+            )
+            return False
         action, _ = entry
         argument = argument.strip()
         if action == "help":
             self.scorechat.action_help()
+        elif action == "quit":
+            self.app.exit()
         elif action == "save_version":
             self.action_save_version(argument or None)
         elif action == "rename":
@@ -442,6 +462,7 @@ class ChatScreen(Screen[None]):
             self.action_copy(code=argument.lower().startswith("code"))
         else:
             getattr(self, f"action_{action}")()
+        return True
 
     @on(PromptInput.Page)
     def _page(self, event: PromptInput.Page) -> None:
