@@ -282,9 +282,11 @@ async def test_slash_commands_and_completion(settings: Settings, workspace: Path
         assert versions[0].note == "before the review"
         # A first word that is no command is said, and nothing typed is lost: the text
         # stays, and Enter again sends it as a message.
-        await type_and_send(pilot, "/etc/hosts lists the hosts")
-        await wait_for(pilot, lambda: any("Unknown command /etc/hosts" in n for n in _notices(app)))
-        assert prompt.text == "/etc/hosts lists the hosts"
+        await pilot.press(*"/etc/hosts", "ctrl+j", *"lists the hosts", "enter")
+        await wait_for(
+            pilot, lambda: any("Unknown command /etc/hosts:" in n for n in _notices(app))
+        )
+        assert prompt.text == "/etc/hosts\nlists the hosts"
         assert len(app.chat_screen.query(UserMessage)) == 1
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(app.chat_screen.query(UserMessage)) == 2)

@@ -438,7 +438,7 @@ class ChatScreen(Screen[None]):
         A first word that names no command (a typo, or a message about ``/etc/hosts``)
         runs nothing and is said; ``False`` then, and the text stays in the prompt.
         """
-        name, _, argument = text.partition(" ")
+        name, argument = [*text.split(maxsplit=1), ""][:2]
         entry = self.SLASH.get(name.lower())
         if entry is None:
             known = ", ".join(self.SLASH)
