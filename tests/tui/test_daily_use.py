@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 
 from engine.settings import Settings
 from engine.store import Store
@@ -26,6 +28,7 @@ from tests.tui.helpers import (
 from tui.screens.chat import ChatScreen
 from tui.screens.modals import ConfirmModal, DiscardModal, HelpScreen
 from tui.screens.sessions import SessionsScreen
+from tui.widgets import prompt as prompt_module
 from tui.widgets.conversation import (
     AssistantMessage,
     Conversation,
@@ -213,6 +216,47 @@ async def test_every_key_works_from_the_prompt(
         assert isinstance(app.focused, PromptInput)  # the focus the app gives
         await pilot.press(key.split(",")[0])
         await wait_for(pilot, lambda: ran == [action])
+
+
+def _read(app: Any, text: str, at: float) -> None:
+    """Deliver ``text`` to the app as one terminal read does: a key for each character
+    (a line's end is Enter), all read at the moment ``at``."""
+    for character in text:
+        key = {" ": "space", "\r": "enter"}.get(character, character)
+        event = events.Key(key, None if character == "\r" else character)
+        event.time = at
+        app.post_message(event)
+
+
+async def test_a_paste_the_terminal_does_not_bracket_stays_one_message(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Such a paste comes as keys, each line's end an Enter, over several reads of the
+    terminal: no Enter inside it sends, the person's own Enter sends it whole."""
+    # The next read comes within BURST_WAIT; here that is the test's next step, which a
+    # loaded machine may run late.
+    monkeypatch.setattr(prompt_module, "BURST_WAIT", 1.0)
+    app = make_app(settings, [[text("One reply.")], [text("Another.")]])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        prompt = app.chat_screen.query_one(PromptInput)
+        now = time.monotonic()
+        _read(app, "first line\r", now)  # the read ends on a line's end...
+        await pilot.pause(0.02)
+        _read(app, "second line\rthird", now + 0.02)  # ...and the next comes soon after
+        await wait_for(pilot, lambda: prompt.text == "first line\nsecond line\nthird")
+        await pilot.pause(0.2)
+        assert prompt.text == "first line\nsecond line\nthird"
+        assert not app.chat_screen.query(UserMessage)
+        # The person's Enter, read on its own, sends at once.
+        _read(app, "\r", time.monotonic())
+        await wait_for(pilot, lambda: len(app.chat_screen.query(UserMessage)) == 1)
+        sent = app.chat_screen.query_one(UserMessage).render()
+        assert sent.plain == "first line\nsecond line\nthird"
+        # A paste that ends on Enter sends once the rest of its read has not come.
+        _read(app, "pasted\r", time.monotonic() + 1)
+        await wait_for(pilot, lambda: len(app.chat_screen.query(UserMessage)) == 2)
+        assert prompt.text == ""
 
 
 async def test_editing_keys_keep_their_meaning_in_the_prompt(

@@ -55,6 +55,21 @@ def test_chat_with_loopback_ollama_in_a_real_terminal(
         term.send("\x12")  # ctrl+r: undo the edit (the footer's "Undo edit")
         term.wait_for("No changes since the session started")
         assert "model_name: gpt-4o-mini\n" in (workspace / GREETING).read_text()
+        # A paste the terminal does not bracket arrives as keys, each line's end an Enter
+        # (one write here, as a terminal's paste is): it stays one message in the prompt,
+        # sent by the person's own Enter.
+        asked = len(ollama_server.chat_requests)
+        term.send("first pasted line\rsecond pasted line\rthird pasted line")
+        term.wait_for("third pasted line")
+        time.sleep(0.5)
+        assert len(ollama_server.chat_requests) == asked
+        term.send("\r")
+        deadline = time.monotonic() + 20
+        while len(ollama_server.chat_requests) == asked and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sent = ollama_server.chat_requests[-1]["messages"][-1]
+        assert sent["content"].endswith("first pasted line\nsecond pasted line\nthird pasted line")
+        term.wait_for("qwen3:8b  ready")
         term.send("\x11")  # ctrl+q
         term.child.expect(pexpect.EOF, timeout=10)
     finally:

@@ -3,16 +3,24 @@
 Every text-editing key keeps its TextArea meaning (Ctrl+Z undoes typing, Ctrl+A goes to
 the line start, Ctrl+U deletes to it); PageUp/PageDown scroll the conversation; Tab
 completes a slash command.
+
+A paste the terminal does not bracket arrives as keys, each line ended by Enter. An
+Enter sends only once the keys that came with it are handled, and one that came in a
+burst of keys waits a moment for the rest of the burst: text right behind it makes it
+a new line, so a pasted block stays one message in the prompt.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 
-from textual import events
+from textual import events, on
 from textual.binding import Binding, BindingType
 from textual.containers import ScrollableContainer
+from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import TextArea
 
 from tui.widgets import WidgetMessage
@@ -33,6 +41,27 @@ def _prompt_bindings() -> list[BindingType]:
         *(binding for binding in inherited if binding.key not in taken),
         *(binding for binding in own if binding.key not in SCREEN_KEYS),
     ]
+
+
+class _EnterPressed(Message):
+    """Posted to the prompt itself by Enter: handled after every key queued before it."""
+
+    bubble = False
+
+    def __init__(self, press: int) -> None:
+        super().__init__()
+        self.press = press
+        """Which Enter posted it: a later Enter makes it stale."""
+
+
+#: Keys a paste is made of: one of them right behind an Enter makes it a new line.
+PASTED_KEYS = frozenset({"enter", "ctrl+j", "tab"})
+#: A key read this soon after the key before it was not typed: it came in one burst
+#: with it, as the keys of a paste do (seconds between the two keys' reading).
+BURST_GAP = 0.005
+#: How long an Enter inside a burst waits for the rest of it (the terminal's next read,
+#: late on a loaded machine) before it sends. A person's next key comes later than this.
+BURST_WAIT = 0.1
 
 
 class PromptInput(TextArea, inherit_bindings=False):
@@ -72,6 +101,11 @@ class PromptInput(TextArea, inherit_bindings=False):
         self.last_key_at = 0.0
         """When a key last reached the prompt (``time.monotonic()``): a streaming reply
         waits while the person types, so that each key is drawn at once."""
+        self.enter_pending = False
+        """Enter was pressed and the text is not sent yet (see the module's docstring)."""
+        self._enter_presses = 0
+        self._enter_wait: Timer | None = None
+        self._last_key_read = 0.0
 
     def set_history(self, history: list[str]) -> None:
         self.prompt_history = list(history)
@@ -80,16 +114,24 @@ class PromptInput(TextArea, inherit_bindings=False):
     async def _on_key(self, event: events.Key) -> None:
         self.last_key_at = time.monotonic()
         key = event.key
+        in_burst = event.time - self._last_key_read < BURST_GAP
+        self._last_key_read = event.time
+        if self.enter_pending:
+            if key in PASTED_KEYS or event.is_printable:
+                self._hold_enter()  # pasted: the Enter was a line's end
+                self.insert("\n")
+            else:
+                self._send()  # Esc, an arrow...: the message went first
         if key == "enter":
-            self.last_key_at = 0.0  # sent: the person now waits for the reply, draw it
             event.stop()
             event.prevent_default()
-            text = self.text
-            if text.strip():
-                if not self.prompt_history or self.prompt_history[-1] != text:
-                    self.prompt_history.append(text)
-                self._history_index = None
-                self.post_message(self.Submitted(self, text))
+            self.enter_pending = True
+            self._enter_presses += 1
+            settled = partial(self.post_message, _EnterPressed(self._enter_presses))
+            if in_burst:
+                self._enter_wait = self.set_timer(BURST_WAIT, settled)
+            else:
+                settled()
             return
         if key in ("pageup", "pagedown"):
             event.stop()
@@ -118,6 +160,29 @@ class PromptInput(TextArea, inherit_bindings=False):
             self._walk(1)
             return
         await super()._on_key(event)
+
+    @on(_EnterPressed)
+    def _enter_pressed(self, message: _EnterPressed) -> None:
+        if self.enter_pending and message.press == self._enter_presses:
+            self._send()
+
+    def _hold_enter(self) -> None:
+        """The pending Enter does not send (it was part of a paste)."""
+        self.enter_pending = False
+        if self._enter_wait is not None:
+            self._enter_wait.stop()
+            self._enter_wait = None
+
+    def _send(self) -> None:
+        """Send the text (when there is any): Enter with nothing pasted behind it."""
+        self._hold_enter()
+        self.last_key_at = 0.0  # sent: the person now waits for the reply, draw it
+        text = self.text
+        if text.strip():
+            if not self.prompt_history or self.prompt_history[-1] != text:
+                self.prompt_history.append(text)
+            self._history_index = None
+            self.post_message(self.Submitted(self, text))
 
     def _complete(self) -> None:
         """Complete a slash command: the one that fits, or the list of those that do."""
