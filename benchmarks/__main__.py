@@ -313,8 +313,13 @@ def streaming(env: Env, tokens: int, measure_keys: bool = False) -> dict[str, fl
         time.sleep(0.3)
         while app.drain(0.05):
             pass
+        # Typed, then Enter on its own, as a person sends: an Enter in the same burst of
+        # keys as the text waits a moment for the rest of a paste.
+        app.send(f"write {tokens} tokens")
+        while app.drain(0.05):
+            pass
         cpu_before = app.cpu_seconds()
-        sent = app.send(f"write {tokens} tokens\r")
+        sent = app.send("\r")
         latencies: list[float] = []
         seen: list[bytes] = []
         if measure_keys:
