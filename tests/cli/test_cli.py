@@ -213,6 +213,22 @@ def test_message_without_any_model(workspace: Path) -> None:
     assert "No model is available" in out["responses"][0]["content"]
 
 
+def test_message_dash_reads_standard_input(workspace: Path, tmp_path: Path) -> None:
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([[{"type": "text", "text": "Read it."}]]))
+    piped = "first line of a long request\nsecond line, with `markup` [b]x[/b]\n"
+    result = cli("-w", str(workspace), *scripted_message("-", script), input=piped)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["message"] == piped and out["responses"][0]["content"] == "Read it."
+    # What cannot be a message is one sentence, and nothing is stored.
+    for bad, says in ((b"\xff\xfeab", "not UTF-8 text"), (b" \n", "The message is empty")):
+        result = cli("-w", str(workspace), *scripted_message("-", script), input=bad)
+        assert result.returncode == 2 and says in one_sentence(result)
+    listed = cli("-w", str(workspace), "sessions", "list", "--json")
+    assert len(json.loads(listed.stdout)) == 1
+
+
 def test_scripted_provider_and_session_commands(workspace: Path, tmp_path: Path) -> None:
     script = tmp_path / "script.json"
     script.write_text(json.dumps([

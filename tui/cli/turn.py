@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated
 
 import typer
@@ -23,9 +24,14 @@ from tui.cli.common import (
 
 
 def message(
-    text: Annotated[str, typer.Argument(help="What to ask the assistant.")],
+    text: Annotated[
+        str, typer.Argument(help="What to ask the assistant; - reads it from standard input.")
+    ],
     scorecard: ScorecardOption = None,
-    score: Annotated[str | None, typer.Option("--score", "-s")] = None,
+    score: Annotated[
+        str | None,
+        typer.Option("--score", "-s", help="The score (its name, key, id or a fragment)."),
+    ] = None,
     session_id: Annotated[
         str | None, typer.Option("--session", help="Continue this session.")
     ] = None,
@@ -41,6 +47,8 @@ def message(
     """Run one turn headless: the assistant answers and may edit the score."""
     from tui.headless import run_message
 
+    if text == "-":
+        text = _standard_input()
     if not text.strip():
         raise UsageError("The message is empty: give the text to send.")
     if not session_id and not score:
@@ -60,6 +68,17 @@ def message(
         )
     )  # fmt: skip
     raise typer.Exit(code)
+
+
+def _standard_input() -> str:
+    """The message piped in (``scorechat message -``), as UTF-8 text."""
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"Standard input is not UTF-8 text (bad byte at offset {exc.start})."
+        ) from None
 
 
 def _through_broker(
