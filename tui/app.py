@@ -42,6 +42,10 @@ PROBE_MAX_DELAY = 30.0
 TERMINAL_CHECK_INTERVAL = 1.0
 #: Seconds the app may take to quit after its terminal went away before it is ended.
 HANG_UP_GRACE = 8.0
+#: The same notification again this soon (seconds) is not stacked under the first, which
+#: is still shown: two paths that meet one failure (a redo, then the diff's refresh
+#: after it) say it once.
+REPEAT_WINDOW = 2.0
 
 
 if TYPE_CHECKING:
@@ -88,6 +92,8 @@ class ScoreChatApp(App[int]):
         self._choose = choose_provider_automatically and provider is None
         self._terminal_lent = False
         """True while another program (the F7 editor) has the terminal."""
+        self._last_notice: tuple[str, str, float] = ("", "", 0.0)
+        """The last notification shown: its message, title and time."""
         self.approval = settings.approval
         """``auto`` or ``ask``."""
         self.initial_score = score
@@ -237,7 +243,13 @@ class ScoreChatApp(App[int]):
         timeout: float | None = None,
         markup: bool = True,
     ) -> None:
-        """Notifications carry paths, errors and model text: never parsed as markup."""
+        """Notifications carry paths, errors and model text: never parsed as markup.
+        One that repeats the last within ``REPEAT_WINDOW`` is not shown again."""
+        now = time.monotonic()
+        last_message, last_title, last_at = self._last_notice
+        if (message, title) == (last_message, last_title) and now - last_at < REPEAT_WINDOW:
+            return
+        self._last_notice = (message, title, now)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     # ---- failures, in one place -----------------------------------------------------------

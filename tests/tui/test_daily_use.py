@@ -678,6 +678,28 @@ async def test_twin_scores_are_told_apart_in_the_picker(settings: Settings) -> N
         assert any("(Two.yaml)" in label for label in labels)
 
 
+async def test_the_same_notification_is_not_stacked_twice(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui import app as app_module
+
+    monkeypatch.setattr(app_module, "REPEAT_WINDOW", 5.0)  # a loaded machine is slow
+    app = make_app(settings, [])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        said = "This session has no edits to undo."
+        await pilot.press("ctrl+r", "ctrl+r", "ctrl+r")
+        await wait_for(pilot, lambda: said in _notices(app))
+        await pilot.pause(0.2)
+        assert _notices(app).count(said) == 1
+        await pilot.press("ctrl+g")  # another path to the same sentence: still once
+        await pilot.pause(0.2)
+        assert _notices(app).count(said) == 1
+        monkeypatch.setattr(app_module, "REPEAT_WINDOW", 0.0)  # the window has passed:
+        await pilot.press("ctrl+r")  # said again
+        await wait_for(pilot, lambda: _notices(app).count(said) == 2)
+
+
 async def test_cancelled_dialogs_say_so(settings: Settings) -> None:
     async with helpers.opened(settings) as (app, pilot):
         dialog = await helpers.press_for(pilot, "f8", ConfirmModal)
