@@ -282,8 +282,8 @@ async def _run_message(
 ) -> dict[str, Any]:
     existing = await store.get_session(chat_id)
     ref = None
+    score, scorecard = kwargs.get("score"), kwargs.get("scorecard")
     if existing is None:
-        score, scorecard = kwargs.get("score"), kwargs.get("scorecard")
         if not score or not scorecard:
             return error_result(
                 chat_id, text,
@@ -294,6 +294,10 @@ async def _run_message(
         answered = await _answered_from_record(store, chat_id, text, key)
         if answered is not None:
             return answered
+        if score:
+            # Named again with a chat that exists: it must be that chat's score (a chat
+            # is never moved to another one without a word).
+            ref = workspace.resolve_score(score, scorecard or None)
     try:
         from engine.providers import choose_provider
 

@@ -67,6 +67,30 @@ async def test_a_new_chat_edits_and_a_follow_up_continues(
     assert users == ["set model_name to gpt-4o", "set model_name to gpt-4.1"]
 
 
+async def test_a_follow_up_that_names_another_score_is_refused(
+    service_settings: Settings, ollama_server: Any
+) -> None:
+    """A caller may send the scorecard and score with every message: the chat's own
+    continue it, another score is one sentence, never an answer about the wrong file."""
+    first = await handle_message(service_settings, new_chat("hello"), turn_key="a1")
+    chat_id = first["chat_id"]
+    same = {"chat_id": chat_id, "message": "again", "scorecard": "customer", "score": "greet"}
+    assert "error" not in await handle_message(service_settings, same, turn_key="a2")
+    asked = len(ollama_server.chat_requests)
+    other = {**same, "message": "lower the limit", "scorecard": "Sales", "score": "Refund"}
+    refused = await handle_message(service_settings, other, turn_key="a3")
+    assert refused["error"] == (
+        f"Session {chat_id} is about Customer Service QA / Greeting, "
+        "not Sales Compliance / Refund Policy Disclosure."
+    )
+    unknown = await handle_message(service_settings, {**same, "score": "zzz"}, turn_key="a4")
+    assert "No score matches" in unknown["error"]
+    assert len(ollama_server.chat_requests) == asked
+    async with await Store.open(service_settings.db_path) as store:
+        users = [m.text for m in await store.messages(chat_id) if m.role == "user"]
+    assert users == ["hello", "again"]
+
+
 async def test_a_task_delivered_again_returns_its_result_and_stores_nothing_twice(
     service_settings: Settings, ollama_server: Any
 ) -> None:
