@@ -104,3 +104,33 @@ async def test_reply_lines_are_laid_out_once_and_can_be_selected(settings: Setti
         everything = Selection(None, None)
         text, _ = lines.get_selection(everything) or ("", "")
         assert "Alpha beta." in text and "two" in text
+
+
+async def test_a_streaming_reply_lays_out_one_budget_a_frame_however_often_it_is_measured(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Textual measures a widget more than once in one lay-out: the budget is the
+    frame's, so a second measurement lays out nothing more until the next frame."""
+    spent: list[float] = []
+    render = ReplyLines._render_blocks
+
+    def timed(self: ReplyLines, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return render(self, *args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - started)
+
+    monkeypatch.setattr(ReplyLines, "_render_blocks", timed)
+    async with opened(settings) as (app, pilot):
+        conversation = app.chat_screen.query_one(Conversation)
+        reply = await conversation.assistant(4)
+        lines = reply.query_one(ReplyLines)
+        width = lines.size.width or 40
+        lines.add([f"Block {i} with **some** words in it." for i in range(2000)])
+        lines.get_content_height(lines.size, lines.size, width)  # one lay-out...
+        first = lines._drawn
+        lines.get_content_height(lines.size, lines.size, width)  # ...measuring it again
+        assert 0 < first < 2000 and lines._drawn == first
+        assert spent[-1] < ReplyLines.FRAME_BUDGET  # the second measurement did no work
+        await wait_for(pilot, lambda: lines._drawn > first)  # the next frame goes on

@@ -163,8 +163,10 @@ class ReplyLines(Widget):
 
     ALLOW_SELECT = True
 
-    FRAME_BUDGET = 0.03
-    """Seconds of Markdown lay-out one frame may spend while a reply streams."""
+    FRAME_BUDGET = 0.012
+    """Seconds of Markdown lay-out one frame may spend while a reply streams: a key
+    pressed meanwhile waits for that frame (30 ms made the first key of a burst wait
+    80-150 ms; docs/performance.md)."""
 
     def __init__(self, blocks: list[str] | None = None, *, budget: bool = False) -> None:
         super().__init__()
@@ -182,12 +184,16 @@ class ReplyLines(Widget):
         self.laid_out: Callable[[], None] = lambda: None
         """Called once every block is laid out (the reply's live tail can go then)."""
         self._retry: Timer | None = None
+        self._spent = False
+        """The frame's lay-out budget is spent: no more blocks until the retry timer
+        fires (Textual measures a widget more than once in one lay-out)."""
         self._at_once = False
         self._in_thread = False
         """Blocks are being laid out in a thread (a reply that ended while keys came)."""
 
     def _lay_out_more(self) -> None:
         self._retry = None
+        self._spent = False
         self.refresh(layout=True)
 
     def add(self, blocks: list[str], *, at_once: bool = False) -> None:
@@ -265,10 +271,15 @@ class ReplyLines(Widget):
                 budgeted
                 and self._budget
                 and not self._at_once
-                and (time.perf_counter() - started > self.FRAME_BUDGET or self.hold() > 0)
+                and (
+                    self._spent
+                    or time.perf_counter() - started > self.FRAME_BUDGET
+                    or self.hold() > 0
+                )
             ):
                 # Keys and the rest of the screen come first: the remaining blocks are
                 # laid out in the next frames, and not while the person types.
+                self._spent = True
                 if self._retry is None:
                     self._retry = self.set_timer(
                         max(self.hold(), 1 / 60), self._lay_out_more, name="reply-lines"
