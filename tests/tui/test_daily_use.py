@@ -327,9 +327,8 @@ async def test_slash_commands_and_completion(settings: Settings, workspace: Path
         # A first word that is no command is said, and nothing typed is lost: the text
         # stays, and Enter again sends it as a message.
         await pilot.press(*"/etc/hosts", "ctrl+j", *"lists the hosts", "enter")
-        await wait_for(
-            pilot, lambda: any("Unknown command /etc/hosts:" in n for n in _notices(app))
-        )
+        said = "Unknown command /etc/hosts. /help lists the commands; Enter again sends"
+        await wait_for(pilot, lambda: any(n.startswith(said) for n in _notices(app)))
         assert prompt.text == "/etc/hosts\nlists the hosts"
         assert len(app.chat_screen.query(UserMessage)) == 1
         await pilot.press("enter")
@@ -337,6 +336,8 @@ async def test_slash_commands_and_completion(settings: Settings, workspace: Path
         replies = app.chat_screen.query(AssistantMessage)
         await wait_for(pilot, lambda: "About that path." in [reply.text for reply in replies])
         assert prompt.text == ""
+        await type_and_send(pilot, "/udno")  # a typo: the command it was meant to be
+        await wait_for(pilot, lambda: any("Did you mean /undo?" in n for n in _notices(app)))
 
 
 @pytest.mark.parametrize("command", ["/quit", "/exit"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import os
 import re
 import shlex
@@ -441,10 +442,11 @@ class ChatScreen(Screen[None]):
         name, argument = [*text.split(maxsplit=1), ""][:2]
         entry = self.SLASH.get(name.lower())
         if entry is None:
-            known = ", ".join(self.SLASH)
+            close = difflib.get_close_matches(name.lower(), self.SLASH, n=1)
+            guess = f" Did you mean {close[0]}?" if close else ""
             self.notify(
-                f"Unknown command {name}: use one of {known}. "
-                "Press Enter again to send it as a message.",
+                f"Unknown command {name}.{guess} /help lists the commands; "
+                "Enter again sends the text as a message.",
                 severity="warning",
             )
             return False
