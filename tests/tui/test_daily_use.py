@@ -222,8 +222,8 @@ def _read(app: Any, text: str, at: float) -> None:
     """Deliver ``text`` to the app as one terminal read does: a key for each character
     (a line's end is Enter), all read at the moment ``at``."""
     for character in text:
-        key = {" ": "space", "\r": "enter"}.get(character, character)
-        event = events.Key(key, None if character == "\r" else character)
+        key = {" ": "space", "\r": "enter", "\t": "tab"}.get(character, character)
+        event = events.Key(key, None if character in "\r\t" else character)
         event.time = at
         app.post_message(event)
 
@@ -253,6 +253,10 @@ async def test_a_paste_the_terminal_does_not_bracket_stays_one_message(
         await wait_for(pilot, lambda: len(app.chat_screen.query(UserMessage)) == 1)
         sent = app.chat_screen.query_one(UserMessage).render()
         assert sent.plain == "first line\nsecond line\nthird"
+        # A tab inside a paste is kept as text; a Tab typed alone completes or moves on.
+        _read(app, "col1\tcol2", time.monotonic() + 0.5)
+        await wait_for(pilot, lambda: prompt.text == "col1\tcol2")
+        await pilot.press("ctrl+u")
         # A paste that ends on Enter sends once the rest of its read has not come.
         _read(app, "pasted\r", time.monotonic() + 1)
         await wait_for(pilot, lambda: len(app.chat_screen.query(UserMessage)) == 2)

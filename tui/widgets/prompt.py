@@ -138,6 +138,12 @@ class PromptInput(TextArea, inherit_bindings=False):
             event.prevent_default()
             self.post_message(self.Page(self, -1 if key == "pageup" else 1))
             return
+        if key == "tab" and in_burst:
+            # A tab inside a paste is text, as in a bracketed paste; typed, Tab moves on.
+            event.stop()
+            event.prevent_default()
+            self.insert("\t")
+            return
         if key == "tab" and self.text.startswith("/") and "\n" not in self.text:
             event.stop()
             event.prevent_default()
