@@ -88,6 +88,7 @@ class ChatScreen(Screen[None]):
         "/undo-all": ("undo_all", "undo every edit of this session"),
         "/model": ("switch_model", "choose the provider and model"),
         "/new": ("new_session", "start a new session on this score"),
+        "/clear": ("new_session", "start afresh: a new session (as /new does)"),
         "/save": ("save_version", "save the file as a version (/save NOTE)"),
         "/versions": ("versions", "list and restore versions"),
         "/export": ("export", "export the session"),
