@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
-from engine.settings import Settings
+from engine.settings import Settings, load_settings
 from tests.tui.helpers import edit, is_open, make_app, text, wait_for
 from tui.screens.modals import HelpScreen
 from tui.screens.picker import PickerScreen
@@ -115,8 +120,25 @@ def test_sessions_browser(snap_compare, settings: Settings, size: tuple[int, int
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
+@pytest.fixture
+def settings_at_fixed_paths(workspace: Path) -> Iterator[Settings]:
+    """Help shows the workspace, database and log paths, and a longer path wraps onto
+    another line: the paths here are as long in every run (pytest's own temporary
+    folders are longer under xdist, and as their count grows)."""
+    root = Path(tempfile.mkdtemp(prefix="scorechat-help-", dir="/tmp"))
+    try:
+        shutil.copytree(workspace, root / "workspace")
+        yield load_settings(
+            workspace=root / "workspace", environ={"SCORECHAT_HOME": str(root / "home")}
+        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.mark.parametrize("size", SIZES, ids=["120x40", "80x24"])
-def test_help(snap_compare, settings: Settings, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+def test_help(snap_compare, settings_at_fixed_paths: Settings, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    settings = settings_at_fixed_paths
+
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await wait_for(pilot, lambda: is_open(pilot.app))
         await pilot.press("f1")
