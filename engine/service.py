@@ -296,8 +296,9 @@ async def _run_message(
             return answered
         if score:
             # Named again with a chat that exists: it must be that chat's score (a chat
-            # is never moved to another one without a word).
-            ref = workspace.resolve_score(score, scorecard or None)
+            # is never moved to another one without a word); a score named without its
+            # scorecard is looked for in the chat's own.
+            ref = workspace.resolve_score(score, scorecard or existing.scorecard)
     try:
         from engine.providers import choose_provider
 

@@ -68,7 +68,7 @@ async def test_a_new_chat_edits_and_a_follow_up_continues(
 
 
 async def test_a_follow_up_that_names_another_score_is_refused(
-    service_settings: Settings, ollama_server: Any
+    service_settings: Settings, workspace: Path, ollama_server: Any
 ) -> None:
     """A caller may send the scorecard and score with every message: the chat's own
     continue it, another score is one sentence, never an answer about the wrong file."""
@@ -86,9 +86,15 @@ async def test_a_follow_up_that_names_another_score_is_refused(
     unknown = await handle_message(service_settings, {**same, "score": "zzz"}, turn_key="a4")
     assert "No score matches" in unknown["error"]
     assert len(ollama_server.chat_requests) == asked
+    # A score named without its scorecard is looked for in the chat's own, even when
+    # another scorecard has a score of that name.
+    twin = workspace / "Sales Compliance" / "Greeting.yaml"
+    twin.write_text((workspace / GREETING).read_text())
+    alone = {"chat_id": chat_id, "message": "and again", "score": "Greeting"}
+    assert "error" not in await handle_message(service_settings, alone, turn_key="a5")
     async with await Store.open(service_settings.db_path) as store:
         users = [m.text for m in await store.messages(chat_id) if m.role == "user"]
-    assert users == ["hello", "again"]
+    assert users == ["hello", "again", "and again"]
 
 
 async def test_a_task_delivered_again_returns_its_result_and_stores_nothing_twice(
