@@ -182,3 +182,25 @@ def test_control_characters_are_shown_on_a_terminal_and_kept_in_a_pipe(tmp_path:
     )
     search.expect(pexpect.EOF)
     assert b"\x1b[1mremember\x1b[22m \\x1b]0;pwned\\x07 this" in search.before
+
+
+def test_message_dash_typed_at_a_terminal_says_how_to_end_it(
+    workspace: Path, tmp_path: Path
+) -> None:
+    import pexpect
+
+    script = tmp_path / "script.json"
+    script.write_text('[[{"type": "text", "text": "Got both lines."}]]')
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SCORECHAT_HOME": str(tmp_path / "home")}
+    args = ["-m", "tui.cli", "-w", str(workspace), "message", "-", "--score", "greeting",
+            "--provider", "scripted", "--script", str(script), "--json"]  # fmt: skip
+    terminal = pexpect.spawn(sys.executable, args, env=env, timeout=30)
+    terminal.expect("Ctrl\\+D on a line of its own ends it")
+    terminal.send("first line\rsecond line\r")
+    terminal.sendeof()
+    terminal.expect(pexpect.EOF)
+    terminal.close()
+    assert terminal.exitstatus == 0
+    out = json.loads(terminal.before.decode().split("\n", 1)[1].strip().splitlines()[-1])
+    assert out["message"] == "first line\nsecond line\n"
+    assert out["responses"][0]["content"] == "Got both lines."

@@ -71,7 +71,10 @@ def message(
 
 
 def _standard_input() -> str:
-    """The message piped in (``scorechat message -``), as UTF-8 text."""
+    """The message piped in (``scorechat message -``), as UTF-8 text. Typed at a
+    terminal, it is read until Ctrl+D, which the person is told."""
+    if sys.stdin.isatty():
+        print("Type the message; Ctrl+D on a line of its own ends it.", file=sys.stderr)
     data = sys.stdin.buffer.read()
     try:
         return data.decode("utf-8")
