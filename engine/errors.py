@@ -51,5 +51,10 @@ class StoreError(ScoreChatError):
 DATABASE_BUSY = "The database is busy: another scorechat holds it; try again in a moment."
 
 
+def is_busy(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" or "busy": another process holds the lock."""
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 class ProviderError(ScoreChatError):
     """A model provider failed in a way a retry will not fix."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiosqlite
 
-from engine.errors import DATABASE_BUSY, StoreError
+from engine.errors import DATABASE_BUSY, StoreError, is_busy
 from engine.sqlite_migrations import MIGRATIONS, SCHEMA_VERSION, split_sql
 from engine.store import Backend, Done, SearchHit, Store, search_words
 
@@ -249,7 +249,7 @@ class SQLiteStore(Store):
     def _failed(self, exc: sqlite3.Error) -> StoreError:
         """A statement's failure as one sentence (a full disk, a lock held too long), a
         ``StoreError`` as the PostgreSQL store gives, so every caller hears of it."""
-        if "locked" in str(exc) or "busy" in str(exc):
+        if is_busy(exc):
             return StoreError(DATABASE_BUSY)
         return StoreError(f"The database {self.path} failed: {exc}.")
 

@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from engine.errors import DATABASE_BUSY, ScoreChatError, UsageError
+from engine.errors import DATABASE_BUSY, ScoreChatError, UsageError, is_busy
 from engine.logs import setup_logging
 from engine.redact import redact
 from engine.settings import PLACES, Settings, load_settings, prepare_workspace
@@ -180,7 +180,7 @@ def describe_error(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, KeyboardInterrupt):
         return "Interrupted.", 130
     if isinstance(exc, sqlite3.OperationalError):
-        if "locked" in str(exc) or "busy" in str(exc):
+        if is_busy(exc):
             return DATABASE_BUSY, 1
         return f"The database failed: {exc}.", 1
     return f"Unexpected error: {type(exc).__name__}: {exc}.", 1
