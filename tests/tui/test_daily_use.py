@@ -222,8 +222,8 @@ def _read(app: Any, text: str, at: float) -> None:
     """Deliver ``text`` to the app as one terminal read does: a key for each character
     (a line's end is Enter), all read at the moment ``at``."""
     for character in text:
-        key = {" ": "space", "\r": "enter", "\t": "tab"}.get(character, character)
-        event = events.Key(key, None if character in "\r\t" else character)
+        key = {" ": "space", "\r": "enter", "\n": "ctrl+j", "\t": "tab"}.get(character, character)
+        event = events.Key(key, None if character in "\r\n\t" else character)
         event.time = at
         app.post_message(event)
 
@@ -257,6 +257,11 @@ async def test_a_paste_the_terminal_does_not_bracket_stays_one_message(
         _read(app, "col1\tcol2", time.monotonic() + 0.5)
         await wait_for(pilot, lambda: prompt.text == "col1\tcol2")
         await pilot.press("ctrl+u")
+        # Lines ended CR LF (text from Windows) end once each, as a bracketed paste's do.
+        _read(app, "row1\r\nrow2", time.monotonic() + 0.7)
+        await wait_for(pilot, lambda: "row2" in prompt.text)
+        assert prompt.text == "row1\nrow2"
+        prompt.clear()
         # A paste that ends on Enter sends once the rest of its read has not come.
         _read(app, "pasted\r", time.monotonic() + 1)
         await wait_for(pilot, lambda: len(app.chat_screen.query(UserMessage)) == 2)

@@ -120,6 +120,10 @@ class PromptInput(TextArea, inherit_bindings=False):
             if key in PASTED_KEYS or event.is_printable:
                 self._hold_enter()  # pasted: the Enter was a line's end
                 self.insert("\n")
+                if key == "ctrl+j":  # the LF of a pasted CR LF: one line's end, not two
+                    event.stop()
+                    event.prevent_default()
+                    return
             else:
                 self._send()  # Esc, an arrow...: the message went first
         if key == "enter":
