@@ -7,6 +7,7 @@ The scripted provider is never chosen silently.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,8 @@ from engine.providers.registry import PROVIDERS, ProviderSpec
 from engine.redact import redact
 
 if TYPE_CHECKING:
+    import httpx
+
     from engine.settings import Settings
 
 __all__ = [
@@ -41,12 +44,26 @@ def make_provider(settings: Settings, name: str, model: str | None = None) -> Pr
     return spec.load()(settings, model or settings.model)
 
 
+async def http_client(timeout: float) -> httpx.AsyncClient:
+    """A client for asking a model server, built off the event loop: importing httpx and
+    loading the certificate store it sets up take tens of milliseconds, which the app's
+    first keys, typed while the server is probed at launch, would otherwise wait for."""
+
+    def build() -> httpx.AsyncClient:
+        import httpx
+
+        return httpx.AsyncClient(timeout=timeout, trust_env=False)
+
+    return await asyncio.to_thread(build)
+
+
 async def ollama_models(host: str, timeout: float = 0.75) -> list[str] | None:
     """The models an Ollama server lists, or ``None`` when it does not answer."""
-    import httpx
+    client = await http_client(timeout)
+    import httpx  # loaded by now, off the loop
 
     try:
-        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+        async with client:
             response = await client.get(host.rstrip("/") + "/api/tags")
             response.raise_for_status()
             return [m.get("model") or m.get("name") for m in response.json().get("models", [])]
@@ -77,11 +94,12 @@ async def ollama_capabilities(
     host: str, names: list[str], timeout: float = 2.0
 ) -> dict[str, ModelInfo]:
     """What each Ollama model can do (``/api/show``: capabilities and context length)."""
-    import httpx
+    client = await http_client(timeout)
+    import httpx  # loaded by now, off the loop
 
     found: dict[str, ModelInfo] = {}
     try:
-        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+        async with client:
             for name in names:
                 response = await client.post(host.rstrip("/") + "/api/show", json={"model": name})
                 if response.status_code == 200:
