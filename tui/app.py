@@ -30,7 +30,7 @@ from engine.errors import ScoreChatError
 from engine.logs import get_logger
 from engine.settings import Settings
 from tui.control_codes import show_control_codes
-from tui.screens.chat import NO_MODEL_KEYS, ChatScreen, default_export_path
+from tui.screens.chat import NO_MODEL_KEYS, ChatScreen, default_export_path, key_name
 
 log = get_logger("app")
 show_control_codes()
@@ -60,8 +60,14 @@ class ScoreChatApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "scorechat"
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("f1", "help", "Help", priority=True),
+        Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            priority=True,
+            tooltip="Quit; a streaming reply is kept as far as it got",
+        ),
+        Binding("f1", "help", "Help", priority=True, tooltip="Every key and slash command"),
     ]
 
     def __init__(
@@ -379,23 +385,26 @@ class ScoreChatApp(App[int]):
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
             return
-        rows: list[tuple[str, str]] = []
-        seen = set()
+        # A key's row names the slash commands that do the same; the others follow.
+        typed: dict[str, list[str]] = {}
+        for name, (action, _) in ChatScreen.SLASH.items():
+            typed.setdefault(action, []).append(name)
+        rows: list[tuple[str, str, str]] = []
         for binding in [*ChatScreen.BINDINGS, *self.BINDINGS]:
-            if isinstance(binding, Binding) and binding.action not in seen:
-                seen.add(binding.action)
-                keys = ", ".join(
-                    self.get_key_display(Binding(k, "")) for k in binding.key.split(",")
-                )
-                rows.append((keys, binding.description))
-        rows.append(("Ctrl+P", "Command palette: every action by name"))
-        rows.append(("PgUp, PgDn", "Scroll the conversation (from the prompt)"))
-        rows.append(("Tab", "Complete a slash command in the prompt"))
-        for name, (_, what) in ChatScreen.SLASH.items():
-            rows.append((name, what[0].upper() + what[1:]))
-        rows.append(("workspace", str(self.workspace.root)))
-        rows.append(("database", self.settings.database_label))
-        rows.append(("log", str(self.settings.log_dir / "scorechat.log")))
+            if isinstance(binding, Binding):
+                keys = ", ".join(key_name(k) for k in binding.key.split(","))
+                also = typed.pop(binding.action, [])
+                what = binding.tooltip + (f" ({', '.join(also)})" if also else "")
+                rows.append((keys, binding.description, what))
+        rows.append(("Ctrl+P", "Palette", "Every action by name"))
+        rows.append(("PgUp, PgDn", "Scroll", "Scroll the conversation, from the prompt"))
+        rows.append(("Tab", "Complete", "Complete a slash command in the prompt"))
+        for name, (action, what) in ChatScreen.SLASH.items():
+            if name in typed.get(action, ()):
+                rows.append((name, "", what[0].upper() + what[1:]))
+        rows.append(("workspace", "", str(self.workspace.root)))
+        rows.append(("database", "", self.settings.database_label))
+        rows.append(("log", "", str(self.settings.log_dir / "scorechat.log")))
         self.push_screen(HelpScreen(rows))
 
     async def export_session(self, session_id: str) -> None:
@@ -497,11 +506,10 @@ class ScoreChatApp(App[int]):
         for binding in [*ChatScreen.BINDINGS, *self.BINDINGS]:
             if not isinstance(binding, Binding) or binding.action == "quit":
                 continue
-            key = self.get_key_display(Binding(binding.key.split(",")[0], ""))
             target = chat if binding in ChatScreen.BINDINGS else self
             yield SystemCommand(
                 binding.description,
-                f"{binding.description} ({key})",
+                f"{binding.tooltip or binding.description} · {key_name(binding.key)}",
                 partial(target.run_action, binding.action),
             )
 

@@ -342,7 +342,7 @@ async def test_prompt_history_walks_with_up_and_down(settings: Settings, store: 
 async def test_help_lists_every_key(settings: Settings) -> None:
     async with opened(settings) as (_, pilot):
         help_screen = await press_for(pilot, "f1", HelpScreen)
-        rows = dict((d, k) for k, d in help_screen.rows)
+        rows = {name: key for key, name, _ in help_screen.rows}
         for action in (
             "Undo edit",
             "Undo all edits",

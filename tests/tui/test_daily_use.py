@@ -25,7 +25,7 @@ from tests.tui.helpers import (
     type_and_send,
     wait_for,
 )
-from tui.screens.chat import ChatScreen
+from tui.screens.chat import ChatScreen, key_name
 from tui.screens.modals import ConfirmModal, DiscardModal, HelpScreen
 from tui.screens.sessions import SessionsScreen
 from tui.widgets import prompt as prompt_module
@@ -308,9 +308,16 @@ async def test_help_lists_every_binding_and_the_slash_commands(settings: Setting
         help_screen = await helpers.press_for(pilot, "f1", HelpScreen)
         shown = " ".join(str(row) for row in help_screen.rows)
         for binding in ChatScreen.BINDINGS:
-            assert binding.description in shown
+            assert binding.tooltip, f"{binding.key} has no explanation for the help"
+            assert binding.description in shown and binding.tooltip in shown
         for name in ChatScreen.SLASH:
             assert name in shown
+        # A key's row names the slash commands that do the same; one without a key has a
+        # row of its own; keys are named as the messages name them.
+        rows = {key: (name, what) for key, name, what in help_screen.rows}
+        assert rows["Ctrl+N"] == ("New", "Start a new session on this score (/new, /clear)")
+        assert rows["/retry"][1].startswith("Send your last message again")
+        assert "/undo" not in rows and "Esc" in rows and "F12" in rows
 
 
 async def test_slash_commands_and_completion(settings: Settings, workspace: Path) -> None:
@@ -738,9 +745,11 @@ async def test_the_palette_has_every_binding(settings: Settings) -> None:
     app = make_app(settings, [])
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        titles = [command.title for command in app.get_system_commands(app.screen)]
+        commands = {c.title: c.help for c in app.get_system_commands(app.screen)}
         for binding in ChatScreen.BINDINGS:
-            assert binding.description in titles
+            # Each says what it does and its key, in the words the help uses.
+            assert commands[binding.description] == f"{binding.tooltip} · {key_name(binding.key)}"
+        assert commands["Undo edit"] == "Undo this session's last edit of the file · Ctrl+R"
 
 
 async def test_status_bar_shows_how_full_the_context_is(settings: Settings) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,17 +122,20 @@ def test_sessions_browser(snap_compare, settings: Settings, size: tuple[int, int
 
 @pytest.fixture
 def settings_at_fixed_paths(workspace: Path) -> Iterator[Settings]:
-    """Help shows the workspace, database and log paths, and a longer path wraps onto
-    another line: the paths here are as long in every run (pytest's own temporary
-    folders are longer under xdist, and as their count grows)."""
-    root = Path(tempfile.mkdtemp(prefix="scorechat-help-", dir="/tmp"))
-    try:
-        shutil.copytree(workspace, root / "workspace")
-        yield load_settings(
-            workspace=root / "workspace", environ={"SCORECHAT_HOME": str(root / "home")}
-        )
-    finally:
+    """Help shows the workspace, database and log paths: here they are the same in every
+    run (pytest's own temporary folders differ, and are longer under xdist). Tests that
+    use them, in any process, take turns."""
+    root = Path("/tmp/scorechat-help")
+    with open("/tmp/scorechat-help.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         shutil.rmtree(root, ignore_errors=True)
+        try:
+            shutil.copytree(workspace, root / "workspace")
+            yield load_settings(
+                workspace=root / "workspace", environ={"SCORECHAT_HOME": str(root / "home")}
+            )
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["120x40", "80x24"])

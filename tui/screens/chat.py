@@ -61,25 +61,43 @@ class ChatScreen(Screen[None]):
     # No binding takes a key the prompt uses for editing text (Ctrl+Z, Ctrl+A, Ctrl+U,
     # Ctrl+E, Ctrl+K, Ctrl+W, Ctrl+Y...): every action works from the prompt.
     BINDINGS = [
-        Binding("escape", "cancel_turn", "Stop", show=False),
-        Binding("ctrl+o", "open_score", "Open score", priority=True),
-        Binding("ctrl+n", "new_session", "New", priority=True),
-        Binding("ctrl+b", "browse", "Sessions", priority=True),
-        Binding("ctrl+r", "undo", "Undo edit", priority=True),
-        Binding("ctrl+s", "save_version", "Save version", priority=True),
-        Binding("f6", "toggle_view", "Diff/File", priority=True),
-        Binding("ctrl+t", "redo", "Redo edit", show=False, priority=True),
-        Binding("ctrl+g", "undo_all", "Undo all edits", show=False, priority=True),
-        Binding("f2", "rename", "Rename session", show=False, priority=True),
-        Binding("f3", "versions", "Versions", show=False, priority=True),
-        Binding("f4", "switch_model", "Model", show=False, priority=True),
-        Binding("f5", "export", "Export", show=False, priority=True),
-        Binding("f7", "external_editor", "Open in $EDITOR", show=False, priority=True),
-        Binding("f8", "delete_session", "Delete session", show=False, priority=True),
-        Binding("f9", "toggle_sessions", "Sessions pane", show=False, priority=True),
-        Binding("f10", "toggle_diff", "Diff pane", show=False, priority=True),
-        Binding("f12", "toggle_approval", "Approval mode", show=False, priority=True),
-    ]
+        Binding("escape", "cancel_turn", "Stop", show=False,
+                tooltip="Stop the reply that is streaming; what it said so far is kept"),
+        Binding("ctrl+o", "open_score", "Open score", priority=True,
+                tooltip="Open another score of the workspace"),
+        Binding("ctrl+n", "new_session", "New", priority=True,
+                tooltip="Start a new session on this score"),
+        Binding("ctrl+b", "browse", "Sessions", priority=True,
+                tooltip="Browse and search every session, of every score"),
+        Binding("ctrl+r", "undo", "Undo edit", priority=True,
+                tooltip="Undo this session's last edit of the file"),
+        Binding("ctrl+s", "save_version", "Save version", priority=True,
+                tooltip="Save the file as a version to restore later"),
+        Binding("f6", "toggle_view", "Diff/File", priority=True,
+                tooltip="Show the changes since the session started, or the whole file"),
+        Binding("ctrl+t", "redo", "Redo edit", show=False, priority=True,
+                tooltip="Redo the edit just undone"),
+        Binding("ctrl+g", "undo_all", "Undo all edits", show=False, priority=True,
+                tooltip="Undo every edit of this session"),
+        Binding("f2", "rename", "Rename session", show=False, priority=True,
+                tooltip="Give this session a title"),
+        Binding("f3", "versions", "Versions", show=False, priority=True,
+                tooltip="List the file's saved versions and restore one"),
+        Binding("f4", "switch_model", "Model", show=False, priority=True,
+                tooltip="Choose the provider and the model"),
+        Binding("f5", "export", "Export", show=False, priority=True,
+                tooltip="Write this session to a Markdown or JSON file"),
+        Binding("f7", "external_editor", "Open in $EDITOR", show=False, priority=True,
+                tooltip="Edit the file in your editor; the diff follows"),
+        Binding("f8", "delete_session", "Delete session", show=False, priority=True,
+                tooltip="Delete this session and its messages; the file stays as it is"),
+        Binding("f9", "toggle_sessions", "Sessions pane", show=False, priority=True,
+                tooltip="Show or hide the sessions pane"),
+        Binding("f10", "toggle_diff", "Diff pane", show=False, priority=True,
+                tooltip="Show or hide the changes pane"),
+        Binding("f12", "toggle_approval", "Approval mode", show=False, priority=True,
+                tooltip="Apply the assistant's edits at once, or ask before each"),
+    ]  # fmt: skip
 
     #: Slash commands typed in the prompt: name -> (action, what it does).
     SLASH = {
@@ -1004,10 +1022,24 @@ def key_for(action: str) -> str:
     """The key bound to ``action`` as a sentence names it (``Ctrl+R``), read from the
     bindings so that no message names a key the screen does not bind."""
     key = next(b.key for b in ChatScreen.BINDINGS if isinstance(b, Binding) and b.action == action)
-    first = key.split(",")[0]
-    return "+".join(
-        part.upper() if len(part) == 1 else part.capitalize() for part in first.split("+")
-    )
+    return key_name(key)
+
+
+#: Keys whose names a sentence spells otherwise than ``str.capitalize`` does.
+KEY_NAMES = {"escape": "Esc", "pageup": "PgUp", "pagedown": "PgDn"}
+
+
+def key_name(key: str) -> str:
+    """A binding's (first) key as a sentence or the help names it: ``Ctrl+R``, ``F6``."""
+    return "+".join(_key_part(part) for part in key.split(",")[0].split("+"))
+
+
+def _key_part(part: str) -> str:
+    if part in KEY_NAMES:
+        return KEY_NAMES[part]
+    if len(part) == 1 or re.fullmatch(r"f\d+", part):
+        return part.upper()
+    return part.capitalize()
 
 
 def default_export_path(session_id: str, fmt: str) -> Path:

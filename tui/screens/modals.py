@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -226,15 +227,19 @@ class HelpScreen(Dialog[None]):
     FRAME_ID = "help"
     BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "Close")]
 
-    def __init__(self, rows: list[tuple[str, str]]) -> None:
+    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+        """``rows``: (key, its action's name, what it does); the name may be empty."""
         super().__init__("scorechat keys", "Esc to close · ↑↓ PgUp PgDn scroll")
         self.rows = rows
 
     def body(self) -> Iterator[Widget]:
-        table = Text()
-        for key, description in self.rows:
-            table.append(f"{key:>14}  ", style="bold cyan")
-            table.append(description + "\n")
+        # A grid, so that a long line wraps inside its own column.
+        table = Table.grid(padding=(0, 2))
+        table.add_column(justify="right", style="bold cyan", no_wrap=True)
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        for key, name, what in self.rows:
+            table.add_row(key, name, what)
         yield VerticalScroll(
             Static(table),
             Static(
