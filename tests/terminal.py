@@ -5,6 +5,7 @@ tests look at what a person would see, not at the bytes the program happened to 
 from __future__ import annotations
 
 import time
+from types import TracebackType
 
 import pexpect
 import pyte
@@ -41,3 +42,21 @@ class Terminal:
 
     def send(self, keys: str) -> None:
         self.child.send(keys)
+
+    def quit(self, timeout: float = 10.0) -> None:
+        """Ctrl+Q, as a person quits, and the program ends."""
+        self.send("\x11")
+        self.child.expect(pexpect.EOF, timeout=timeout)
+
+    def __enter__(self) -> Terminal:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Whatever the test did, no program is left running."""
+        if self.child.isalive():
+            self.child.terminate(force=True)

@@ -10,7 +10,6 @@ import sys
 import threading
 from pathlib import Path
 
-import pexpect
 import pytest
 
 from tests.terminal import Terminal
@@ -25,20 +24,17 @@ def _drive_app(
 ) -> None:
     term = Terminal([str(binary), "--score", score, "--provider", "scripted", "--script",
                      str(script)], env)  # fmt: skip
-    try:
-        term.wait_for("Ask anything", 30)
-        for i in range(APP_TURNS):
-            term.send(f"{tag} turn {i}\r")
-            term.wait_for(f"R{tag}x{i}z", 30)
-            # The session list shows the new count when the turn has ended.
-            term.wait_for(f"{2 * (i + 1)} msgs", 30)
-        term.send("\x11")
-        term.child.expect(pexpect.EOF, timeout=15)
-    except Exception as exc:  # report, do not hang the other threads
-        errors.append(f"{tag}: {exc!r}")
-    finally:
-        if term.child.isalive():
-            term.child.terminate(force=True)
+    with term:
+        try:
+            term.wait_for("Ask anything", 30)
+            for i in range(APP_TURNS):
+                term.send(f"{tag} turn {i}\r")
+                term.wait_for(f"R{tag}x{i}z", 30)
+                # The session list shows the new count when the turn has ended.
+                term.wait_for(f"{2 * (i + 1)} msgs", 30)
+            term.quit(timeout=15)
+        except Exception as exc:  # report, do not hang the other threads
+            errors.append(f"{tag}: {exc!r}")
 
 
 @pytest.mark.slow

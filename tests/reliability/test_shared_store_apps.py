@@ -8,7 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-import pexpect
 import pytest
 
 from tests.terminal import Terminal
@@ -35,9 +34,10 @@ def test_two_apps_on_one_postgres_see_each_others_sessions(
 ) -> None:
     if not (Path(sys.executable).parent / "scorechat").exists():
         pytest.skip("the scorechat console script is not installed in this environment")
-    ann = _app(tmp_path, "ann", workspace, pg_url, "greeting")
-    bob = _app(tmp_path, "bob", workspace, pg_url, "senti")
-    try:
+    with (
+        _app(tmp_path, "ann", workspace, pg_url, "greeting") as ann,
+        _app(tmp_path, "bob", workspace, pg_url, "senti") as bob,
+    ):
         for term, who in ((ann, "ann"), (bob, "bob")):
             term.wait_for("Ask anything", 30)
             term.send(f"question from {who} about thresholds\r")
@@ -57,11 +57,6 @@ def test_two_apps_on_one_postgres_see_each_others_sessions(
         ann.wait_for("user: question from bob", 20)
         for term in (ann, bob):
             term.send("\x1b")
-            term.send("\x11")  # Ctrl+Q
-            term.child.expect(pexpect.EOF, timeout=15)
-    finally:
-        for term in (ann, bob):
-            if term.child.isalive():
-                term.child.terminate(force=True)
+            term.quit(timeout=15)
     for who in ("ann", "bob"):  # nothing was kept in either home's own store
         assert not (tmp_path / f"{who}-home" / "data" / "scorechat.db").exists()

@@ -38,8 +38,7 @@ def test_chat_with_loopback_ollama_in_a_real_terminal(
         "COLUMNS": str(COLS),
         "LINES": str(ROWS),
     }
-    term = Terminal([scorechat_command(), "--score", "greeting"], env, cols=COLS, rows=ROWS)
-    try:
+    with Terminal([scorechat_command(), "--score", "greeting"], env, cols=COLS, rows=ROWS) as term:
         term.wait_for("qwen3:8b")
         term.wait_for("Ask anything about Greeting")
         term.send("set model_name to gpt-4.1")
@@ -70,11 +69,7 @@ def test_chat_with_loopback_ollama_in_a_real_terminal(
         sent = ollama_server.chat_requests[-1]["messages"][-1]
         assert sent["content"].endswith("first pasted line\nsecond pasted line\nthird pasted line")
         term.wait_for("qwen3:8b  ready")
-        term.send("\x11")  # ctrl+q
-        term.child.expect(pexpect.EOF, timeout=10)
-    finally:
-        if term.child.isalive():
-            term.child.terminate(force=True)
+        term.quit()
     assert "Traceback" not in term.text()
 
 
@@ -149,18 +144,13 @@ def test_an_editor_that_cannot_run_leaves_the_app_working(workspace: Path, tmp_p
     script = tmp_path / "script.json"
     script.write_text('[[{"type": "text", "text": "The app answers."}]]')
     args = ["--score", "greeting", "--provider", "scripted", "--script", str(script)]
-    term = Terminal([scorechat_command(), *args], env, cols=COLS, rows=ROWS)
-    try:
+    with Terminal([scorechat_command(), *args], env, cols=COLS, rows=ROWS) as term:
         term.wait_for("No changes since the session started")
         term.send("\x1b[18~")  # F7: open the score in $EDITOR
         term.wait_for("'no-such-editor --wait' did not run cleanly")
         term.send("still here\r")  # the app is back: a message is sent and answered
         term.wait_for("The app answers.")
-        term.send("\x11")  # ctrl+q
-        term.child.expect(pexpect.EOF, timeout=10)
-    finally:
-        if term.child.isalive():
-            term.child.terminate(force=True)
+        term.quit()
 
 
 def test_a_continue_signal_resumes_only_after_a_suspension() -> None:
@@ -220,8 +210,7 @@ def test_the_app_comes_back_whole_from_a_stop_and_a_stray_continue(
         "SCORECHAT_HOME": str(tmp_path / "home"),
         "PS1": "shell$ ",
     }
-    term = Terminal(["/bin/bash", "--norc", "--noprofile", "-i"], env, cols=COLS, rows=ROWS)
-    try:
+    with Terminal(["/bin/bash", "--norc", "--noprofile", "-i"], env, cols=COLS, rows=ROWS) as term:
         term.wait_for("shell$")
         term.send(f"{scorechat_command()} --score greeting\r")
         term.wait_for("No changes since the session started")
@@ -244,5 +233,3 @@ def test_the_app_comes_back_whole_from_a_stop_and_a_stray_continue(
         term.wait_for("│ first second")
         term.send("\x11")
         term.wait_for("shell$", timeout=15)
-    finally:
-        term.child.terminate(force=True)
