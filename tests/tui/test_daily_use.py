@@ -365,6 +365,26 @@ async def test_quit_and_exit_commands_quit(settings: Settings, command: str) -> 
         await wait_for(pilot, lambda: not app.is_running)
 
 
+async def test_text_after_a_command_that_takes_none_is_kept(settings: Settings) -> None:
+    """``/quit`` with a pasted paragraph behind it (its Enter became a new line) quit and
+    dropped the paragraph. A command that takes nothing after it now runs nothing when
+    something follows; the text stays, and Enter again sends it as a message."""
+    app = make_app(settings, [[text("About that paragraph.")]])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        prompt = app.chat_screen.query_one(PromptInput)
+        await pilot.press(*"/quit", "ctrl+j", *"a pasted paragraph", "enter")
+        said = "/quit takes nothing after it, so nothing ran and the text stays."
+        await wait_for(pilot, lambda: any(n.startswith(said) for n in _notices(app)))
+        assert app.is_running and prompt.text == "/quit\na pasted paragraph"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(app.chat_screen.query(AssistantMessage)) == 1)
+        assert app.is_running and prompt.text == ""
+        # The commands that take text still take it.
+        await type_and_send(pilot, "/rename the paragraph chat")
+        await wait_for(pilot, lambda: app.chat_screen.chat.record.title == "the paragraph chat")
+
+
 async def test_each_slash_command_runs_its_action_from_the_prompt(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -52,6 +52,10 @@ YIELD_INTERVAL = 0.008
 #: Seconds after the last change before the prompt's text is kept as the session's draft.
 DRAFT_DELAY = 1.0
 
+#: The slash commands' actions that take text after the name (``/save NOTE``,
+#: ``/rename TITLE``, ``/copy code``).
+SLASH_ARGUMENTS = frozenset({"save_version", "rename", "copy"})
+
 log = get_logger("chat")
 
 
@@ -99,7 +103,8 @@ class ChatScreen(Screen[None]):
                 tooltip="Apply the assistant's edits at once, or ask before each"),
     ]  # fmt: skip
 
-    #: Slash commands typed in the prompt: name -> (action, what it does).
+    #: Slash commands typed in the prompt: name -> (action, what it does). Only the
+    #: actions in ``SLASH_ARGUMENTS`` take text after the name.
     SLASH = {
         "/undo": ("undo", "undo this session's last edit"),
         "/redo": ("redo", "redo the edit just undone"),
@@ -455,8 +460,9 @@ class ChatScreen(Screen[None]):
     def run_slash(self, text: str) -> bool:
         """Run a slash command typed in the prompt (``/undo``, ``/save note``...).
 
-        A first word that names no command (a typo, or a message about ``/etc/hosts``)
-        runs nothing and is said; ``False`` then, and the text stays in the prompt.
+        A first word that names no command (a typo, or a message about ``/etc/hosts``),
+        or text after a command that takes none (``/quit`` and a pasted paragraph), runs
+        nothing and is said; ``False`` then, and the text stays in the prompt.
         """
         name, argument = [*text.split(maxsplit=1), ""][:2]
         entry = self.SLASH.get(name.lower())
@@ -471,6 +477,13 @@ class ChatScreen(Screen[None]):
             return False
         action, _ = entry
         argument = argument.strip()
+        if argument and action not in SLASH_ARGUMENTS:
+            self.notify(
+                f"{name} takes nothing after it, so nothing ran and the text stays. Delete "
+                "what follows it to run it; Enter again sends the text as a message.",
+                severity="warning",
+            )
+            return False
         if action == "help":
             self.scorechat.action_help()
         elif action == "quit":
