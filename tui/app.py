@@ -473,7 +473,14 @@ class ScoreChatApp(App[int]):
                 "No provider answers: start Ollama or set ANTHROPIC_API_KEY.", severity="warning"
             )
             return
-        chosen = await self.push_screen_wait(ChoiceModal("Choose a model", choices))
+        current = None
+        if self.provider is not None:
+            keys = {key for key, _ in choices}
+            mine = (f"{self.provider.name}\t{self.provider.model}", f"{self.provider.name}\t")
+            current = next((key for key in mine if key in keys), None)
+        chosen = await self.push_screen_wait(
+            ChoiceModal("Choose a model", choices, current=current)
+        )
         if chosen is None:
             self.notify("Cancelled.")
             return

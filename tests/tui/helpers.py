@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from engine.providers import base as stream
-from engine.providers.base import ProviderEvent
+from engine.providers.base import Provider, ProviderEvent
 from engine.providers.scripted import ScriptedProvider
 from engine.settings import Settings
 from engine.workspace import Workspace
@@ -55,7 +55,7 @@ def make_app(
     *,
     score: str | None = "greeting",
     chunk_delay: float = 0.0,
-    provider: ScriptedProvider | None = None,
+    provider: Provider | None = None,
     **kwargs: Any,
 ) -> ScoreChatApp:
     """The app on ``score`` with the scripted provider playing ``responses`` (or

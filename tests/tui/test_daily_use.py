@@ -837,6 +837,30 @@ async def test_model_picker_shows_context_tools_and_thinking(settings: Settings)
             )
 
 
+async def test_model_picker_opens_on_the_model_in_use(settings: Settings) -> None:
+    """The picker marks the model in use and starts on it, so Enter keeps it."""
+    from engine.providers import make_provider
+    from tui.screens.modals import ChoiceModal
+
+    with OllamaFake() as server:
+        served = settings.with_overrides(ollama_host=server.url)
+        app = make_app(served, provider=make_provider(served, "ollama", "llama3.2:1b"))
+        async with app.run_test(size=(140, 40)) as pilot:
+            await ready(pilot)
+            await pilot.press("f4")
+            await wait_for(pilot, lambda: isinstance(app.screen, ChoiceModal))
+            options = app.screen.query_one("OptionList")
+            labels = [str(o.prompt) for o in options.options]
+            assert [label.endswith("● in use") for label in labels] == [
+                "llama3.2:1b" in label for label in labels
+            ]
+            assert "llama3.2:1b" in labels[options.highlighted]
+            assert not labels[0].endswith("● in use")  # not simply the first
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: not isinstance(app.screen, ChoiceModal))
+            assert app.provider.model == "llama3.2:1b"
+
+
 async def test_a_service_chat_is_found_in_the_browser_and_resumes(
     settings: Settings, ollama_server: Any
 ) -> None:

@@ -205,13 +205,30 @@ class ChoiceModal(Dialog[str | None]):
     FRAME = "dialog wide"
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, title: str, choices: list[tuple[str, str]], hint: str = "") -> None:
+    def __init__(
+        self,
+        title: str,
+        choices: list[tuple[str, str]],
+        hint: str = "",
+        current: str | None = None,
+    ) -> None:
+        """``current``: the id of the choice in use, marked and highlighted at first."""
         super().__init__(title, hint or "Enter to choose · Esc to cancel")
         self.choices = choices
+        self.current = current
 
     def body(self) -> Iterator[Widget]:
         if self.choices:
-            yield OptionList(*[Option(Text(label), id=key) for key, label in self.choices])
+            options = OptionList(
+                *[
+                    Option(Text(label + ("  ● in use" if key == self.current else "")), id=key)
+                    for key, label in self.choices
+                ]
+            )
+            keys = [key for key, _ in self.choices]
+            if self.current in keys:
+                options.highlighted = keys.index(self.current)
+            yield options
         else:
             yield Static(Text("Nothing to choose from.", style="dim"))
 
