@@ -399,8 +399,9 @@ class ScoreChatApp(App[int]):
         rows.append(("Ctrl+P", "Palette", "Every action by name"))
         rows.append(("PgUp, PgDn", "Scroll", "Scroll the conversation, from the prompt"))
         rows.append(("Tab", "Complete", "Complete a slash command in the prompt"))
-        for name, (action, what) in ChatScreen.SLASH.items():
-            if name in typed.get(action, ()):
+        for names in typed.values():  # the slash commands no key does
+            for name in names:
+                what = ChatScreen.SLASH[name][1]
                 rows.append((name, "", what[0].upper() + what[1:]))
         rows.append(("workspace", "", str(self.workspace.root)))
         rows.append(("database", "", self.settings.database_label))
