@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, dataclass_transform
 
 
-@dataclass(frozen=True)
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
 class Event:
-    """Base class of every turn event."""
+    """Base class of every turn event. Each subclass is a frozen dataclass by being one:
+    events are values, made once and read by every front end."""
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        dataclass(frozen=True)(cls)
 
 
-@dataclass(frozen=True)
 class TurnStarted(Event):
     session_id: str
     user_message_id: int
     text: str
 
 
-@dataclass(frozen=True)
 class TextDelta(Event):
     text: str
     message_id: int
     """The assistant message the text belongs to (one per model round)."""
 
 
-@dataclass(frozen=True)
 class ThinkingDelta(Event):
     """The model's thinking as it streams (shown collapsed; never part of the reply)."""
 
@@ -33,7 +35,6 @@ class ThinkingDelta(Event):
     message_id: int
 
 
-@dataclass(frozen=True)
 class ToolEvent(Event):
     """A tool call the model made: its start and its result."""
 
@@ -50,12 +51,10 @@ class ToolEvent(Event):
         return str((self.input or {}).get("path", ""))
 
 
-@dataclass(frozen=True)
 class ToolCallStarted(ToolEvent):
     message_id: int
 
 
-@dataclass(frozen=True)
 class ToolResult(ToolEvent):
     text: str
     is_error: bool
@@ -68,7 +67,6 @@ class ToolResult(ToolEvent):
         return self.text.strip().splitlines()[0] if self.text.strip() else ""
 
 
-@dataclass(frozen=True)
 class FileChanged(Event):
     path: str
     """The file, relative to the workspace root."""
@@ -80,16 +78,16 @@ class FileChanged(Event):
     """True when another program changed the file."""
 
 
-@dataclass(frozen=True)
 class Usage(Event):
     """What the model round just ended cost, and the session's totals so far."""
 
     input_tokens: int
     output_tokens: int
     cost_usd: float
-    session_input_tokens: int = 0
-    session_output_tokens: int = 0
-    session_cost_usd: float = 0.0
+    session_input_tokens: int
+    """The session's totals, this round included (as the store now holds them)."""
+    session_output_tokens: int
+    session_cost_usd: float
     cache_read_tokens: int = 0
     """Of ``input_tokens``, those read from the provider's prompt cache."""
     cache_write_tokens: int = 0
@@ -107,7 +105,6 @@ class Usage(Event):
         return data
 
 
-@dataclass(frozen=True)
 class Retrying(Event):
     """The provider failed in a way worth another try; the turn waits, then retries."""
 
@@ -117,14 +114,12 @@ class Retrying(Event):
     reason: str
 
 
-@dataclass(frozen=True)
 class Notice(Event):
     """Something the user should know that is not an error (a tool-round limit, say)."""
 
     text: str
 
 
-@dataclass(frozen=True)
 class TurnFailed(Event):
     """The turn ended on an error; what the reply had so far is kept."""
 
@@ -132,14 +127,12 @@ class TurnFailed(Event):
     """One plain sentence."""
 
 
-@dataclass(frozen=True)
 class TurnCancelled(Event):
     """The person stopped the turn (Esc, Ctrl+C, a quit); the partial reply is kept."""
 
     partial_text: str
 
 
-@dataclass(frozen=True)
 class TurnDone(Event):
     """The turn ended normally (or cut by a limit, as ``status`` says)."""
 
