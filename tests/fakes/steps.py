@@ -8,32 +8,39 @@ from typing import Any
 
 @dataclass
 class Step:
+    # The reply.
     text: str = ""
+    thinking: str = ""
+    """Thinking to stream before the reply (Anthropic thinking block; Ollama ``thinking``)."""
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     """Each ``{"name": str, "input": dict | str}``; a non-dict input is sent malformed."""
+    input_tokens: int = 42
+    output_tokens: int | None = None
+    stop_reason: str | None = None
+    """The stop reason (Anthropic) or ``done_reason`` (Ollama) to report, e.g. ``max_tokens``."""
+
+    # Its pace.
+    words_per_chunk: int = 1
+    delay: float = 0.0
+    """Seconds between chunks."""
+    first_byte_delay: float = 0.0
+    stall: float = 0.0
+    """Stop sending for this many seconds after the first chunk."""
+
+    # An answer that is not a stream.
     status: int = 200
     """A non-200 status answers with an error body instead of a stream."""
     error: str = "injected failure"
     error_type: str = "api_error"
     headers: dict[str, str] = field(default_factory=dict)
-    words_per_chunk: int = 1
-    delay: float = 0.0
-    """Seconds between chunks."""
-    first_byte_delay: float = 0.0
+
+    # A stream that breaks, stops early or lies.
     drop_after: int | None = None
     """Close the connection after this many chunks."""
     malformed_after: int | None = None
     """Send a line that is not JSON after this many chunks."""
     mid_stream_error: str | None = None
     """An error sent inside the stream after the first chunks (e.g. ``overloaded_error``)."""
-    stall: float = 0.0
-    """Stop sending for this many seconds after the first chunk."""
-    input_tokens: int = 42
-    output_tokens: int | None = None
-    thinking: str = ""
-    """Thinking to stream before the reply (Anthropic thinking block; Ollama ``thinking``)."""
-    stop_reason: str | None = None
-    """The stop reason (Anthropic) or ``done_reason`` (Ollama) to report, e.g. ``max_tokens``."""
     end_early: bool = False
     """End the stream cleanly but without its final event (no ``message_stop``/``done``)."""
     cut_tool_call: bool = False
