@@ -314,11 +314,11 @@ class Store(ABC):
         scorecard: str,
         score: str,
         path: str,
+        workspace: str | None = None,
         baseline: str | None,
         provider: str | None = None,
         model: str | None = None,
         title: str = "",
-        workspace: str | None = None,
         session_id: str | None = None,
     ) -> SessionRecord:
         now = time.time()
@@ -695,8 +695,8 @@ class Store(ABC):
         scorecard: str,
         score: str,
         content: str,
-        note: str = "",
         session_id: str | None = None,
+        note: str = "",
     ) -> Version:
         parent = await self._one(
             "SELECT id FROM versions WHERE path = ? ORDER BY id DESC LIMIT 1", (path,)
