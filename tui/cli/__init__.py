@@ -19,18 +19,8 @@ from engine.errors import ScoreChatError
 from engine.redact import redact
 from engine.settings import setting_help
 from tui.cli import scores, service, sessions, turn, versions
-from tui.cli.common import (
-    CONTEXT,
-    ClickUsageError,
-    Context,
-    Group,
-    ModelOption,
-    ProviderOption,
-    ScriptOption,
-    fail,
-    handle_errors,
-    place_option,
-)
+from tui.cli.common import CONTEXT, ClickUsageError, Context, Group, fail, handle_errors
+from tui.cli.options import ModelOption, ProviderOption, ScriptOption, place_option
 from tui.launch import open_app, printable_output, silence
 
 app = Group(

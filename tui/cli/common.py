@@ -1,5 +1,6 @@
-"""What every command shares: the global options, one way to open the store, one way
-to turn an error into a sentence and an exit code, and JSON output."""
+"""What every command shares: one way to open the store, one way to turn an error into
+a sentence and an exit code, and JSON output (the options they share are in
+``tui.cli.options``)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,13 @@ import os
 import sqlite3
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextvars import ContextVar
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 from engine.errors import ScoreChatError
 from engine.redact import redact
-from engine.settings import PLACE, Settings, setting_help
+from engine.settings import Settings
 from tui.launch import Context, describe_error, open_store
 
 if TYPE_CHECKING:
@@ -114,27 +114,3 @@ def print_rows(rows: Sequence[Any], as_json: bool, empty: str) -> bool:
         typer.echo(empty)
         return True
     return False
-
-
-# Options more than one command takes, written once (help from the settings table).
-def place_option(name: str, *short: str) -> Any:
-    """A global option naming where things are, as the settings' table describes it."""
-    place = PLACE[name]
-    return typer.Option(place.flag, *short, envvar=place.env[0], help=place.help)
-
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-ScoreArgument = Annotated[
-    str, typer.Argument(metavar="SCORE", help="Name, key, id or a fragment of the score.")
-]
-SessionArgument = Annotated[
-    str, typer.Argument(metavar="SESSION", help="Session id (or a unique prefix).")
-]
-ScorecardOption = Annotated[
-    str | None, typer.Option("--scorecard", "-c", help="The scorecard (its name or a fragment).")
-]
-ProviderOption = Annotated[
-    str | None, typer.Option("--provider", "-p", help=setting_help("provider"))
-]
-ModelOption = Annotated[str | None, typer.Option("--model", "-m", help=setting_help("model"))]
-ScriptOption = Annotated[Path | None, typer.Option("--script", help=setting_help("script"))]

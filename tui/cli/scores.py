@@ -7,16 +7,8 @@ from typing import Annotated
 
 import typer
 
-from tui.cli.common import (
-    Group,
-    JsonOption,
-    ScoreArgument,
-    ScorecardOption,
-    fail,
-    print_json,
-    print_rows,
-    settings,
-)
+from tui.cli.common import Group, fail, print_json, print_rows, settings
+from tui.cli.options import JsonOption, ScoreArgument, ScorecardOption
 
 app = Group(help="List and show the scores of the workspace.")
 

@@ -10,14 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from engine.errors import UsageError
-from tui.cli.common import (
-    Group,
-    JsonOption,
-    SessionArgument,
-    print_json,
-    print_rows,
-    with_store,
-)
+from tui.cli.common import Group, print_json, print_rows, with_store
+from tui.cli.options import JsonOption, SessionArgument
 from tui.timefmt import relative_time
 
 if TYPE_CHECKING:

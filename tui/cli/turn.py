@@ -10,17 +10,8 @@ import typer
 
 from engine.errors import UsageError
 from engine.redact import redact
-from tui.cli.common import (
-    JsonOption,
-    ModelOption,
-    ProviderOption,
-    ScorecardOption,
-    ScriptOption,
-    fail,
-    print_json,
-    run,
-    settings,
-)
+from tui.cli.common import fail, print_json, run, settings
+from tui.cli.options import JsonOption, ModelOption, ProviderOption, ScorecardOption, ScriptOption
 
 
 def message(

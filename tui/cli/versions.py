@@ -7,16 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from engine.errors import ScoreChatError, UsageError
-from tui.cli.common import (
-    Group,
-    JsonOption,
-    ScoreArgument,
-    ScorecardOption,
-    fail,
-    print_json,
-    settings,
-    with_store,
-)
+from tui.cli.common import Group, fail, print_json, settings, with_store
+from tui.cli.options import JsonOption, ScoreArgument, ScorecardOption
 from tui.timefmt import relative_time
 
 if TYPE_CHECKING:
