@@ -21,10 +21,13 @@ __all__ = [
     "edit",
     "is_open",
     "make_app",
-    "opened",
+    "notice_lines",
+        "opened",
     "press_for",
     "ready",
+    "replies",
     "send_and_wait",
+    "sent",
     "text",
     "type_and_send",
     "wait_for",
@@ -124,6 +127,27 @@ async def send_and_wait(pilot: Any, message: str) -> None:
     """``type_and_send``, then wait until the reply has ended."""
     await type_and_send(pilot, message)
     await wait_for(pilot, lambda: not pilot.app.chat_screen._turn.is_running)
+
+
+def sent(app: ScoreChatApp) -> list[str]:
+    """The person's messages the conversation shows, as plain text, oldest first."""
+    from tui.widgets.conversation import UserMessage
+
+    return [str(w.render()) for w in app.chat_screen.query(UserMessage)]
+
+
+def replies(app: ScoreChatApp) -> list[str]:
+    """The assistant's replies the conversation shows (their Markdown source)."""
+    from tui.widgets.conversation import AssistantMessage
+
+    return [w.text for w in app.chat_screen.query(AssistantMessage)]
+
+
+def notice_lines(app: ScoreChatApp) -> list[str]:
+    """The notice lines of the conversation (retries, errors, hints), as plain text."""
+    from tui.widgets.conversation import NoticeLine
+
+    return [str(w.render()) for w in app.chat_screen.query(NoticeLine)]
 
 
 async def browse(pilot: Any, query: str = "") -> Any:

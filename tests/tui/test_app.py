@@ -16,9 +16,12 @@ from tests.tui.helpers import (
     edit,
     is_open,
     make_app,
+    notice_lines,
     opened,
     press_for,
     ready,
+    replies,
+    sent,
     text,
     type_and_send,
     wait_for,
@@ -28,11 +31,8 @@ from tui.screens.modals import ApprovalModal, HelpScreen
 from tui.screens.picker import PickerScreen, filter_scores
 from tui.screens.sessions import highlight
 from tui.widgets.conversation import (
-    AssistantMessage,
     Conversation,
-    NoticeLine,
     ToolCallRow,
-    UserMessage,
 )
 from tui.widgets.diff_pane import DiffPane
 from tui.widgets.prompt import PromptInput
@@ -50,9 +50,8 @@ async def test_send_stream_diff_and_undo(settings: Settings, workspace: Path) ->
         await type_and_send(pilot, "raise the limit")
         screen = app.chat_screen
         await wait_for(pilot, lambda: not screen._turn.is_running)
-        replies = [w.text for w in app.chat_screen.query(AssistantMessage)]
-        assert replies == ["Raising the **limit**.", "Done: 300."]
-        assert [w.render().plain for w in app.chat_screen.query(UserMessage)] == ["raise the limit"]
+        assert replies(app) == ["Raising the **limit**.", "Done: 300."]
+        assert sent(app) == ["raise the limit"]
         row = app.chat_screen.query_one(ToolCallRow)
         assert row.title == "✓ str_replace Greeting.yaml — edited"
         diff = app.chat_screen.query_one(DiffPane)
@@ -157,15 +156,13 @@ async def test_escape_cancels_and_keeps_partial_reply(settings: Settings, store:
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         await type_and_send(pilot, "a long answer please")
-        await wait_for(
-            pilot, lambda: any(len(w.text) > 50 for w in app.chat_screen.query(AssistantMessage))
-        )
+        await wait_for(pilot, lambda: any(len(reply) > 50 for reply in replies(app)))
         await pilot.press("escape")
         screen = app.chat_screen
         await wait_for(pilot, lambda: not screen._turn.is_running)
-        partial = app.chat_screen.query_one(AssistantMessage).text
+        [partial] = replies(app)
         assert 50 < len(partial) < len(words)
-        assert any("Stopped" in n.render().plain for n in app.chat_screen.query(NoticeLine))
+        assert any("Stopped" in n for n in notice_lines(app))
         stored = (await store.messages(screen.chat.id))[-1]
         assert stored.status == "interrupted" and stored.text == partial
 
@@ -213,9 +210,7 @@ async def test_browser_finds_a_session_by_a_word_and_resumes_it(
         )
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.chat_screen.opened_id == old.id)
-        assert [w.render().plain for w in app.chat_screen.query(UserMessage)] == [
-            "please add a Refund Promise class"
-        ]
+        assert sent(app) == ["please add a Refund Promise class"]
         assert app.chat_screen.chat.record.score == "Sentiment Analysis"
 
 
@@ -259,20 +254,13 @@ async def test_no_model_says_how_to_connect_and_the_rest_works(
         await wait_for(pilot, lambda: app.provider_checked)
         await wait_for(
             pilot,
-            lambda: any(
-                "No model is available" in n.render().plain
-                for n in app.chat_screen.query(NoticeLine)
-            ),
+            lambda: any("No model is available" in n for n in notice_lines(app)),
         )
         assert app.chat_screen.query_one(StatusBar).connection == "no model"
         await type_and_send(pilot, "hello?")
         await wait_for(
             pilot,
-            lambda: any(
-                "ollama pull" in n.render().plain
-                for n in app.chat_screen.query(NoticeLine)
-                if "✗" in n.render().plain
-            ),
+            lambda: any("ollama pull" in n for n in notice_lines(app) if "✗" in n),
         )
         app.chat_screen.query_one(DiffPane).toggle()
         assert app.chat_screen.query_one(DiffPane).mode == "file"
@@ -300,22 +288,15 @@ async def test_long_session_mounts_recent_messages_and_loads_older(
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: is_open(app))
         conversation = app.chat_screen.query_one(Conversation)
-        await wait_for(pilot, lambda: len(app.chat_screen.query(AssistantMessage)) > 0)
-        assert (
-            len(app.chat_screen.query(UserMessage)) + len(app.chat_screen.query(AssistantMessage))
-            == 20
-        )
-        assert app.chat_screen.query(AssistantMessage).last().text.startswith("answer 499")
+        await wait_for(pilot, lambda: len(replies(app)) > 0)
+        assert len(sent(app)) + len(replies(app)) == 20
+        assert replies(app)[-1].startswith("answer 499")
         conversation.scroll_to(y=0, animate=False)
         await wait_for(
             pilot,
-            lambda: (
-                len(app.chat_screen.query(UserMessage))
-                + len(app.chat_screen.query(AssistantMessage))
-                == 50
-            ),
+            lambda: len(sent(app)) + len(replies(app)) == 50,
         )
-        first = next(w.render().plain for w in app.chat_screen.query(UserMessage))
+        first = sent(app)[0]
         assert first == "question 475"
 
 
@@ -460,28 +441,25 @@ async def test_paging_a_long_session_to_its_start_and_back_keeps_what_is_mounted
         settings, [[text("the newest reply")]], store=store, session_id=session.id, score=None
     )
 
-    def shown() -> list[str]:
-        return [w.render().plain for w in app.chat_screen.query(UserMessage)]
-
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: is_open(app))
-        await wait_for(pilot, lambda: "question 29" in shown())
+        await wait_for(pilot, lambda: "question 29" in sent(app))
         conversation = app.chat_screen.query_one(Conversation)
         for _ in range(400):
-            if "question 0" in shown():
+            if "question 0" in sent(app):
                 break
             await pilot.press("pageup")
             await pilot.pause()
-        assert "question 0" in shown()
-        assert conversation.has_newer and "question 29" not in shown()
-        assert len(shown()) <= questions
+        assert "question 0" in sent(app)
+        assert conversation.has_newer and "question 29" not in sent(app)
+        assert len(sent(app)) <= questions
         for _ in range(400):
-            if "question 29" in shown() and not conversation.has_newer:
+            if "question 29" in sent(app) and not conversation.has_newer:
                 break
             await pilot.press("pagedown")
             await pilot.pause()
-        assert "question 29" in shown() and "question 0" not in shown()
-        assert len(shown()) <= questions
+        assert "question 29" in sent(app) and "question 0" not in sent(app)
+        assert len(sent(app)) <= questions
         # Far up again, then a message: it is answered below the latest messages.
         for _ in range(400):
             if conversation.has_newer:
@@ -490,22 +468,20 @@ async def test_paging_a_long_session_to_its_start_and_back_keeps_what_is_mounted
             await pilot.pause()
         assert conversation.has_newer
         await type_and_send(pilot, "one more question")
-        await wait_for(
-            pilot, lambda: "the newest reply" in app.chat_screen.query(AssistantMessage).last().text
-        )
-        users = shown()
+        await wait_for(pilot, lambda: "the newest reply" in replies(app)[-1])
+        users = sent(app)
         assert users[-1] == "one more question" and users[-2] == "question 29"
         await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
         # What that turn drew is released too on the way up, and comes back from the record.
         for _ in range(400):
-            if "question 0" in shown():
+            if "question 0" in sent(app):
                 break
             await pilot.press("pageup")
             await pilot.pause()
-        assert "one more question" not in shown() and len(shown()) <= questions
+        assert "one more question" not in sent(app) and len(sent(app)) <= questions
         for _ in range(400):
             if not conversation.has_newer:
                 break
             await pilot.press("pagedown")
             await pilot.pause()
-        assert shown()[-1] == "one more question"
+        assert sent(app)[-1] == "one more question"

@@ -19,8 +19,11 @@ from tests.tui.helpers import (
     browse,
     edit,
     make_app,
+    notice_lines,
     ready,
+    replies,
     send_and_wait,
+    sent,
     text,
     type_and_send,
     wait_for,
@@ -32,9 +35,7 @@ from tui.widgets import prompt as prompt_module
 from tui.widgets.conversation import (
     AssistantMessage,
     Conversation,
-    NoticeLine,
     ToolCallRow,
-    UserMessage,
 )
 from tui.widgets.prompt import PromptInput
 from tui.widgets.session_list import SessionList
@@ -150,10 +151,10 @@ async def test_a_message_the_disk_cannot_hold_goes_back_into_the_prompt(
         prompt = app.chat_screen.query_one(PromptInput)
         assert prompt.text == message.strip()
         assert prompt.cursor_location == prompt.document.end  # typing goes on after it
-        notes = [str(w.render()) for w in app.chat_screen.query(NoticeLine)]
+        notes = notice_lines(app)
         assert any("database or disk is full" in n for n in notes), notes
         assert not any("Something went wrong" in n for n in _notices(app))
-        assert not app.chat_screen.query(UserMessage)  # nothing shown as sent
+        assert not sent(app)  # nothing shown as sent
 
 
 async def test_messages_name_the_keys_that_are_bound(settings: Settings) -> None:
@@ -247,12 +248,11 @@ async def test_a_paste_the_terminal_does_not_bracket_stays_one_message(
         await wait_for(pilot, lambda: prompt.text == "first line\nsecond line\nthird")
         await pilot.pause(0.2)
         assert prompt.text == "first line\nsecond line\nthird"
-        assert not app.chat_screen.query(UserMessage)
+        assert not sent(app)
         # The person's Enter, read on its own, sends at once.
         _read(app, "\r", time.monotonic())
-        await wait_for(pilot, lambda: len(app.chat_screen.query(UserMessage)) == 1)
-        sent = app.chat_screen.query_one(UserMessage).render()
-        assert sent.plain == "first line\nsecond line\nthird"
+        await wait_for(pilot, lambda: len(sent(app)) == 1)
+        assert sent(app) == ["first line\nsecond line\nthird"]
         # A tab inside a paste is kept as text; a Tab typed alone completes or moves on.
         _read(app, "col1\tcol2", time.monotonic() + 0.5)
         await wait_for(pilot, lambda: prompt.text == "col1\tcol2")
@@ -264,7 +264,7 @@ async def test_a_paste_the_terminal_does_not_bracket_stays_one_message(
         prompt.clear()
         # A paste that ends on Enter sends once the rest of its read has not come.
         _read(app, "pasted\r", time.monotonic() + 1)
-        await wait_for(pilot, lambda: len(app.chat_screen.query(UserMessage)) == 2)
+        await wait_for(pilot, lambda: len(sent(app)) == 2)
         assert prompt.text == ""
 
 
@@ -346,11 +346,10 @@ async def test_slash_commands_and_completion(settings: Settings, workspace: Path
         said = "Unknown command /etc/hosts. /help lists the commands; Enter again sends"
         await wait_for(pilot, lambda: any(n.startswith(said) for n in _notices(app)))
         assert prompt.text == "/etc/hosts\nlists the hosts"
-        assert len(app.chat_screen.query(UserMessage)) == 1
+        assert len(sent(app)) == 1
         await pilot.press("enter")
-        await wait_for(pilot, lambda: len(app.chat_screen.query(UserMessage)) == 2)
-        replies = app.chat_screen.query(AssistantMessage)
-        await wait_for(pilot, lambda: "About that path." in [reply.text for reply in replies])
+        await wait_for(pilot, lambda: len(sent(app)) == 2)
+        await wait_for(pilot, lambda: "About that path." in replies(app))
         assert prompt.text == ""
         await type_and_send(pilot, "/udno")  # a typo: the command it was meant to be
         await wait_for(pilot, lambda: any("Did you mean /undo?" in n for n in _notices(app)))
@@ -378,7 +377,7 @@ async def test_text_after_a_command_that_takes_none_is_kept(settings: Settings) 
         await wait_for(pilot, lambda: any(n.startswith(said) for n in _notices(app)))
         assert app.is_running and prompt.text == "/quit\na pasted paragraph"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: len(app.chat_screen.query(AssistantMessage)) == 1)
+        await wait_for(pilot, lambda: len(replies(app)) == 1)
         assert app.is_running and prompt.text == ""
         # The commands that take text still take it.
         await type_and_send(pilot, "/rename the paragraph chat")
@@ -439,19 +438,13 @@ async def test_a_message_sent_during_a_reply_is_queued_then_sent(settings: Setti
         await type_and_send(pilot, "one")
         await wait_for(pilot, lambda: app.chat_screen._turn.is_running)
         await type_and_send(pilot, "two")
-        conversation = app.chat_screen.query_one(Conversation)
-        await wait_for(
-            pilot, lambda: any("Queued" in n.render().plain for n in conversation.query(NoticeLine))
-        )
+        await wait_for(pilot, lambda: any("Queued" in n for n in notice_lines(app)))
         stored = await app.store.messages(app.chat_screen.chat.id)
         assert [m.text for m in stored if m.role == "user"] == ["one"]  # "two" waits
         provider.release.set()
         await wait_for(
             pilot,
-            lambda: (
-                len([m for m in app.chat_screen.query("UserMessage")]) == 2
-                and not app.chat_screen._turn.is_running
-            ),
+            lambda: len(sent(app)) == 2 and not app.chat_screen._turn.is_running,
             timeout=20,
         )
         users = [m for m in await app.store.messages(app.chat_screen.chat.id) if m.role == "user"]
@@ -467,7 +460,7 @@ async def test_a_failed_turn_marks_only_its_own_reply(settings: Settings) -> Non
         await ready(pilot)
         await send_and_wait(pilot, "one")
         await type_and_send(pilot, "two")
-        await wait_for(pilot, lambda: len(app.chat_screen.query(AssistantMessage)) == 2)
+        await wait_for(pilot, lambda: len(replies(app)) == 2)
         await wait_for(pilot, lambda: not app.chat_screen._turn.is_running)
         first, second = app.chat_screen.query(AssistantMessage)
         assert str(first.border_title) == "Assistant"
@@ -634,7 +627,7 @@ async def test_a_model_that_appears_later_is_found(
         await wait_for(pilot, lambda: app.provider_checked and app.provider is None)
 
         def hint() -> str:
-            return " ".join(n.render().plain for n in app.chat_screen.query(NoticeLine))
+            return " ".join(notice_lines(app))
 
         await wait_for(pilot, lambda: "F4" in hint() and "/model" in hint())
         with OllamaFake(port=port):
@@ -674,7 +667,7 @@ async def test_a_failed_send_keeps_its_error_after_resume(settings: Settings, st
     again = make_app(settings, [], store=store, session_id=chat_id, score=None)
     async with again.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: again.chat_screen.opened_id == chat_id)
-        shown = " ".join(n.render().plain for n in again.chat_screen.query(NoticeLine))
+        shown = " ".join(notice_lines(again))
         assert "No model is available" in shown
 
 
@@ -688,8 +681,7 @@ async def test_copy_and_retry(settings: Settings, monkeypatch: pytest.MonkeyPatc
         await type_and_send(pilot, "/copy code")
         await wait_for(pilot, lambda: copied == ["limit: 5\n"])
         await type_and_send(pilot, "/retry")
-        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running and len(
-            [m for m in app.chat_screen.query("UserMessage")]) == 2)  # fmt: skip
+        await wait_for(pilot, lambda: not app.chat_screen._turn.is_running and len(sent(app)) == 2)
         users = [
             m.text for m in await app.store.messages(app.chat_screen.chat.id) if m.role == "user"
         ]
@@ -817,8 +809,7 @@ async def test_thinking_shows_collapsed_with_its_length(settings: Settings) -> N
         row.collapsed = False
         await pilot.pause()
         assert "First I check the limit." in row.body.render().plain
-        replies = [w.text for w in app.chat_screen.query("AssistantMessage")]
-        assert replies == ["The limit is 100."]
+        assert replies(app) == ["The limit is 100."]
 
 
 async def test_model_picker_shows_context_tools_and_thinking(settings: Settings) -> None:
@@ -881,10 +872,7 @@ async def test_a_service_chat_is_found_in_the_browser_and_resumes(
         assert {row.session_id for row in browser.rows} == {"chat-from-the-service"}
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.chat_screen.opened_id == "chat-from-the-service")
-        from tui.widgets.conversation import UserMessage
-
-        shown = [w.render().plain for w in app.chat_screen.query(UserMessage)]
-        assert shown == ["served by a worker"]
+        assert sent(app) == ["served by a worker"]
 
 
 async def test_the_sessions_pane_holds_every_session_of_a_long_used_score(
@@ -924,9 +912,7 @@ async def test_the_sessions_pane_holds_every_session_of_a_long_used_score(
         await wait_for(pilot, lambda: app.chat_screen.opened_id == oldest.id)
         await wait_for(
             pilot,
-            lambda: any(
-                "question 0" in str(m.render()) for m in app.chat_screen.query(UserMessage)
-            ),
+            lambda: any("question 0" in m for m in sent(app)),
         )
 
 
