@@ -63,21 +63,23 @@ class ChatScreen(Screen[None]):
     """One score's conversation. Holds no conversation logic: it renders engine events."""
 
     # No binding takes a key the prompt uses for editing text (Ctrl+Z, Ctrl+A, Ctrl+U,
-    # Ctrl+E, Ctrl+K, Ctrl+W, Ctrl+Y...): every action works from the prompt.
+    # Ctrl+E, Ctrl+K, Ctrl+W, Ctrl+Y...): every action works from the prompt. Each row
+    # says whether the footer shows it and whether it comes before the focused widget's
+    # own keys (priority); Esc does not, so that a focused widget that uses Esc keeps it.
     BINDINGS = [
-        Binding("escape", "cancel_turn", "Stop", show=False,
+        Binding("escape", "cancel_turn", "Stop", show=False, priority=False,
                 tooltip="Stop the reply that is streaming; what it said so far is kept"),
-        Binding("ctrl+o", "open_score", "Open score", priority=True,
+        Binding("ctrl+o", "open_score", "Open score", show=True, priority=True,
                 tooltip="Open another score of the workspace"),
-        Binding("ctrl+n", "new_session", "New", priority=True,
+        Binding("ctrl+n", "new_session", "New", show=True, priority=True,
                 tooltip="Start a new session on this score"),
-        Binding("ctrl+b", "browse", "Sessions", priority=True,
+        Binding("ctrl+b", "browse", "Sessions", show=True, priority=True,
                 tooltip="Browse and search every session, of every score"),
-        Binding("ctrl+r", "undo", "Undo edit", priority=True,
+        Binding("ctrl+r", "undo", "Undo edit", show=True, priority=True,
                 tooltip="Undo this session's last edit of the file"),
-        Binding("ctrl+s", "save_version", "Save version", priority=True,
+        Binding("ctrl+s", "save_version", "Save version", show=True, priority=True,
                 tooltip="Save the file as a version to restore later"),
-        Binding("f6", "toggle_view", "Diff/File", priority=True,
+        Binding("f6", "toggle_view", "Diff/File", show=True, priority=True,
                 tooltip="Show the changes since the session started, or the whole file"),
         Binding("ctrl+t", "redo", "Redo edit", show=False, priority=True,
                 tooltip="Redo the edit just undone"),
