@@ -520,6 +520,25 @@ async def test_escape_sequences_in_names_files_and_replies_are_drawn_as_symbols(
     assert "hello ␛[31mred" in screen  # what was typed
 
 
+async def test_markup_in_names_and_paths_is_shown_as_it_is(settings: Settings) -> None:
+    """A scorecard folder, a score name and a reply that look like Textual markup (a
+    style, a click action) are drawn as the characters they are, never applied."""
+    from tests.tui.helpers import make_app, ready, send_and_wait
+
+    card = settings.workspace / "[b]Sales[@click=app.quit] x"
+    card.mkdir()
+    (card / "Pricing.yaml").write_text('name: "Pricing [red]Accuracy"\nkey: pricing\nclass: X\n')
+    app = make_app(settings, [[text("ok [bold]done[/bold]")]], score="pricing")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await ready(pilot)
+        await send_and_wait(pilot, "is [i]this[/i] kept?")
+        await pilot.pause(0.3)
+        screen = app.export_screenshot().replace("&#160;", " ")
+    assert "[b]Sales[@click=app.quit] x/Pricing.yaml" in screen  # the changes pane's path
+    assert "Pricing [red]Accuracy" in screen  # the conversation's title
+    assert "ok [bold]done[/bold]" in screen and "is [i]this[/i] kept?" in screen
+
+
 # ---- 8 and 9. mid-stream faults and truncation, against the installed SDKs ---------------------
 
 

@@ -9,6 +9,7 @@ from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
@@ -101,7 +102,7 @@ class DiffPane(VerticalScroll):
             header.update(Text("No score open.", style="dim"))
             body.update("")
             return
-        self.border_subtitle = state.path
+        self.border_subtitle = Content(state.path)  # a folder name is not markup
         if not state.exists:
             header.update(Text(f"{state.path} no longer exists.", style="bold red"))
             body.update("")
