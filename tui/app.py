@@ -30,7 +30,14 @@ from engine.errors import ScoreChatError
 from engine.logs import get_logger
 from engine.settings import Settings
 from tui.control_codes import show_control_codes
-from tui.screens.chat import NO_MODEL_KEYS, ChatScreen, default_export_path, key_name
+from tui.screens.chat import (
+    NO_MODEL_KEYS,
+    SLASH_ONLY,
+    ChatScreen,
+    default_export_path,
+    key_name,
+    slash_usage,
+)
 
 log = get_logger("app")
 show_control_codes()
@@ -387,8 +394,8 @@ class ScoreChatApp(App[int]):
             return
         # A key's row names the slash commands that do the same; the others follow.
         typed: dict[str, list[str]] = {}
-        for name, (action, _) in ChatScreen.SLASH.items():
-            typed.setdefault(action, []).append(name)
+        for name, action in ChatScreen.SLASH.items():
+            typed.setdefault(action, []).append(slash_usage(name))
         rows: list[tuple[str, str, str]] = []
         for binding in [*ChatScreen.BINDINGS, *self.BINDINGS]:
             if isinstance(binding, Binding):
@@ -399,10 +406,8 @@ class ScoreChatApp(App[int]):
         rows.append(("Ctrl+P", "Palette", "Every action by name"))
         rows.append(("PgUp, PgDn", "Scroll", "Scroll the conversation, from the prompt"))
         rows.append(("Tab", "Complete", "Complete a slash command in the prompt"))
-        for names in typed.values():  # the slash commands no key does
-            for name in names:
-                what = ChatScreen.SLASH[name][1]
-                rows.append((name, "", what[0].upper() + what[1:]))
+        for action, usages in typed.items():  # the slash commands no key does
+            rows.extend((usage, "", SLASH_ONLY[action]) for usage in usages)
         rows.append(("workspace", "", str(self.workspace.root)))
         rows.append(("database", "", self.settings.database_label))
         rows.append(("log", "", str(self.settings.log_dir / "scorechat.log")))

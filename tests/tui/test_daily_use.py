@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import io
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from textual import events
+from textual.widgets import Static
 
-from engine.settings import Settings
+from engine.settings import Settings, load_settings
 from engine.store import Store
+from tests.conftest import SAMPLES
 from tests.fakes.ollama_server import OllamaFake
 from tests.tui import helpers
 from tests.tui.helpers import (
@@ -316,8 +321,35 @@ async def test_help_lists_every_binding_and_the_slash_commands(settings: Setting
         # row of its own; keys are named as the messages name them.
         rows = {key: (name, what) for key, name, what in help_screen.rows}
         assert rows["Ctrl+N"] == ("New", "Start a new session on this score (/new, /clear)")
+        assert rows["Ctrl+S"][1].endswith("(/save NOTE)")  # how the command takes its text
         assert rows["/retry"][1].startswith("Send your last message again")
+        assert rows["/copy [code]"][1].startswith("Copy the last reply")  # not markup
         assert "/undo" not in rows and "Esc" in rows and "F12" in rows
+
+
+async def test_tab_on_many_commands_lists_their_names(settings: Settings) -> None:
+    app = make_app(settings, [])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("/", "tab")
+        listed = _notices(app)[-1]
+        assert "/undo  /redo" in listed and "/help says what each does" in listed
+        assert "Ctrl+R" not in listed  # eighteen descriptions would not fit the screen
+
+
+async def test_help_shows_brackets_in_a_path_as_they_are(tmp_path: Path) -> None:
+    workspace = tmp_path / "[/x] [bold]work"
+    shutil.copytree(SAMPLES, workspace)
+    app = make_app(load_settings(workspace=workspace), [])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        help_screen = await helpers.press_for(pilot, "f1", HelpScreen)
+        await pilot.pause()
+        assert app.is_running and app.screen is help_screen  # drawn, not a markup error
+        console = Console(width=200, record=True, file=io.StringIO())
+        for static in help_screen.query(Static):
+            console.print(static.content)
+        assert str(workspace) in console.export_text()
 
 
 async def test_slash_commands_and_completion(settings: Settings, workspace: Path) -> None:
@@ -332,6 +364,12 @@ async def test_slash_commands_and_completion(settings: Settings, workspace: Path
         await pilot.press(*"/und")
         await pilot.press("tab")
         assert prompt.text == "/undo"  # the common prefix of /undo and /undo-all
+        # Tab lists what each does, in the words and with the key the help gives.
+        listed = _notices(app)[-1].splitlines()
+        assert listed == [
+            "/undo  Undo this session's last edit of the file · Ctrl+R",
+            "/undo-all  Undo every edit of this session · Ctrl+G",
+        ]
         await pilot.press("enter")
         await wait_for(pilot, lambda: b"limit: 100" in (workspace / GREETING).read_bytes())
         await type_and_send(pilot, "/redo")
@@ -388,7 +426,7 @@ async def test_each_slash_command_runs_its_action_from_the_prompt(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     screen_actions = {
-        name: action for name, (action, _) in ChatScreen.SLASH.items()
+        name: action for name, action in ChatScreen.SLASH.items()
         if hasattr(ChatScreen, f"action_{action}")
     }  # fmt: skip
     assert len(screen_actions) >= 12

@@ -9,6 +9,7 @@ import re
 import shlex
 import subprocess
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,9 +53,14 @@ YIELD_INTERVAL = 0.008
 #: Seconds after the last change before the prompt's text is kept as the session's draft.
 DRAFT_DELAY = 1.0
 
-#: The slash commands' actions that take text after the name (``/save NOTE``,
-#: ``/rename TITLE``, ``/copy code``).
-SLASH_ARGUMENTS = frozenset({"save_version", "rename", "copy"})
+#: The slash commands' actions that take text after the name, and what it is.
+SLASH_ARGUMENTS = {"save_version": "NOTE", "rename": "TITLE", "copy": "[code]"}
+#: What the actions no key does say in help and Tab completion; a key's tooltip says it
+#: for the others, so that each command is worded once.
+SLASH_ONLY = {
+    "copy": "Copy the last reply, or with code its last code block",
+    "retry": "Send your last message again for a new reply",
+}
 
 log = get_logger("chat")
 
@@ -105,27 +111,27 @@ class ChatScreen(Screen[None]):
                 tooltip="Apply the assistant's edits at once, or ask before each"),
     ]  # fmt: skip
 
-    #: Slash commands typed in the prompt: name -> (action, what it does). Only the
-    #: actions in ``SLASH_ARGUMENTS`` take text after the name.
+    #: Slash commands typed in the prompt: name -> action. What each does is its key's
+    #: tooltip (``slash_help``), or ``SLASH_ONLY`` for those no key does.
     SLASH = {
-        "/undo": ("undo", "undo this session's last edit"),
-        "/redo": ("redo", "redo the edit just undone"),
-        "/undo-all": ("undo_all", "undo every edit of this session"),
-        "/model": ("switch_model", "choose the provider and model"),
-        "/new": ("new_session", "start a new session on this score"),
-        "/clear": ("new_session", "start afresh: a new session (as /new does)"),
-        "/save": ("save_version", "save the file as a version (/save NOTE)"),
-        "/versions": ("versions", "list and restore versions"),
-        "/export": ("export", "export the session"),
-        "/rename": ("rename", "rename the session (/rename TITLE)"),
-        "/approval": ("toggle_approval", "apply edits at once, or ask first"),
-        "/copy": ("copy", "copy the last reply (/copy code: its last code block)"),
-        "/retry": ("retry", "send your last message again for a new reply"),
-        "/open": ("open_score", "open another score"),
-        "/sessions": ("browse", "browse and search every session"),
-        "/help": ("help", "every key and command"),
-        "/quit": ("quit", "quit scorechat (as /exit does)"),
-        "/exit": ("quit", "quit scorechat"),
+        "/undo": "undo",
+        "/redo": "redo",
+        "/undo-all": "undo_all",
+        "/model": "switch_model",
+        "/new": "new_session",
+        "/clear": "new_session",
+        "/save": "save_version",
+        "/versions": "versions",
+        "/export": "export",
+        "/rename": "rename",
+        "/approval": "toggle_approval",
+        "/copy": "copy",
+        "/retry": "retry",
+        "/open": "open_score",
+        "/sessions": "browse",
+        "/help": "help",
+        "/quit": "quit",
+        "/exit": "quit",
     }
 
     def __init__(self) -> None:
@@ -174,7 +180,10 @@ class ChatScreen(Screen[None]):
         # One timer keeps the draft: a key only notes the text and the time.
         self.set_interval(DRAFT_DELAY / 2, self._keep_draft_when_idle)
         prompt = self.query_one(PromptInput)
-        prompt.SLASH_COMMANDS = {name: what for name, (_, what) in self.SLASH.items()}
+        prompt.SLASH_COMMANDS = {
+            name: f"{slash_usage(name)}  {what}"
+            for name, what in slash_help([*self.BINDINGS, *self.app.BINDINGS]).items()
+        }
         prompt.border_title = "Message · Enter send · Ctrl+J new line · ↑↓ history · / commands"
         conversation = self.query_one("#conversation", Conversation)
         conversation.border_title = "Conversation"
@@ -467,8 +476,8 @@ class ChatScreen(Screen[None]):
         nothing and is said; ``False`` then, and the text stays in the prompt.
         """
         name, argument = [*text.split(maxsplit=1), ""][:2]
-        entry = self.SLASH.get(name.lower())
-        if entry is None:
+        action = self.SLASH.get(name.lower())
+        if action is None:
             close = difflib.get_close_matches(name.lower(), self.SLASH, n=1)
             guess = f" Did you mean {close[0]}?" if close else ""
             self.notify(
@@ -477,7 +486,6 @@ class ChatScreen(Screen[None]):
                 severity="warning",
             )
             return False
-        action, _ = entry
         argument = argument.strip()
         if argument and action not in SLASH_ARGUMENTS:
             self.notify(
@@ -1031,6 +1039,27 @@ def _hold_in_view(conversation: Conversation, keep: tuple[Widget, int] | None) -
             )
 
     conversation.call_after_refresh(scroll)
+
+
+def slash_usage(name: str) -> str:
+    """How a slash command is typed: ``/save NOTE``, ``/undo``."""
+    action = ChatScreen.SLASH[name]
+    return f"{name} {SLASH_ARGUMENTS[action]}" if action in SLASH_ARGUMENTS else name
+
+
+def slash_help(bindings: Iterable[Binding | tuple[str, ...]]) -> dict[str, str]:
+    """What each slash command does: its key's tooltip and the key, from ``bindings``
+    (``/save`` -> "Save the file as a version to restore later · Ctrl+S"), or its
+    ``SLASH_ONLY`` words when no key does it."""
+    keyed = {b.action: b for b in bindings if isinstance(b, Binding)}
+    described: dict[str, str] = {}
+    for name, action in ChatScreen.SLASH.items():
+        binding = keyed.get(action)
+        if binding is None:
+            described[name] = SLASH_ONLY[action]
+        else:
+            described[name] = f"{binding.tooltip} · {key_name(binding.key)}"
+    return described
 
 
 def key_for(action: str) -> str:

@@ -256,7 +256,8 @@ class HelpScreen(Dialog[None]):
         table.add_column(style="bold", no_wrap=True)
         table.add_column(overflow="fold")
         for key, name, what in self.rows:
-            table.add_row(key, name, what)
+            # Text, not markup: a path or a tooltip may hold brackets ("/copy [code]").
+            table.add_row(Text(key), Text(name), Text(what))
         yield VerticalScroll(
             Static(table),
             Static(

@@ -54,6 +54,9 @@ class _EnterPressed(Message):
         """Which Enter posted it: a later Enter makes it stale."""
 
 
+#: Tab lists what each matching slash command does when this few match (their names
+#: alone when more do: a list of every command would not fit a small terminal).
+COMPLETIONS_DESCRIBED = 6
 #: Keys a paste is made of: one of them right behind an Enter makes it a new line.
 PASTED_KEYS = frozenset({"enter", "ctrl+j", "tab"})
 #: A key read this soon after the key before it was not typed: it came in one burst
@@ -90,7 +93,8 @@ class PromptInput(TextArea, inherit_bindings=False):
         direction: int
 
     SLASH_COMMANDS: dict[str, str] = {}
-    """Slash commands the prompt completes with Tab (name -> what it does); set by the screen."""
+    """Slash commands the prompt completes with Tab (name -> how it is typed and what it
+    does, the line Tab lists for it); set by the screen."""
 
     def __init__(self, *, history: list[str] | None = None, **kwargs: object) -> None:
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)  # type: ignore[arg-type]
@@ -209,7 +213,11 @@ class PromptInput(TextArea, inherit_bindings=False):
             if len(prefix) > len(typed):
                 self.load_text(prefix)
                 self.move_cursor(self.document.end)
-            self.notify("  ".join(matches), title="Commands", markup=False)
+            if len(matches) <= COMPLETIONS_DESCRIBED:
+                listed = "\n".join(self.SLASH_COMMANDS[name] for name in matches)
+            else:
+                listed = "  ".join(matches) + "\n(type more, then Tab; /help says what each does)"
+            self.notify(listed, title="Commands", markup=False)
         else:
             self.notify("No command starts with that; /help lists them.", markup=False)
 
