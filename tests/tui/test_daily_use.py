@@ -370,6 +370,10 @@ async def test_slash_commands_and_completion(settings: Settings, workspace: Path
             "/undo  Undo this session's last edit of the file · Ctrl+R",
             "/undo-all  Undo every edit of this session · Ctrl+G",
         ]
+        await pilot.press("-", "tab")  # one match: completed, and how it is used is said
+        assert prompt.text == "/undo-all "
+        assert _notices(app)[-1] == "/undo-all  Undo every edit of this session · Ctrl+G"
+        await pilot.press("backspace", "backspace", "backspace", "backspace", "backspace")
         await pilot.press("enter")
         await wait_for(pilot, lambda: b"limit: 100" in (workspace / GREETING).read_bytes())
         await type_and_send(pilot, "/redo")

@@ -199,12 +199,14 @@ class PromptInput(TextArea, inherit_bindings=False):
             self.post_message(self.Submitted(self, text))
 
     def _complete(self) -> None:
-        """Complete a slash command: the one that fits, or the list of those that do."""
+        """Complete a slash command: the one that fits (and say how it is used), or the
+        list of those that do."""
         typed = self.text.strip().lower()
         matches = [name for name in self.SLASH_COMMANDS if name.startswith(typed)]
         if len(matches) == 1:
             self.load_text(matches[0] + " ")
             self.move_cursor(self.document.end)
+            self.notify(self.SLASH_COMMANDS[matches[0]], title="Command", markup=False)
         elif matches:
             prefix = matches[0]
             for name in matches[1:]:
