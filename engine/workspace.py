@@ -504,6 +504,8 @@ def atomic_write(path: Path, text: str | bytes) -> None:
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX)
     except FileNotFoundError:
+        if folder.is_dir():  # /proc, say: there, but no new file may be made in it
+            raise UsageError(f"Cannot write {path.name}: {folder} takes no new files.") from None
         raise UsageError(f"Cannot write {path.name}: the folder {folder} does not exist.") from None
     except OSError as exc:
         raise UsageError(f"Cannot write in {folder}: {exc.strerror}.") from None

@@ -438,8 +438,14 @@ class ScoreChatApp(App[int]):
         path = Path(target).expanduser()
         try:
             await asyncio.to_thread(write_export, path, text)
-        except (OSError, ScoreChatError) as exc:
-            self.notify(f"Could not write {path}: {exc}", severity="error")
+        except ScoreChatError as exc:  # already a sentence that names the file
+            self.notify(f"Nothing was exported. {exc}", severity="error")
+            return
+        except OSError as exc:  # a disk that is full, a device that refuses
+            reason = (exc.strerror or type(exc).__name__).lower()
+            self.notify(
+                f"Nothing was exported: {path} could not be written ({reason}).", severity="error"
+            )
             return
         self.notify(f"Exported to {path}.")
 

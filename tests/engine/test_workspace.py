@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -178,6 +179,16 @@ def test_atomic_write_refuses_read_only(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="read-only"):
         atomic_write(target, "a: 2\n")
     assert target.read_text() == "a: 1\n"
+
+
+def test_atomic_write_names_what_stops_it(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=re.escape(f"the folder {tmp_path / 'gone'} does not")):
+        atomic_write(tmp_path / "gone" / "s.yaml", "a: 1\n")
+    # A folder that is there but takes no new file is not said to be missing.
+    with pytest.raises(
+        UsageError, match=re.escape("Cannot write s.yaml: /proc takes no new files")
+    ):
+        atomic_write(Path("/proc/s.yaml"), "a: 1\n")
 
 
 def test_process_killed_before_rename_leaves_original(tmp_path: Path) -> None:

@@ -327,6 +327,37 @@ async def test_help_lists_every_binding_and_the_slash_commands(settings: Setting
         assert "/undo" not in rows and "Esc" in rows and "F12" in rows
 
 
+async def test_export_from_f5_writes_the_file_or_says_why_not(
+    settings: Settings, tmp_path: Path
+) -> None:
+    app = make_app(settings, [[text("The limit is 100.")]])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send_and_wait(pilot, "what is the limit?")
+
+        async def export(target: Path) -> str:
+            from tui.screens.modals import ChoiceModal, TextModal
+
+            await helpers.press_for(pilot, "f5", ChoiceModal)
+            await pilot.press("enter")  # Markdown, the first choice
+            await wait_for(pilot, lambda: isinstance(app.screen, TextModal))
+            await pilot.press("ctrl+u", *str(target), "enter")
+            await wait_for(pilot, lambda: any("xport" in n for n in _notices(app)[-1:]))
+            return _notices(app)[-1]
+
+        wanted = tmp_path / "out.md"
+        assert await export(wanted) == f"Exported to {wanted}."
+        assert "The limit is 100." in wanted.read_text()
+        missing = await export(tmp_path / "gone" / "out.md")
+        assert missing == (
+            f"Nothing was exported. Cannot write out.md: the folder {tmp_path / 'gone'} "
+            "does not exist."
+        )
+        refused = await export(Path("/proc/out.md"))
+        assert refused == "Nothing was exported. Cannot write out.md: /proc takes no new files."
+        assert app.is_running
+
+
 async def test_tab_on_many_commands_lists_their_names(settings: Settings) -> None:
     app = make_app(settings, [])
     async with app.run_test(size=(80, 24)) as pilot:
