@@ -72,6 +72,7 @@ def test_check_ok_warning_and_broken(workspace: Path, corpus: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [(["check", "nope"], "No score matches 'nope'"),
+     (["check", "/no/such.yaml"], "/no/such.yaml does not exist, and no score has that name"),
      (["check", "disclosure"], "ambiguous: did you mean"),
      (["scores", "show", "greeting", "--scorecard", "zzz"], "No scorecard matches"),
      (["--workspace", "/does/not/exist", "scores", "list"], "does not exist"),

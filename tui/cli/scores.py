@@ -47,11 +47,19 @@ def check(
     as_json: JsonOption = False,
 ) -> None:
     """Check a score's YAML and shape: warnings exit 0, invalid YAML exits 1."""
+    from engine.errors import NotFoundError
     from engine.workspace import Workspace, check_text, read_text
 
     path = Path(target).expanduser()
-    if not (target.endswith((".yaml", ".yml")) and path.is_file()):
-        path = Workspace(settings().workspace).resolve_score(target, scorecard).path
+    named_a_file = target.endswith((".yaml", ".yml"))
+    if not (named_a_file and path.is_file()):
+        try:
+            path = Workspace(settings().workspace).resolve_score(target, scorecard).path
+        except NotFoundError:
+            if not named_a_file:
+                raise
+            what = "is not a regular file" if path.exists() else "does not exist"
+            raise NotFoundError(f"{target} {what}, and no score has that name.") from None
     result = check_text(read_text(path))
     if as_json:
         print_json(
