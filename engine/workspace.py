@@ -83,6 +83,8 @@ def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+#: What a scalar that is no plain name may start with, in the head scan.
+NOT_A_PLAIN_NAME = "|>[{&*!@`%'\""
 _HEAD_KEYS = re.compile(r"^(name|key|id|class):[ \t]*(.*?)[ \t]*(?:#.*)?$")
 
 
@@ -103,9 +105,13 @@ def _read_head(data: bytes | None) -> tuple[dict[str, str], int, int]:
         match = _HEAD_KEYS.match(line)
         if match and match.group(1) not in found:
             value = match.group(2).strip()
+            # Only a plain or closed quoted string is a name: a block scalar (| >), a flow
+            # collection ([ {), an anchor, alias or tag, or an open quote is left to the
+            # file's stem (a broken file's "[unclosed" is no name).
             if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-                value = value[1:-1]
-            if value and value[0] not in "|>":
+                if value[1:-1].strip():
+                    found[match.group(1)] = value[1:-1]
+            elif value and value[0] not in NOT_A_PLAIN_NAME:
                 found[match.group(1)] = value
         if len(found) == 4:
             break

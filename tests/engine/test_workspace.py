@@ -40,6 +40,27 @@ def test_every_sample_is_valid_yaml_without_warnings(workspace: Path) -> None:
         assert "{{text}}" in ref.path.read_text() or "{{" in ref.path.read_text()
 
 
+def test_a_head_that_is_no_plain_name_leaves_the_file_stem(tmp_path: Path) -> None:
+    card = tmp_path / "Card"
+    card.mkdir()
+    heads = {
+        "Unclosed": "name: [unclosed\n",
+        "Flow": "name: {a: 1}\n",
+        "Quote": 'name: "open\n',
+        "Block": "name: |\n  Folded\n",
+        "Quoted": "name: 'Kept Name'\n",
+        "EmptyQuotes": 'name: ""\n',
+        "Plain": "name: Plain Name  # a comment\n",
+    }
+    for stem, text in heads.items():
+        (card / f"{stem}.yaml").write_text(text)
+    names = {ref.path.stem: ref.score for ref in Workspace(tmp_path).scores()}
+    assert names == {
+        "Unclosed": "Unclosed", "Flow": "Flow", "Quote": "Quote", "Block": "Block",
+        "Quoted": "Kept Name", "EmptyQuotes": "EmptyQuotes", "Plain": "Plain Name",
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [("senti", "Sentiment Analysis"), ("Greeting", "Greeting"), ("greeting", "Greeting"),
