@@ -16,3 +16,8 @@ def relative_time(ts: float, now: float | None = None) -> str:
 
 def count_label(count: int) -> str:
     return f"{count} msg" if count == 1 else f"{count} msgs"
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 line``, ``2 lines``, ``12,000 lines``."""
+    return f"{count:,} {noun}{'s' * (count != 1)}"

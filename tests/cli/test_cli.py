@@ -28,6 +28,14 @@ def test_scores_list_json(workspace: Path) -> None:
     assert greeting["path"] == str(workspace / GREETING) and greeting["class"] == "LangGraphScore"
 
 
+def test_scores_list_counts_lines_as_a_sentence_does(workspace: Path) -> None:
+    (workspace / "Customer Service QA" / "One.yaml").write_text("name: One Liner\n")
+    result = cli("--workspace", str(workspace), "scores", "list")
+    listed = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert "Customer Service QA One Liner [?, 1 line]" in listed
+    assert "Customer Service QA Greeting [LangGraphScore, 32 lines]" in listed
+
+
 def test_scores_list_uses_bundled_samples_by_default(tmp_path: Path) -> None:
     result = cli("scores", "list")
     assert result.returncode == 0 and "Sentiment Analysis" in result.stdout

@@ -9,6 +9,7 @@ import typer
 
 from tui.cli.common import Group, fail, print_json, print_rows, settings
 from tui.cli.options import JsonOption, ScoreArgument, ScorecardOption
+from tui.timefmt import counted
 
 app = Group(help="List and show the scores of the workspace.")
 
@@ -27,7 +28,8 @@ def scores_list(as_json: JsonOption = False, scorecard: ScorecardOption = None) 
         return
     width = max(len(r.scorecard) for r in refs)
     for ref in refs:
-        typer.echo(f"{ref.scorecard:<{width}}  {ref.score}  [{ref.cls or '?'}, {ref.lines} lines]")
+        lines = counted(ref.lines, "line")
+        typer.echo(f"{ref.scorecard:<{width}}  {ref.score}  [{ref.cls or '?'}, {lines}]")
 
 
 @app.command("show")

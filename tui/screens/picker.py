@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 
 from engine.workspace import ScoreRef, fuzzy_score_normalised, normalise
 from tui.screens import move_highlight
+from tui.timefmt import counted
 
 
 def _normalised(refs: list[ScoreRef]) -> list[tuple[ScoreRef, tuple[str, ...]]]:
@@ -113,7 +114,7 @@ class PickerScreen(ModalScreen[ScoreRef | None]):
             if (ref.scorecard, ref.score) in self._twins:
                 # Two files with one name: the file tells them apart.
                 label.append(f"  ({ref.path.name})", style="yellow")
-            label.append(f"  {ref.cls or '?'} · {ref.lines} lines", style="dim italic")
+            label.append(f"  {ref.cls or '?'} · {counted(ref.lines, 'line')}", style="dim italic")
             labels.append(Option(label))
         options.add_options(labels)
         if self.shown:
