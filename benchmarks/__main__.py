@@ -428,7 +428,7 @@ async def edit_path(env: Env) -> dict[str, float]:
     parsed once beforehand, as opening the session's diff pane does."""
     from engine.diffing import changed_key_paths, unified_diff
     from engine.editor_tool import EditorTool
-    from engine.workspace import load_plain
+    from engine.yaml_text import load_plain
     from tests.fakes.scripts import big_score
 
     folder = env.root / "edit"

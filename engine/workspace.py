@@ -20,19 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import AmbiguousError, NotFoundError, SandboxError, UsageError, YamlError
-from engine.yaml_text import (  # re-exported: callers read YAML through the workspace
-    CheckResult,
-    check_text,
-    document_warnings,
-    dump_yaml,
-    load_plain,
-    parse_yaml,
-)
 
-__all__ = [
-    "CheckResult", "ScoreRef", "Workspace", "atomic_write", "check_text", "document_warnings",
-    "dump_yaml", "load_plain", "parse_yaml", "read_text",
-]  # fmt: skip
+__all__ = ["ScoreRef", "Workspace", "atomic_write", "read_text"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_PATH_CHARS = 1024
@@ -201,6 +190,10 @@ class Workspace:
             head = _read_bytes(file)
         if head is None or len(head) > MAX_FILE_BYTES or not _SCORES_KEY.search(head):
             return []
+        # The YAML parser is loaded here, in the scan, not with the module: opening the app
+        # on a score needs the workspace before its first frame, and the parser does not.
+        from engine.yaml_text import load_plain
+
         try:
             data = load_plain(read_text(file))
         except (YamlError, UsageError):

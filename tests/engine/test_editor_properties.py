@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.editor_tool import EditorTool
-from engine.workspace import parse_yaml
+from engine.yaml_text import parse_yaml
 
 keys = st.from_regex(r"[a-z][a-z_]{0,8}", fullmatch=True)
 scalars = st.one_of(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.score_checks import NODE_CLASSES, RULES, score_warnings
-from engine.workspace import check_text, load_plain
+from engine.yaml_text import check_text, load_plain
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "data" / "docs" / "score-yaml-format.md"

@@ -9,7 +9,8 @@ from engine.agent import ChatSession
 from engine.providers.scripted import ScriptedProvider
 from engine.settings import Settings, load_settings
 from engine.store import Store
-from engine.workspace import Workspace, check_text
+from engine.workspace import Workspace
+from engine.yaml_text import check_text
 from tests.cli.test_cli import cli
 from tests.fakes.scripts import edit, text
 

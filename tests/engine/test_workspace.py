@@ -9,15 +9,8 @@ import pytest
 from engine.errors import AmbiguousError, NotFoundError, SandboxError, UsageError, YamlError
 from engine.score_checks import score_warnings
 from engine.settings import load_settings, prepare_workspace
-from engine.workspace import (
-    Workspace,
-    atomic_write,
-    check_text,
-    dump_yaml,
-    fuzzy_score,
-    parse_yaml,
-    read_text,
-)
+from engine.workspace import Workspace, atomic_write, fuzzy_score, read_text
+from engine.yaml_text import check_text, dump_yaml, parse_yaml
 
 
 def test_discovers_the_samples(workspace: Path) -> None:
@@ -275,7 +268,7 @@ def _as_strings(node):  # type: ignore[no-untyped-def]
 
 
 def test_fast_loader_matches_ruamel_on_samples_and_corpus(workspace: Path, corpus: Path) -> None:
-    from engine.workspace import load_plain
+    from engine.yaml_text import load_plain
 
     files = sorted(workspace.rglob("*.yaml")) + sorted(corpus.rglob("*.yaml"))
     for file in files:
@@ -295,7 +288,7 @@ def _normalise_scalars(node):  # type: ignore[no-untyped-def]
 
 
 def test_fast_loader_errors_and_features() -> None:
-    from engine.workspace import load_plain
+    from engine.yaml_text import load_plain
 
     with pytest.raises(YamlError, match="duplicate key 'a'") as info:
         load_plain("a: 1\nb: 2\na: 3\n")

@@ -30,7 +30,8 @@ from engine.providers.scripted import ScriptedProvider
 from engine.providers.text_protocol import parse_edit_blocks
 from engine.settings import Settings
 from engine.store import Store
-from engine.workspace import MAX_FILE_BYTES, Workspace, check_text
+from engine.workspace import MAX_FILE_BYTES, Workspace
+from engine.yaml_text import check_text
 from tests.fakes.scripts import GREETING, edit, text, tool
 from tests.fakes.steps import Step
 

@@ -50,7 +50,8 @@ def check(
 ) -> None:
     """Check a score's YAML and shape: warnings exit 0, invalid YAML exits 1."""
     from engine.errors import NotFoundError
-    from engine.workspace import Workspace, check_text, read_text
+    from engine.workspace import Workspace, read_text
+    from engine.yaml_text import check_text
 
     path = Path(target).expanduser()
     named_a_file = target.endswith((".yaml", ".yml"))
