@@ -11,7 +11,6 @@ import math
 import os
 import shutil
 import sys
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -125,6 +124,8 @@ class Settings:
 def _read_config(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
+    import tomllib  # only with a config file: most launches have none
+
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)

@@ -23,10 +23,8 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static
 from textual.worker import Worker
 
-from engine import events as ev
 from engine.errors import ScoreChatError, StoreError
 from engine.logs import get_logger
-from engine.providers import HOW_TO_CONNECT
 from tui.widgets.conversation import AssistantMessage, Conversation, WorkingIndicator
 from tui.widgets.diff_pane import DiffPane
 from tui.widgets.prompt import PromptInput
@@ -34,6 +32,7 @@ from tui.widgets.session_list import SessionList
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from engine import events as ev
     from engine.agent import ChatSession
     from engine.editor_tool import ProposedEdit
     from tui.app import ScoreChatApp
@@ -333,6 +332,8 @@ class ChatScreen(Screen[None]):
     async def _empty_hint(self) -> None:
         conversation = self.query_one(Conversation)
         if self.scorechat.provider is None and self.scorechat.provider_checked:
+            from engine.providers import HOW_TO_CONNECT  # deferred: after the first frame
+
             await conversation.add_notice(f"{HOW_TO_CONNECT} {NO_MODEL_KEYS}", "error")
         elif self.chat is not None:
             await conversation.add_notice(
@@ -520,6 +521,8 @@ class ChatScreen(Screen[None]):
 
     @work(group="turn", exclusive=True, exit_on_error=False)
     async def run_turn(self, text: str) -> None:
+        from engine import events as ev  # deferred, as in render_event
+
         assert self.chat is not None
         working = self.query_one(WorkingIndicator)
         conversation = self.query_one(Conversation)
@@ -589,6 +592,10 @@ class ChatScreen(Screen[None]):
             self._update_status()
 
     async def render_event(self, event: ev.Event) -> None:
+        # Imported here, not with the screen: the events' dataclasses cost about 10 ms
+        # to build, which the first frame need not wait for.
+        from engine import events as ev
+
         conversation = self.query_one(Conversation)
         working = self.query_one(WorkingIndicator)
         if isinstance(event, ev.TextDelta):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.table import Table
 from rich.text import Text
@@ -21,8 +21,10 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from engine.editor_tool import ProposedEdit
 from tui.widgets.diff_pane import render_diff
+
+if TYPE_CHECKING:
+    from engine.editor_tool import ProposedEdit
 
 Answer = TypeVar("Answer")
 

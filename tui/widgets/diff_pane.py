@@ -6,7 +6,6 @@ import re
 from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -119,6 +118,8 @@ class DiffPane(VerticalScroll):
             parts.append(Text(f"{len(lines):,} lines{drawn}", style="dim"))
             header.update(Group(*parts))
             shown = "".join(lines[:MAX_DRAWN_LINES])
+            from rich.syntax import Syntax  # deferred: pygments is not needed for the first frame
+
             body.update(
                 Syntax(shown, "yaml", line_numbers=True, word_wrap=False, theme="ansi_dark")
             )
