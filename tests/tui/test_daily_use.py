@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from rich.console import Console
 from textual import events
-from textual.widgets import Static
 
 from engine.settings import Settings, load_settings
 from engine.store import Store
@@ -34,7 +33,7 @@ from tests.tui.helpers import (
     wait_for,
 )
 from tui.screens.chat import ChatScreen, key_name
-from tui.screens.modals import ConfirmModal, DiscardModal, HelpScreen
+from tui.screens.modals import ConfirmModal, DiscardModal, HelpScreen, RenderedOnce
 from tui.screens.sessions import SessionsScreen
 from tui.widgets import prompt as prompt_module
 from tui.widgets.conversation import (
@@ -378,8 +377,7 @@ async def test_help_shows_brackets_in_a_path_as_they_are(tmp_path: Path) -> None
         await pilot.pause()
         assert app.is_running and app.screen is help_screen  # drawn, not a markup error
         console = Console(width=200, record=True, file=io.StringIO())
-        for static in help_screen.query(Static):
-            console.print(static.content)
+        console.print(help_screen.query_one(RenderedOnce).renderable)
         assert str(workspace) in console.export_text()
 
 

@@ -10,13 +10,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.geometry import Size
 from textual.screen import ModalScreen
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -239,6 +242,37 @@ class ChoiceModal(Dialog[str | None]):
         self.dismiss(event.option.id)
 
 
+class RenderedOnce(Widget):
+    """A Rich renderable laid out once per width: measuring its height and drawing it
+    reuse the same lines (a Static renders a Rich table again for each, and the help
+    table is measured several times while its dialog opens)."""
+
+    DEFAULT_CSS = "RenderedOnce { height: auto; }"
+
+    def __init__(self, renderable: RenderableType) -> None:
+        super().__init__()
+        self.renderable = renderable
+        self._width = -1
+        self._lines: list[Strip] = []
+
+    def _lay_out(self, width: int) -> list[Strip]:
+        if width != self._width:
+            console = self.app.console
+            options = console.options.update(width=width, max_width=width, height=None)
+            rendered = console.render_lines(
+                self.renderable, options, style=self.rich_style, pad=True
+            )
+            self._width, self._lines = width, [Strip(line, width) for line in rendered]
+        return self._lines
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._lay_out(width))
+
+    def render_line(self, y: int) -> Strip:
+        lines = self._lay_out(self.size.width)
+        return lines[y] if y < len(lines) else Strip.blank(self.size.width, self.rich_style)
+
+
 class HelpScreen(Dialog[None]):
     """Every key of the app and the chat screen."""
 
@@ -261,7 +295,7 @@ class HelpScreen(Dialog[None]):
             # Text, not markup: a path or a tooltip may hold brackets ("/copy [code]").
             table.add_row(Text(key), Text(name), Text(what))
         yield VerticalScroll(
-            Static(table),
+            RenderedOnce(table),
             Static(
                 Text(
                     "\nEvery action is also in the command palette (Ctrl+P). "
