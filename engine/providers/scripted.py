@@ -41,13 +41,45 @@ def load_script(path: Path) -> tuple[list[list[dict[str, Any]]], float]:
         raise UsageError(
             f"The script {path} is not valid JSON (line {exc.lineno}: {exc.msg})."
         ) from None
-    delay = 0.0
+    delay: Any = 0.0
     if isinstance(data, dict):
-        delay = float(data.get("chunk_delay", 0.0))
+        delay = data.get("chunk_delay", 0.0)
         data = data.get("responses", data.get("turns"))
     if not isinstance(data, list) or not all(isinstance(r, list) for r in data):
         raise UsageError(f"The script {path} must be a list of responses, each a list of blocks.")
-    return data, delay
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= 10:
+        raise UsageError(
+            f"The script {path} has chunk_delay {json.dumps(delay)}: it is the seconds between "
+            "streamed words, a number from 0 to 10."
+        )
+    for number, response in enumerate(data, 1):
+        for place, block in enumerate(response, 1):
+            problem = _block_problem(block)
+            if problem:
+                raise UsageError(
+                    f"The script {path}: block {place} of response {number} {problem}."
+                )
+    return data, float(delay)
+
+
+#: Each kind of block a script may hold, and its fields that must be text when given.
+BLOCK_TEXT_FIELDS = {
+    "text": ("text",), "thinking": ("text",), "tool_use": ("name", "id"), "error": ("message",),
+}  # fmt: skip
+
+
+def _block_problem(block: Any) -> str | None:
+    """What is wrong with a script's block, as the end of a sentence; None when nothing."""
+    if not isinstance(block, dict):
+        return 'is not an object like {"type": "text", "text": "..."}'
+    kind = block.get("type")
+    if kind not in BLOCK_TEXT_FIELDS:
+        kinds = ", ".join(BLOCK_TEXT_FIELDS)
+        return f"has the type {json.dumps(kind)}; a block's type is one of {kinds}"
+    for name in BLOCK_TEXT_FIELDS[kind]:
+        if name in block and not isinstance(block[name], str):
+            return f'has "{name}": {json.dumps(block[name])[:40]}, which is not a string'
+    return None
 
 
 class ScriptedProvider(FreeOfCharge):

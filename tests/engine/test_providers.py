@@ -615,3 +615,35 @@ async def test_a_4k_ollama_model_warns_instead_of_trimming_silently(
     assert ollama_server.chat_requests[0]["options"]["num_ctx"] == 4096
     usage = next(e for e in events if isinstance(e, Usage))
     assert usage.context_window == 4096 and usage.context_tokens == 4096
+
+
+@pytest.mark.parametrize(
+    ("script", "said"),
+    [('{"chunk_delay": "abc", "responses": []}', 'has chunk_delay "abc": it is the seconds'),
+     ('{"chunk_delay": -1, "responses": []}', "has chunk_delay -1"),
+     ('{"chunk_delay": NaN, "responses": []}', "has chunk_delay NaN"),
+     ('{"chunk_delay": true, "responses": []}', "has chunk_delay true"),
+     ('[[{"type": "text", "text": "ok"}], ["str"]]', "block 1 of response 2 is not an object"),
+     ('[[{"type": "bogus"}]]', 'has the type "bogus"; a block\'s type is one of text, thinking'),
+     ('[[{"type": "text", "text": 5}]]', 'has "text": 5, which is not a string'),
+     ('[[{"type": "tool_use", "name": ["x"]}]]', 'has "name": ["x"], which is not a string'),
+     ('{"turns": 3}', "must be a list of responses")],
+)  # fmt: skip
+def test_a_script_that_is_no_script_is_one_sentence(tmp_path: Path, script: str, said: str) -> None:
+    from engine.errors import UsageError
+    from engine.providers.scripted import load_script
+
+    path = tmp_path / "demo.json"
+    path.write_text(script)
+    with pytest.raises(UsageError) as caught:
+        load_script(path)
+    assert said in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_a_script_may_send_arguments_that_are_no_object(tmp_path: Path) -> None:
+    """A demo of a model that sends bad arguments: the block is kept as it is."""
+    from engine.providers.scripted import load_script
+
+    path = tmp_path / "demo.json"
+    path.write_text('{"chunk_delay": 0.01, "responses": [[{"type": "tool_use", "input": "x"}]]}')
+    assert load_script(path) == ([[{"type": "tool_use", "input": "x"}]], 0.01)
