@@ -7,12 +7,13 @@ Precedence: explicit argument (a CLI flag) > environment variable > config file 
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import shutil
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +89,6 @@ class Settings:
     broker_url: str
     result_backend: str | None
     task_time_limit: float
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Unrecognised config keys, kept for diagnostics."""
     samples_copied: bool = False
     """True when this load made the copy of the sample scorecards (the first run)."""
 
@@ -200,7 +199,13 @@ def _provider_name(name: str, value: Any) -> str:
 
 
 def _text(name: str, value: Any) -> str:
-    return str(value)
+    if not isinstance(value, str):  # a config file's number, list or table
+        raise UsageError(f"{name} must be text in quotes, not {value!r}.")
+    return value
+
+
+def _path(name: str, value: Any) -> Path:
+    return value if isinstance(value, Path) else Path(_text(name, value))
 
 
 def _integer(minimum: int = 0, maximum: int = 1_000_000) -> Callable[[str, Any], int]:
@@ -239,7 +244,7 @@ SETTINGS: tuple[Setting, ...] = (
             "--provider"),
     Setting("model", ("SCORECHAT_MODEL", "CHAT_MODEL"), None, _text,
             "The model to use (default: the provider's own).", "--model"),
-    Setting("script", ("SCORECHAT_SCRIPT",), None, lambda n, v: Path(str(v)),
+    Setting("script", ("SCORECHAT_SCRIPT",), None, _path,
             "JSON script for --provider scripted.", "--script"),
     Setting("approval", ("SCORECHAT_APPROVAL",), "auto", _choice(*APPROVAL_MODES),
             "auto (apply edits at once) or ask.", "--approval"),
@@ -290,6 +295,9 @@ PLACES: tuple[Setting, ...] = (
 )  # fmt: skip
 
 PLACE = {place.field: place for place in PLACES}
+#: What a config file may set: every setting, the workspace and the database (``home``
+#: holds the config file, so it cannot be set in it).
+CONFIG_KEYS = frozenset({*SETTING, "workspace", "database"})
 
 
 def setting_help(name: str) -> str:
@@ -332,6 +340,7 @@ def load_settings(
 
     config_path = Path(_env("SCORECHAT_CONFIG", env) or config_dir / "config.toml")
     config = _read_config(config_path)
+    _check_config_keys(config, config_path)
 
     def pick(arg: Any, env_names: tuple[str, ...], key: str) -> tuple[Any, str]:
         """The value and the name of where it came from (for a sentence naming it)."""
@@ -352,12 +361,15 @@ def load_settings(
         else:
             values[setting.field] = setting.parse(source, raw)
 
-    db_value, _ = pick(db_path, PLACE["database"].env, "database")
+    db_value, db_source = pick(db_path, PLACE["database"].env, "database")
+    if db_value is not None and not isinstance(db_value, Path):
+        db_value = _text(db_source, db_value)
     db_url = _database_url(str(db_value)) if _names_url(db_value) else None
     db = Path(db_value).expanduser() if db_value and db_url is None else data_dir / "scorechat.db"
-    workspace_value, _ = pick(workspace, PLACE["workspace"].env, "workspace")
+    workspace_value, workspace_source = pick(workspace, PLACE["workspace"].env, "workspace")
+    if workspace_value is not None and not isinstance(workspace_value, Path):
+        workspace_value = _text(workspace_source, workspace_value)
 
-    known = {"database", "workspace", *SETTING}
     return Settings(
         home=home_path,
         data_dir=data_dir,
@@ -366,9 +378,31 @@ def load_settings(
         db_path=db,
         db_url=db_url,
         workspace=_resolve_workspace(workspace_value, cwd, data_dir),
-        extra={k: v for k, v in config.items() if k not in known},
         **values,
     )
+
+
+def _check_config_keys(config: dict[str, Any], path: Path) -> None:
+    """A key the config file holds that is no setting (a typo, most often) is said, with
+    the setting it probably meant, rather than ignored."""
+    for key in config:
+        if key == "home":
+            raise UsageError(
+                f"home cannot be set in {path} (the config file is found through it): "
+                "use --home or SCORECHAT_HOME."
+            )
+        if key == "anthropic_api_key":
+            raise UsageError(
+                f"The Anthropic key is read from ANTHROPIC_API_KEY only, never from a file: "
+                f"remove it from {path}."
+            )
+        if key not in CONFIG_KEYS:
+            close = difflib.get_close_matches(key, sorted(CONFIG_KEYS), n=1)
+            hint = (
+                f"did you mean {close[0]}?" if close
+                else f"the settings are {', '.join(sorted(CONFIG_KEYS))}."
+            )  # fmt: skip
+            raise UsageError(f"{key} in {path} is no setting of scorechat: {hint}")
 
 
 def _names_url(value: Any) -> bool:

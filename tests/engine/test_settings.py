@@ -55,6 +55,38 @@ def test_a_bad_config_value_names_the_key_and_the_file(tmp_path: Path) -> None:
     assert f"retry_base_delay in {config} must be a number of seconds" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [("retry_base_dealy = 5", "retry_base_dealy in {config} is no setting of scorechat: did you mean retry_base_delay?"),
+     ("[ollama]\nhost = 5", "ollama in {config} is no setting of scorechat: did you mean ollama_host?"),
+     ("zzz = 1", "zzz in {config} is no setting of scorechat: the settings are anthropic_base_url,"),
+     ('home = "/x"', "home cannot be set in {config}"),
+     ('anthropic_api_key = "sk-ant-x"', "read from ANTHROPIC_API_KEY only, never from a file: remove it from {config}"),
+     ('model = ["a"]', "model in {config} must be text in quotes, not ['a']."),
+     ("workspace = 3", "workspace in {config} must be text in quotes, not 3."),
+     ("database = 5", "database in {config} must be text in quotes, not 5.")],
+)  # fmt: skip
+def test_a_config_key_that_is_no_setting_or_no_text_is_said(
+    tmp_path: Path, line: str, said: str
+) -> None:
+    config = tmp_path / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(line + "\n")
+    with pytest.raises(UsageError) as info:
+        load_settings(environ={"SCORECHAT_HOME": str(tmp_path)})
+    assert said.format(config=config) in str(info.value)
+
+
+def test_every_config_key_that_is_a_setting_is_taken(tmp_path: Path) -> None:
+    config = tmp_path / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'model = "m"\ndatabase = "{tmp_path / "s.db"}"\nmax_tool_rounds = 2\n')
+    settings = load_settings(environ={"SCORECHAT_HOME": str(tmp_path)})
+    assert (settings.model, settings.db_path, settings.max_tool_rounds) == (
+        "m", tmp_path / "s.db", 2,
+    )  # fmt: skip
+
+
 def test_a_flag_wins_and_is_named_when_bad(tmp_path: Path) -> None:
     env = {"SCORECHAT_HOME": str(tmp_path), "SCORECHAT_APPROVAL": "ask"}
     assert load_settings(environ=env, approval="auto").approval == "auto"
