@@ -338,7 +338,11 @@ def load_settings(
         config_dir = Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
         log_dir = Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
 
-    config_path = Path(_env("SCORECHAT_CONFIG", env) or config_dir / "config.toml")
+    named_config = _env("SCORECHAT_CONFIG", env)
+    config_path = Path(named_config).expanduser() if named_config else config_dir / "config.toml"
+    if named_config and not config_path.is_file():
+        # The default file may be missing (no config); one named on purpose may not.
+        raise UsageError(f"SCORECHAT_CONFIG names {config_path}, which is not a file.")
     config = _read_config(config_path)
     _check_config_keys(config, config_path)
 

@@ -105,3 +105,14 @@ def test_global_flags_take_their_help_from_the_table() -> None:
     result = cli("--help")
     text = " ".join(result.stdout.split())
     assert "[env: SCORECHAT_PROVIDER]" in text and "[env: SCORECHAT_APPROVAL]" in text
+
+
+def test_a_config_file_named_on_purpose_must_be_there(tmp_path: Path) -> None:
+    env = {"SCORECHAT_HOME": str(tmp_path), "SCORECHAT_CONFIG": str(tmp_path / "nope.toml")}
+    with pytest.raises(
+        UsageError, match=r"SCORECHAT_CONFIG names .*nope\.toml, which is not a file"
+    ):
+        load_settings(environ=env)
+    (tmp_path / "nope.toml").write_text('model = "m"\n')
+    assert load_settings(environ=env).model == "m"
+    assert load_settings(environ={"SCORECHAT_HOME": str(tmp_path)}).model is None  # none: fine
