@@ -11,8 +11,8 @@ class Event:
     """Base class of every turn event. Each subclass is a frozen dataclass by being one:
     events are values, made once and read by every front end."""
 
-    def __init_subclass__(cls) -> None:
-        super().__init_subclass__()
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
         dataclass(frozen=True)(cls)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
 import re
 import tempfile
@@ -73,8 +74,33 @@ def _str_or_none(value: Any) -> str | None:
 
 
 #: What a scalar that is no plain name may start with, in the head scan.
-NOT_A_PLAIN_NAME = "|>[{&*!@`%'\""
-_HEAD_KEYS = re.compile(r"^(name|key|id|class):[ \t]*(.*?)[ \t]*(?:#.*)?$")
+NOT_A_PLAIN_NAME = "|>[{&*!@`%"
+_HEAD_KEYS = re.compile(r"^(name|key|id|class):(?:[ \t]+(.*))?$")
+#: A quoted scalar at the start of a value: "..." (with \" inside) or '...' (with '').
+_QUOTED = re.compile(r"""\"((?:[^"\\]|\\.)*)\"|'((?:[^']|'')*)'""")
+
+
+def _head_value(rest: str) -> str | None:
+    """A top-level key's value as a name, when it is a plain or quoted string on its
+    line; ``None`` for anything else (a block scalar, a flow collection, an anchor, an
+    alias or a tag, an open quote): the file's stem then names the score."""
+    rest = rest.strip()
+    if rest[:1] in ("'", '"'):
+        quoted = _QUOTED.match(rest)
+        if quoted is None:
+            return None
+        if quoted.group(1) is not None:  # YAML's double-quoted escapes hold JSON's
+            try:
+                inner = json.loads(f'"{quoted.group(1)}"')
+            except ValueError:
+                inner = quoted.group(1)
+        else:
+            inner = quoted.group(2).replace("''", "'")
+        return inner.strip() or None
+    plain = re.split(r"[ \t]#", rest, maxsplit=1)[0].strip()  # a comment follows a blank
+    if not plain or plain[0] in NOT_A_PLAIN_NAME:
+        return None
+    return plain
 
 
 def _read_bytes(path: Path) -> bytes | None:
@@ -93,14 +119,8 @@ def _read_head(data: bytes | None) -> tuple[dict[str, str], int, int]:
     for line in text.splitlines():
         match = _HEAD_KEYS.match(line)
         if match and match.group(1) not in found:
-            value = match.group(2).strip()
-            # Only a plain or closed quoted string is a name: a block scalar (| >), a flow
-            # collection ([ {), an anchor, alias or tag, or an open quote is left to the
-            # file's stem (a broken file's "[unclosed" is no name).
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-                if value[1:-1].strip():
-                    found[match.group(1)] = value[1:-1]
-            elif value and value[0] not in NOT_A_PLAIN_NAME:
+            value = _head_value(match.group(2) or "")
+            if value is not None:
                 found[match.group(1)] = value
         if len(found) == 4:
             break

@@ -42,6 +42,10 @@ def test_a_head_that_is_no_plain_name_leaves_the_file_stem(tmp_path: Path) -> No
         "Quote": 'name: "open\n',
         "Block": "name: |\n  Folded\n",
         "Quoted": "name: 'Kept Name'\n",
+        "Hash": 'name: "Call #1 Quality"  # a comment\n',
+        "Escapes": "name: 'It''s \\\"fine\\\"'\n",
+        "PlainHash": "name: Call#1 Check # a comment\n",
+        "Slash": 'name: "Back\\\\slash\\tTab"\n',
         "EmptyQuotes": 'name: ""\n',
         "Plain": "name: Plain Name  # a comment\n",
     }
@@ -51,6 +55,8 @@ def test_a_head_that_is_no_plain_name_leaves_the_file_stem(tmp_path: Path) -> No
     assert names == {
         "Unclosed": "Unclosed", "Flow": "Flow", "Quote": "Quote", "Block": "Block",
         "Quoted": "Kept Name", "EmptyQuotes": "EmptyQuotes", "Plain": "Plain Name",
+        "Hash": "Call #1 Quality", "Escapes": 'It\'s \\"fine\\"', "PlainHash": "Call#1 Check",
+        "Slash": "Back\\slash\tTab",
     }  # fmt: skip
 
 
