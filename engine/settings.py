@@ -365,14 +365,15 @@ def load_settings(
         else:
             values[setting.field] = setting.parse(source, raw)
 
-    db_value, db_source = pick(db_path, PLACE["database"].env, "database")
-    if db_value is not None and not isinstance(db_value, Path):
-        db_value = _text(db_source, db_value)
+    def place(arg: Any, name: str) -> str | Path | None:
+        """Where a place is: a flag's path, or text from a variable or the config file."""
+        value, source = pick(arg, PLACE[name].env, name)
+        return value if value is None or isinstance(value, Path) else _text(source, value)
+
+    db_value = place(db_path, "database")
     db_url = _database_url(str(db_value)) if _names_url(db_value) else None
     db = Path(db_value).expanduser() if db_value and db_url is None else data_dir / "scorechat.db"
-    workspace_value, workspace_source = pick(workspace, PLACE["workspace"].env, "workspace")
-    if workspace_value is not None and not isinstance(workspace_value, Path):
-        workspace_value = _text(workspace_source, workspace_value)
+    workspace_value = place(workspace, "workspace")
 
     return Settings(
         home=home_path,

@@ -77,6 +77,8 @@ def _str_or_none(value: Any) -> str | None:
 NOT_A_PLAIN_NAME = "|>[{&*!@`%"
 _HEAD_KEYS = re.compile(r"^(name|key|id|class):(?:[ \t]+(.*))?$")
 #: A quoted scalar at the start of a value: "..." (with \" inside) or '...' (with '').
+#: Where a plain scalar's comment starts: a ``#`` after a blank.
+_COMMENT = re.compile(r"[ \t]#")
 _QUOTED = re.compile(r"""\"((?:[^"\\]|\\.)*)\"|'((?:[^']|'')*)'""")
 
 
@@ -97,7 +99,7 @@ def _head_value(rest: str) -> str | None:
         else:
             inner = quoted.group(2).replace("''", "'")
         return inner.strip() or None
-    plain = re.split(r"[ \t]#", rest, maxsplit=1)[0].strip()  # a comment follows a blank
+    plain = _COMMENT.split(rest, maxsplit=1)[0].strip()
     if not plain or plain[0] in NOT_A_PLAIN_NAME:
         return None
     return plain
